@@ -1,0 +1,170 @@
+"""The networks as plain tables, shared by every backend and by the tiler.
+
+Each network part is a list of layers. The torch backend builds modules from these
+tables, the weight registry derives parameter names and shapes from them, and the tiler
+derives each part's receptive field (hence the tile halo) from them, so the three can
+never disagree. No torch here: orchestration must import without it.
+
+Layer tuples:
+  ("conv", name, c_in, c_out, k, pad)  k×k convolution; pad = "image" (reflection in the
+                                       papers; swapped for circular on wrapped axes),
+                                       "zero" (Linear's matrix nets) or None (valid conv)
+  ("relu",)  ("pool",)  2×2 max-pool, stride 2, ceil_mode   ("up",)  nearest ×2
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+Layer = tuple
+
+
+def _convs(spec, pad="image", k=3, final_relu=True):
+    """[(name, c_in, c_out), ...] → conv/relu layers."""
+    layers = []
+    for i, (name, cin, cout) in enumerate(spec):
+        layers.append(("conv", name, cin, cout, k, pad))
+        if final_relu or i < len(spec) - 1:
+            layers.append(("relu",))
+    return layers
+
+
+# VGG-19 up to relu3_1 / relu4_1 (Simonyan & Zisserman). Input: RGB in [0, 1]; the Caffe
+# preprocessing (BGR × 255 − mean) is a fixed 1×1 conv built by the backend.
+VGG_R31 = (
+    _convs([("conv1_1", 3, 64), ("conv1_2", 64, 64)]) + [("pool",)]
+    + _convs([("conv2_1", 64, 128), ("conv2_2", 128, 128)]) + [("pool",)]
+    + _convs([("conv3_1", 128, 256)])
+)
+VGG_R41 = (
+    VGG_R31
+    + _convs([("conv3_2", 256, 256), ("conv3_3", 256, 256), ("conv3_4", 256, 256)])
+    + [("pool",)] + _convs([("conv4_1", 256, 512)])
+)
+CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+
+# Decoders mirror the encoder (Li et al. 2019; the same shape in Wu et al. 2022).
+DECODER_R31 = (
+    _convs([("dec3_1", 256, 128)]) + [("up",)]
+    + _convs([("dec2_2", 128, 128), ("dec2_1", 128, 64)]) + [("up",)]
+    + _convs([("dec1_2", 64, 64), ("dec1_1", 64, 3)], final_relu=False)
+)
+DECODER_R41 = (
+    _convs([("dec4_1", 512, 256)]) + [("up",)]
+    + _convs([("dec3_4", 256, 256), ("dec3_3", 256, 256), ("dec3_2", 256, 256),
+              ("dec3_1", 256, 128)]) + [("up",)]
+    + DECODER_R31[3:]
+)
+
+
+def _matrix_net(prefix, c):
+    """Linear's content/style CNN: three zero-padded 3×3 convs down to 32 channels."""
+    return _convs([(f"{prefix}.conv1", c, c // 2), (f"{prefix}.conv2", c // 2, c // 4),
+                   (f"{prefix}.conv3", c // 4, 32)], pad="zero", final_relu=False)
+
+
+MATRIX = 32  # the size of Linear's and CCPL's transformation matrices
+
+
+@dataclass(frozen=True)
+class Part:
+    """One network piece: its layers and, for the tiler, its geometry."""
+    layers: tuple
+
+    @property
+    def stride(self) -> int:
+        """Input pixels per output pixel (pools minus upsamplings, as a factor)."""
+        s = 1.0
+        for layer in self.layers:
+            s *= 2 if layer[0] == "pool" else 0.5 if layer[0] == "up" else 1
+        return s
+
+    @property
+    def radius(self) -> float:
+        """Receptive-field radius, in input pixels: how far a change can travel.
+
+        A padded border or a tile edge contaminates at most this far, so a halo at
+        least this wide makes a tile's core exact.
+        """
+        r, jump = 0.0, 1.0
+        for layer in self.layers:
+            if layer[0] == "conv":
+                r += (layer[4] // 2) * jump
+            elif layer[0] == "pool":
+                r += jump
+                jump *= 2
+            elif layer[0] == "up":
+                jump /= 2
+        return r
+
+    @property
+    def channels(self) -> int:
+        """Channels of the part's output (its last convolution's)."""
+        return [layer for layer in self.layers if layer[0] == "conv"][-1][3]
+
+    def halo(self, multiple: int = 1) -> int:
+        """Halo in input pixels: radius plus one, rounded up to `multiple`."""
+        return int(ceil((self.radius + 1) / multiple) * multiple)
+
+    def params(self) -> dict[str, tuple]:
+        """Parameter name → shape, in PyTorch's layout."""
+        out = {}
+        for layer in self.layers:
+            if layer[0] == "conv":
+                _, name, cin, cout, k, _ = layer
+                out[f"{name}.weight"] = (cout, cin, k, k)
+                out[f"{name}.bias"] = (cout,)
+        return out
+
+
+@dataclass(frozen=True)
+class Model:
+    """One weight file: the parts it holds, plus dense layers (name → (out, in))."""
+    file: str
+    parts: dict
+    dense: dict
+
+    def params(self) -> dict[str, tuple]:
+        out = {}
+        for part in self.parts.values():
+            out.update(part.params())
+        for name, (o, i) in self.dense.items():
+            out[f"{name}.weight"] = (o, i)
+            out[f"{name}.bias"] = (o,)
+        return out
+
+
+def _linear_model(layer, c):
+    return Model(
+        file=f"linear_{layer}.safetensors",
+        parts={"cnet": Part(tuple(_matrix_net("cnet", c))),
+               "snet": Part(tuple(_matrix_net("snet", c)))},
+        dense={"cnet.fc": (MATRIX * MATRIX, MATRIX * MATRIX),
+               "snet.fc": (MATRIX * MATRIX, MATRIX * MATRIX),
+               "compress": (MATRIX, c), "unzip": (c, MATRIX)},
+    )
+
+
+MODELS = {
+    "vgg19": Model("vgg19_relu4_1.safetensors", {"encoder": Part(tuple(VGG_R41))}, {}),
+    "decoder_r31": Model("decoder_r31.safetensors", {"decoder": Part(tuple(DECODER_R31))}, {}),
+    "decoder_r41": Model("decoder_r41.safetensors", {"decoder": Part(tuple(DECODER_R41))}, {}),
+    "linear_r31": _linear_model("r31", 256),
+    "linear_r41": _linear_model("r41", 512),
+    # CCPL's SCT (Wu et al. 2022): a pointwise content MLP, a valid-conv style net.
+    "ccpl_r41": Model(
+        "ccpl_r41.safetensors",
+        parts={"cnet": Part(tuple(_convs([("cnet.conv1", 512, 256), ("cnet.conv2", 256, 128),
+                                          ("cnet.conv3", 128, 32)], k=1, pad=None,
+                                         final_relu=False))),
+               "snet": Part(tuple(_convs([("snet.conv1", 512, 256), ("snet.conv2", 256, 128)],
+                                         pad=None)
+                                  + _convs([("snet.conv3", 128, 32)], k=1, pad=None,
+                                           final_relu=False)))},
+        dense={"uncompress": (512, MATRIX)},
+    ),
+    "ccpl_decoder_r41": Model("ccpl_decoder_r41.safetensors",
+                              {"decoder": Part(tuple(DECODER_R41))}, {}),
+}
+
+ENCODERS = {"r31": Part(tuple(VGG_R31)), "r41": Part(tuple(VGG_R41))}

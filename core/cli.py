@@ -1,0 +1,73 @@
+"""Brushwork's command line: `python -m core stylize|worker …`.
+
+Exit 0 on success; 2 with one line on stderr (no traceback) for anything the user can
+fix: bad input, missing weights, a path that would overwrite an original; 130 when
+interrupted, having removed everything it wrote.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .errors import BrushworkError, Cancelled
+
+
+def _parser() -> argparse.ArgumentParser:
+    from .methods import METHODS
+
+    p = argparse.ArgumentParser(prog="python -m core", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("stylize", help="paint an image after one or more style images")
+    s.add_argument("content", help="image to stylize (PNG, JPEG, TIFF, EXR)")
+    s.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s); several are mixed")
+    s.add_argument("-o", "--output", required=True, help="new image to write (never an input)")
+    s.add_argument("--method", default="linear-r41", choices=list(METHODS))
+    s.add_argument("--strength", type=float, default=1.0, help="0 = content, 1 = full style")
+    s.add_argument("--style-weights", type=lambda v: [float(x) for x in v.split(",")],
+                   help="comma-separated mix weights, one per style")
+    s.add_argument("--preserve-color", action="store_true",
+                   help="keep the content's colours; take strokes and light from the style")
+    s.add_argument("--style-scale", type=float, default=1.0,
+                   help="stroke size: 2 paints strokes twice as large (processes at half size)")
+    s.add_argument("--tile", type=int, default=1024, help="tile size in pixels; 0 = whole image")
+    s.add_argument("--wrap", default="none", choices=["none", "x", "both"],
+                   help="x: 360° panorama seam; both: tileable texture stays tileable")
+    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    s.add_argument("--allow-untrained", action="store_true",
+                   help="run with deterministic random weights where trained ones are missing")
+    s.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
+    s.add_argument("--force-color", action="store_true",
+                   help="stylize even if the content looks like a normal/roughness/height map")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.add_parser("worker", help="run one JSON job from stdin, JSON progress lines on stdout")
+    return p
+
+
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "worker":
+        from .worker import main as worker_main
+        return worker_main()
+    try:
+        from . import jobs
+        from .engine import Settings
+        from .progress import Bar
+
+        job = jobs.Job(
+            content=args.content, styles=args.styles, output=args.output, method=args.method,
+            settings=Settings(strength=args.strength, style_scale=args.style_scale, tile=args.tile,
+                              wrap=args.wrap, style_weights=args.style_weights),
+            preserve_color=args.preserve_color, device=args.device,
+            allow_untrained=args.allow_untrained, overwrite=args.overwrite,
+            force_color=args.force_color)
+        result = jobs.run(job, None if args.quiet else Bar())
+    except BrushworkError as e:
+        print(f"brushwork: error: {e}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Cancelled):
+        print("brushwork: interrupted; nothing was written", file=sys.stderr)
+        return 130
+    print(f"{result.output} ({result.width}×{result.height}, {result.seconds:.1f} s)")
+    return 0

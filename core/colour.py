@@ -1,0 +1,57 @@
+"""Colour management, on purpose: the networks see sRGB-encoded RGB in [0, 1].
+
+Integer files (8/16-bit) hold sRGB-encoded values; float files (EXR, float TIFF) hold
+scene-linear light. Linear input is encoded to sRGB for the networks and decoded back
+afterwards. Values above 1 (highlights brighter than display white) cannot be stylized
+by networks trained on photographs: they are clipped to 1 before stylizing, and the
+result is at most 1.0 in linear light; negatives are clipped to 0.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)  # Rec. 709 / sRGB primaries
+
+
+def srgb_to_linear(v: np.ndarray) -> np.ndarray:
+    v = np.asarray(v, dtype=np.float32)
+    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4).astype(np.float32)
+
+
+def linear_to_srgb(v: np.ndarray) -> np.ndarray:
+    v = np.clip(np.asarray(v, dtype=np.float32), 0, None)
+    return np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055).astype(np.float32)
+
+
+def to_working(color: np.ndarray, linear: bool) -> np.ndarray:
+    """(H, W, 1|3) file values → (H, W, 3) sRGB-encoded float32 in [0, 1]."""
+    rgb = np.repeat(color, 3, axis=2) if color.shape[2] == 1 else color
+    if linear:
+        rgb = linear_to_srgb(rgb)
+    return np.clip(rgb, 0, 1).astype(np.float32)
+
+
+def from_working(rgb: np.ndarray, channels: int, linear: bool) -> np.ndarray:
+    """(H, W, 3) sRGB result → the file's own encoding and channel count (1 or 3).
+
+    A grayscale input stays grayscale (the result's luminance): a gray map keeps its
+    format in a texture pipeline.
+    """
+    rgb = np.clip(rgb, 0, 1)
+    out = luminance(rgb)[..., None] if channels == 1 else rgb
+    return (srgb_to_linear(out) if linear else out).astype(np.float32)
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    return (rgb @ LUMA).astype(np.float32)
+
+
+def preserve_color(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """Luminance-only transfer: the stylized luma with the content's chroma.
+
+    Adding the luma difference to every channel keeps the content's colour differences
+    (Cb, Cr of Y'CbCr) exactly, so hues and saturation stay the content's while strokes,
+    texture and light come from the style.
+    """
+    delta = luminance(stylized) - luminance(content)
+    return np.clip(content + delta[..., None], 0, 1).astype(np.float32)

@@ -1,0 +1,196 @@
+"""Image in → encode → global statistics → transform → decode → image out.
+
+`Stylizer` holds one method's networks and a cache of style sides, so an animation or a
+texture set pays for each style once. Work goes tile by tile in three stages:
+  1. encode tiles (halo ≥ the encoder's receptive field) into one feature map,
+  2. global content statistics over that map, then the transform, built once,
+  3. decode tiles (halo ≥ the decoder's receptive field), feathered into the output.
+Feature maps and outputs beyond a size limit live in memory-mapped temp files, so memory
+stays bounded by the tile size; the temp files go away however the job ends.
+"""
+from __future__ import annotations
+
+import hashlib
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from math import ceil
+from typing import Callable
+
+import numpy as np
+
+from . import tiling, weights
+from .architecture import MODELS
+from .errors import BrushworkError, Cancelled
+from .methods import METHODS, ContentSide, StyleSide, Transform, content_side, style_side
+from .resample import resize
+
+STYLE_SIZE = 512        # style images are seen with their short side at most this
+MIN_STYLE_SIDE = 64
+MIN_CONTENT_SIDE = 32
+IN_MEMORY_BYTES = 2 << 30  # larger buffers are memory-mapped files
+FEATHER_PX = 16         # width of the blend band on each side of a decode-tile seam
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class Settings:
+    strength: float = 1.0
+    style_scale: float = 1.0   # stroke size: 2 paints strokes twice as large
+    tile: int = 1024           # core tile size in processing pixels; 0 = whole image
+    wrap: str = "none"         # none | x (equirect panorama) | both (tileable texture)
+    style_weights: list[float] | None = None
+
+    def check(self):
+        if not 0 <= self.strength <= 1:
+            raise BrushworkError(f"--strength {self.strength}: must be between 0 and 1")
+        if not 0.125 <= self.style_scale <= 8:
+            raise BrushworkError(f"--style-scale {self.style_scale}: must be between 0.125 and 8")
+        if self.tile < 0 or 0 < self.tile < 128:
+            raise BrushworkError(f"--tile {self.tile}: use 0 (whole image) or at least 128")
+        if self.wrap not in tiling.WRAPS:
+            raise BrushworkError(f"--wrap {self.wrap}: use none, x or both")
+
+
+@dataclass
+class _Stage:
+    """Maps one stage's own 0..1 progress onto the job's overall fraction."""
+    report: Progress | None
+    cancel: Callable[[], bool] | None
+    start: float = 0.0
+    span: float = 1.0
+    name: str = ""
+
+    def __call__(self, done: float) -> None:
+        if self.cancel is not None and self.cancel():
+            raise Cancelled()
+        if self.report is not None:
+            self.report(self.start + self.span * done, self.name)
+
+    def sub(self, start: float, span: float, name: str) -> "_Stage":
+        return _Stage(self.report, self.cancel, self.start + self.span * start, self.span * span, name)
+
+
+class Stylizer:
+    """One method's networks on one backend, with a style cache."""
+
+    def __init__(self, method: str = "linear-r41", device: str = "auto",
+                 allow_untrained: bool = False, backend=None):
+        if method not in METHODS:
+            raise BrushworkError(f"--method {method}: choose one of {', '.join(METHODS)}")
+        self.method = METHODS[method]
+        self.weights, self.untrained = {}, []
+        for key in self.method.models:
+            try:
+                self.weights[key], trained = weights.resolve(key, allow_untrained=allow_untrained)
+            except BrushworkError as e:
+                hint = "" if weights.is_trained(key) else " (--allow-untrained runs random weights, for tests)"
+                raise BrushworkError(f"method {method}: {e}{hint}") from None
+            if not trained:
+                self.untrained.append(key)
+        if backend is None:
+            from .backend_torch import TorchBackend
+            backend = TorchBackend(self.weights, device)
+        self.backend = backend
+        self._styles: dict[str, StyleSide] = {}
+
+    def style(self, rgb: np.ndarray, name: str = "style") -> StyleSide:
+        """The style side of an (H, W, 3) sRGB image, computed once per distinct image."""
+        check_style(rgb, name)
+        key = hashlib.sha256(rgb.tobytes() + str(rgb.shape).encode()).hexdigest()
+        if key not in self._styles:
+            h, w = rgb.shape[:2]
+            scale = min(1.0, STYLE_SIZE / min(h, w))
+            if scale < 1:
+                rgb = resize(rgb, (max(1, round(h * scale)), max(1, round(w * scale))))
+            self._styles[key] = style_side(self.method, self.backend,
+                                           self.weights, rgb.transpose(2, 0, 1))
+        return self._styles[key]
+
+    def run(self, rgb: np.ndarray, styles: list[StyleSide], settings: Settings,
+            progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> np.ndarray:
+        """Stylize an (H, W, 3) sRGB image in [0, 1]; returns the same shape, not clipped."""
+        settings.check()
+        h, w = rgb.shape[:2]
+        if min(h, w) < MIN_CONTENT_SIDE:
+            raise BrushworkError(f"content is {w}×{h}: at least {MIN_CONTENT_SIDE} px per side is needed")
+        weights_ = settings.style_weights or [1.0] * len(styles)
+        if len(weights_) != len(styles) or min(weights_) < 0 or sum(weights_) <= 0:
+            raise BrushworkError("--style-weights: give one non-negative weight per style, not all zero")
+        stage = _Stage(progress, cancel)
+        size = processing_size(h, w, settings.style_scale, settings.wrap, self.method.stride)
+        work = resize(rgb, size, settings.wrap)
+        with tempfile.TemporaryDirectory(prefix="brushwork-") as tmp:
+            feats = self._encode(work, settings, tmp, stage.sub(0.0, 0.5, "encode"))
+            content = content_side(self.method, self.backend, self.weights, feats,
+                                   settings.wrap, settings.tile // self.method.stride)
+            stage.sub(0.5, 0.05, "statistics")(1.0)
+            transform = Transform(self.method, self.backend, self.weights, content,
+                                  list(zip(styles, weights_)), settings.strength)
+            out = self._decode(feats, transform, settings, tmp, stage.sub(0.55, 0.45, "decode"))
+            out = np.array(out[:size[0], :size[1]])  # the ceil-mode margin goes; off the memmap
+        return resize(out, (h, w), settings.wrap)
+
+    def _encode(self, img: np.ndarray, settings: Settings, tmp: str, stage: _Stage) -> np.ndarray:
+        part, s = self.method.encoder, self.method.stride
+        h, w = img.shape[:2]
+        feats = _buffer((part.channels, ceil(h / s), ceil(w / s)), tmp, "features")
+        chw = img.transpose(2, 0, 1)
+        wins = tiling.windows((h, w), settings.tile, part.halo(s), tiling.WRAPS[settings.wrap], align=s)
+        for i, win in enumerate(wins):
+            stage(i / len(wins))
+            core = win.core(self.backend.run(f"encoder_{self.method.layer}", win.read(chw), settings.wrap),
+                            1 / s)
+            feats[:, win.y.a // s: win.y.a // s + core.shape[1], win.x.a // s: win.x.a // s + core.shape[2]] = core
+        stage(1.0)
+        return feats
+
+    def _decode(self, feats: np.ndarray, transform: Transform, settings: Settings, tmp: str,
+                stage: _Stage) -> np.ndarray:
+        part = MODELS[self.method.decoder].parts["decoder"]
+        s = self.method.stride
+        _, fh, fw = feats.shape
+        band = max(1, FEATHER_PX // s)
+        out = _buffer((fh * s, fw * s, 3), tmp, "output")
+        tile = settings.tile // s if settings.tile else 0
+        wins = tiling.windows((fh, fw), tile, part.halo() + band, tiling.WRAPS[settings.wrap], band=band)
+        for i, win in enumerate(wins):
+            stage(i / len(wins))
+            decoded = self.backend.run(self.method.decoder + ".decoder", transform(win.read(feats)),
+                                       settings.wrap)
+            win.blend_into(out, decoded, s)
+        stage(1.0)
+        return out
+
+
+def processing_size(h: int, w: int, style_scale: float, wrap: str, stride: int) -> tuple[int, int]:
+    """The size the networks see: the image shrunk by the style scale; on a wrapped axis
+    a multiple of the encoder's stride, so pooling lines up across the seam."""
+    wrap_x, wrap_y = tiling.WRAPS[wrap]
+
+    def side(n, wrapped):
+        n = max(MIN_CONTENT_SIDE, round(n / style_scale))
+        return max(stride, round(n / stride) * stride) if wrapped else n
+    return side(h, wrap_y), side(w, wrap_x)
+
+
+def check_style(rgb: np.ndarray, name: str) -> None:
+    h, w = rgb.shape[:2]
+    if min(h, w) < MIN_STYLE_SIDE:
+        raise BrushworkError(f"{name}: style image is {w}×{h}; it needs at least {MIN_STYLE_SIDE} px "
+                             "per side to have any brushwork to transfer")
+    step = max(1, int(np.sqrt(h * w / 65536)))
+    if float(rgb[::step, ::step].std(axis=(0, 1)).max()) < 2 / 255:
+        raise BrushworkError(f"{name}: style image is flat (one colour, no texture): nothing to transfer")
+
+
+def _buffer(shape: tuple, tmp: str, name: str) -> np.ndarray:
+    """A zeroed float32 array, memory-mapped in `tmp` when it is large."""
+    if int(np.prod(shape)) * 4 <= IN_MEMORY_BYTES:
+        return np.zeros(shape, dtype=np.float32)
+    return np.lib.format.open_memmap(f"{tmp}/{name}.npy", mode="w+", dtype=np.float32, shape=shape)
+
+
+def warn(msg: str) -> None:
+    print(f"brushwork: warning: {msg}", file=sys.stderr)

@@ -1,0 +1,131 @@
+"""One stylization job from files to a file: what the CLI and the worker both run.
+
+The job checks everything it can before any network runs (files, sizes, data maps,
+output path), so a mistake costs the user a second, not a minute. The original files
+are never written; the result appears atomically, or not at all.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from . import colour
+from .engine import Progress, Settings, Stylizer, warn
+from .errors import BrushworkError
+from .image_io import SUPPORTED, Picture, read_image, write_image
+from .maptype import data_map_reason
+
+
+@dataclass
+class Job:
+    content: str
+    styles: list[str]
+    output: str
+    method: str = "linear-r41"
+    settings: Settings = field(default_factory=Settings)
+    preserve_color: bool = False
+    device: str = "auto"
+    allow_untrained: bool = False
+    overwrite: bool = False
+    force_color: bool = False  # stylize even what looks like a normal/roughness map
+
+    @classmethod
+    def from_dict(cls, spec: dict) -> "Job":
+        """A job from the worker's JSON spec (the CLI's options, snake_case)."""
+        spec = dict(spec)
+        known = {f for f in cls.__dataclass_fields__} | set(Settings.__dataclass_fields__)
+        unknown = set(spec) - known
+        if unknown:
+            raise BrushworkError(f"job spec: unknown field(s) {', '.join(sorted(unknown))}")
+        for name in ("content", "styles", "output"):
+            if name not in spec:
+                raise BrushworkError(f"job spec: '{name}' is required")
+        settings = Settings(**{k: spec.pop(k) for k in list(spec) if k in Settings.__dataclass_fields__})
+        if isinstance(spec["styles"], str):
+            spec["styles"] = [spec["styles"]]
+        return cls(settings=settings, **spec)
+
+
+@dataclass
+class Result:
+    output: str
+    width: int
+    height: int
+    seconds: float
+    untrained: list[str]
+
+
+def check_paths(job: Job) -> Path:
+    """Refuse outputs that would overwrite an input or an existing file, or can't be written."""
+    out = Path(job.output)
+    if out.suffix.lower() not in SUPPORTED:
+        raise BrushworkError(f"{job.output}: unsupported output format; use one of {', '.join(SUPPORTED)}")
+    for src in [job.content, *job.styles]:
+        if Path(src).exists() and out.exists() and os.path.samefile(src, out):
+            raise BrushworkError(f"{job.output}: is an input; results are new images, originals stay")
+    if out.exists() and not job.overwrite:
+        raise BrushworkError(f"{job.output}: already exists; pass --overwrite to replace it")
+    if not out.parent.is_dir():
+        raise BrushworkError(f"{job.output}: folder {out.parent} does not exist")
+    return out
+
+
+def load_style(path: str) -> np.ndarray:
+    pic = read_image(path)
+    return colour.to_working(pic.color, pic.linear)
+
+
+def run(job: Job, progress: Progress | None = None, cancel=None,
+        stylizer: Stylizer | None = None) -> Result:
+    """Run a job; raises BrushworkError for bad input, Cancelled if asked to stop."""
+    t0 = time.perf_counter()
+    job.settings.check()
+    if not job.styles:
+        raise BrushworkError("no style image given")
+    out_path = check_paths(job)
+    content = read_image(job.content)
+    rgb = colour.to_working(content.color, content.linear)
+    reason = data_map_reason(job.content, rgb)
+    if reason and not job.force_color:
+        raise BrushworkError(f"{job.content}: looks like a data map ({reason}); normal, roughness "
+                             "and height maps are data, not colour. Pass --force-color if it is a colour image")
+    styles_rgb = [load_style(p) for p in job.styles]
+    stylizer = stylizer or Stylizer(job.method, job.device, job.allow_untrained)
+    if stylizer.untrained:
+        warn(f"{job.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)} "
+             "not trained yet): the output shows the plumbing, not a painting")
+    sides = [stylizer.style(s, name) for s, name in zip(styles_rgb, job.styles)]
+    result = stylizer.run(rgb, sides, job.settings, progress, cancel)
+    if job.preserve_color:
+        result = colour.preserve_color(np.clip(result, 0, 1), rgb)
+    write_image(str(out_path), _like(content, result, out_path))
+    if progress:
+        progress(1.0, "done")
+    h, w = rgb.shape[:2]
+    return Result(str(out_path), w, h, time.perf_counter() - t0, stylizer.untrained)
+
+
+def _like(content: Picture, rgb: np.ndarray, out_path: Path) -> Picture:
+    """The result in the input's own layout: channels, alpha (untouched), bit depth.
+
+    Where the output format cannot hold the input's type, the nearest it can: float
+    input to PNG/TIFF becomes 16-bit sRGB, anything to JPEG 8-bit, integer input to EXR
+    becomes linear float.
+    """
+    ext = out_path.suffix.lower()
+    dtype = np.dtype(content.dtype)
+    if ext == ".exr":
+        dtype = dtype if dtype.kind == "f" else np.dtype(np.float32)
+    elif ext in (".jpg", ".jpeg"):
+        dtype = np.dtype(np.uint8)
+    elif dtype.kind == "f" and ext == ".png":
+        dtype = np.dtype(np.uint16)
+    linear = dtype.kind == "f"
+    color = colour.from_working(rgb, content.color.shape[2], linear)
+    alpha = content.alpha
+    pixels = color if alpha is None else np.concatenate([color, alpha[..., None]], axis=2)
+    return Picture(pixels=pixels.astype(np.float32), dtype=dtype, linear=linear, path=str(out_path))

@@ -1,0 +1,159 @@
+"""The two published methods as global statistics + a per-position feature transform.
+
+Both Linear (Li et al. 2019) and CCPL's SCT (Wu et al. 2022) compute *global* content
+statistics inside their forward pass. Here those statistics are taken once over the
+whole feature map (sums add up exactly across tiles), the style side once per style, and
+what is left per tile is a transform of each feature vector on its own — which is why
+tiles cannot shift colour. numpy only; networks run through a backend's `run`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import tiling
+from .architecture import ENCODERS, MATRIX, MODELS
+
+EPS = 1e-5  # CCPL's variance epsilon
+
+
+@dataclass(frozen=True)
+class Method:
+    name: str
+    kind: str       # "linear" | "ccpl"
+    layer: str      # "r31" | "r41"
+    transform: str  # model key of the transformation module
+    decoder: str    # model key of the decoder
+
+    @property
+    def encoder(self):
+        return ENCODERS[self.layer]
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        return ("vgg19", self.transform, self.decoder)
+
+    @property
+    def stride(self) -> int:
+        return int(self.encoder.stride)
+
+
+METHODS = {
+    "linear-r41": Method("linear-r41", "linear", "r41", "linear_r41", "decoder_r41"),
+    "linear-r31": Method("linear-r31", "linear", "r31", "linear_r31", "decoder_r31"),
+    "ccpl": Method("ccpl", "ccpl", "r41", "ccpl_r41", "ccpl_decoder_r41"),
+}
+
+
+@dataclass
+class StyleSide:
+    """What a style contributes: its 32×32 matrix and its feature mean."""
+    matrix: np.ndarray
+    mean: np.ndarray
+
+
+def _dense(w: dict, name: str, x: np.ndarray) -> np.ndarray:
+    return w[f"{name}.weight"] @ x + w[f"{name}.bias"]
+
+
+def _gram(x: np.ndarray) -> np.ndarray:
+    """Sum of outer products over positions, float64 so tile sums stay exact."""
+    flat = x.reshape(x.shape[0], -1).astype(np.float64)
+    return flat @ flat.T
+
+
+def style_side(method: Method, backend, weights: dict, rgb: np.ndarray) -> StyleSide:
+    """Encode a style image (3, H, W) once and reduce it to its matrix and mean."""
+    feats = backend.run(f"encoder_{method.layer}", rgb)
+    mean = feats.reshape(feats.shape[0], -1).mean(1)
+    s = backend.run(f"{method.transform}.snet", feats - mean[:, None, None])
+    gram = _gram(s) / (s.shape[1] * s.shape[2])
+    if method.kind == "linear":
+        matrix = _dense(weights[method.transform], "snet.fc", gram.reshape(-1)).reshape(MATRIX, MATRIX)
+    else:
+        matrix = gram
+    return StyleSide(matrix.astype(np.float64), mean.astype(np.float64))
+
+
+def channel_moments(feats: np.ndarray, rows: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and unbiased std of a (C, H, W) array, read in row bands."""
+    c, h, w = feats.shape
+    s1 = np.zeros(c)
+    s2 = np.zeros(c)
+    for y in range(0, h, rows):
+        band = feats[:, y:y + rows].reshape(c, -1).astype(np.float64)
+        s1 += band.sum(1)
+        s2 += (band * band).sum(1)
+    n = h * w
+    mean = s1 / n
+    var = np.maximum(s2 - n * mean * mean, 0) / max(n - 1, 1)
+    return mean, np.sqrt(var + EPS)
+
+
+@dataclass
+class ContentSide:
+    mean: np.ndarray
+    std: np.ndarray
+    matrix: np.ndarray | None  # Linear's content matrix; CCPL has none
+
+
+def content_side(method: Method, backend, weights: dict, feats: np.ndarray,
+                 wrap: str, tile: int) -> ContentSide:
+    """Global content statistics over the whole feature map, tile by tile where needed."""
+    mean, std = channel_moments(feats)
+    if method.kind != "linear":
+        return ContentSide(mean, std, None)
+    part = MODELS[method.transform].parts["cnet"]
+    gram = np.zeros((MATRIX, MATRIX))
+    for win in tiling.windows(feats.shape[1:], tile, part.halo(), tiling.WRAPS[wrap]):
+        x = win.read(feats) - mean[:, None, None].astype(np.float32)
+        gram += _gram(win.core(backend.run(f"{method.transform}.cnet", x, wrap)))
+    gram /= feats.shape[1] * feats.shape[2]
+    matrix = _dense(weights[method.transform], "cnet.fc", gram.reshape(-1)).reshape(MATRIX, MATRIX)
+    return ContentSide(mean, std, matrix)
+
+
+class Transform:
+    """Maps content features to stylized features, position by position.
+
+    Styles mix by their weights (matrices and means are averaged: the transform is
+    linear in them). `strength` blends in feature space: 0 gives the decoder's
+    reconstruction of the content, 1 the full style.
+    """
+
+    def __init__(self, method: Method, backend, weights: dict, content: ContentSide,
+                 styles: list[tuple[StyleSide, float]], strength: float):
+        self.method, self.backend, self.alpha = method, backend, float(strength)
+        total = sum(wt for _, wt in styles)
+        s_matrix = sum(side.matrix * (wt / total) for side, wt in styles)
+        s_mean = sum(side.mean * (wt / total) for side, wt in styles)
+        w = weights[method.transform]
+        if method.kind == "linear":
+            # unzip(T · compress(f − μc)) + μs, folded into one affine map M f + v.
+            t = s_matrix @ content.matrix
+            cw, cb = w["compress.weight"], w["compress.bias"]
+            uw, ub = w["unzip.weight"], w["unzip.bias"]
+            m = uw @ t @ cw
+            v = uw @ t @ (cb - cw @ content.mean) + ub + s_mean
+            eye = np.eye(m.shape[0])
+            self.m = (self.alpha * m + (1 - self.alpha) * eye).astype(np.float32)
+            self.v = (self.alpha * v).astype(np.float32)
+        else:
+            self.mean = content.mean.astype(np.float32)[:, None]
+            self.std = content.std.astype(np.float32)[:, None]
+            self.s = s_matrix.astype(np.float32)
+            self.uw = w["uncompress.weight"].astype(np.float32)
+            self.ub = (w["uncompress.bias"] + s_mean).astype(np.float32)[:, None]
+
+    def __call__(self, feats: np.ndarray) -> np.ndarray:
+        c, h, w = feats.shape
+        f = feats.reshape(c, -1)
+        if self.method.kind == "linear":
+            out = self.m @ f + self.v[:, None]
+        else:
+            g = self.backend.run(f"{self.method.transform}.cnet",
+                                 ((f - self.mean) / self.std).reshape(c, h, w))
+            out = self.uw @ (self.s @ g.reshape(MATRIX, -1)) + self.ub
+            out = self.alpha * out + (1 - self.alpha) * f
+        return out.reshape(c, h, w).astype(np.float32)

@@ -1,0 +1,106 @@
+"""Weight registry: every model file, its sha256, and the command that produces it.
+
+Weights are only ever read from safetensors files whose sha256 matches this registry,
+so a truncated download, a stale checkpoint or a swapped file fails loudly instead of
+painting garbage. Trained files that do not exist yet have no hash: a method that needs
+one is "untrained" and runs only when the caller explicitly allows deterministic random
+weights (tests, CI, plumbing checks).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .architecture import MODELS
+from .errors import BrushworkError
+
+MODELS_DIR = Path(os.environ.get("BRUSHWORK_MODELS", Path(__file__).resolve().parent.parent / "models"))
+
+
+@dataclass(frozen=True)
+class Entry:
+    sha256: str | None  # None: not trained yet
+    command: str
+
+
+REGISTRY = {
+    "vgg19": Entry("eb11db403bb2a13e7c47a7b9bd79633b44077f7ede739993a71285b81622e768",
+                   "python scripts/convert_vgg19.py"),
+    "decoder_r31": Entry(None, "python scripts/train.py decoder --layer r31 (training issue)"),
+    "decoder_r41": Entry(None, "python scripts/train.py decoder --layer r41 (training issue)"),
+    "linear_r31": Entry(None, "python scripts/train.py linear --layer r31 (training issue)"),
+    "linear_r41": Entry(None, "python scripts/train.py linear --layer r41 (training issue)"),
+    "ccpl_r41": Entry(None, "python scripts/train.py ccpl (training issue)"),
+    "ccpl_decoder_r41": Entry(None, "python scripts/train.py ccpl (training issue)"),
+}
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def is_trained(key: str) -> bool:
+    return REGISTRY[key].sha256 is not None
+
+
+def load(key: str, *, models_dir: Path | None = None) -> dict[str, np.ndarray]:
+    """Verified float32 arrays of one registered model file."""
+    from safetensors.numpy import load_file
+
+    entry, model = REGISTRY[key], MODELS[key]
+    path = Path(models_dir or MODELS_DIR) / model.file
+    if entry.sha256 is None:
+        raise BrushworkError(f"{model.file}: no trained weights exist yet; "
+                             f"produce them with `{entry.command}`")
+    if not path.is_file():
+        raise BrushworkError(f"{path}: model file missing; produce it with `{entry.command}`")
+    actual = sha256_of(path)
+    if actual != entry.sha256:
+        raise BrushworkError(f"{path}: sha256 {actual[:12]}… does not match the registry "
+                             f"({entry.sha256[:12]}…); re-create it with `{entry.command}`")
+    arrays = load_file(str(path))
+    expected = model.params()
+    for name, shape in expected.items():
+        if name not in arrays or tuple(arrays[name].shape) != shape:
+            raise BrushworkError(f"{path}: tensor {name} missing or not of shape {shape}")
+    return {name: arrays[name].astype(np.float32) for name in expected}
+
+
+def random(key: str) -> dict[str, np.ndarray]:
+    """Deterministic stand-in weights (PyTorch's default init bounds), same on every run.
+
+    Seeded by the parameter name, so adding a model never changes another's weights.
+    Two nudges keep an untrained pipeline's pictures in a viewable range: Linear's
+    matrix layers start near the identity, and a decoder's last layer is centred on
+    mid-grey.
+    """
+    params = MODELS[key].params()
+    out = {}
+    for name, shape in params.items():
+        fan_in = int(np.prod(params[name.rsplit(".", 1)[0] + ".weight"][1:]))
+        bound = 1.0 / np.sqrt(fan_in)
+        rng = np.random.default_rng(zlib.crc32(f"{key}/{name}".encode()))
+        out[name] = rng.uniform(-bound, bound, size=shape).astype(np.float32)
+        if name.endswith("fc.weight"):
+            out[name] *= 1e-5
+        elif name.endswith("fc.bias"):
+            out[name] = np.eye(int(np.sqrt(shape[0])), dtype=np.float32).reshape(-1)
+        elif name == "dec1_1.bias":
+            out[name] += 0.5
+    return out
+
+
+def resolve(key: str, *, allow_untrained: bool) -> tuple[dict[str, np.ndarray], bool]:
+    """(weights, trained?) — random weights only when allowed and nothing is trained."""
+    if is_trained(key) or not allow_untrained:
+        return load(key), True
+    return random(key), False

@@ -1,0 +1,194 @@
+"""The engine's promises: exact tiling, seamless wraps, controls that do what they say.
+
+Untrained (deterministic random) networks are enough here: tiling and wrap are about
+the plumbing, and random networks are as sensitive to a wrong halo as trained ones.
+"""
+import numpy as np
+import pytest
+import torch
+
+from core import nets, weights
+from core.architecture import ENCODERS, MODELS
+from core.colour import luminance
+from core.engine import Settings, Stylizer
+from core.errors import BrushworkError
+
+RNG = np.random.default_rng(7)
+
+
+def _photo(h, w, seed=0):
+    """A smooth, photo-like test image with edges (not white noise)."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w] / max(h, w)
+    img = np.stack([0.5 + 0.4 * np.sin(6 * x + 2 * y), 0.5 + 0.3 * np.cos(5 * y), 0.3 + 0.4 * x * y], -1)
+    img[h // 3: h // 2, w // 4: w // 2] = [0.9, 0.2, 0.1]
+    return np.clip(img + rng.normal(0, 0.03, img.shape), 0, 1).astype(np.float32)
+
+
+def _tileable(h, w):
+    """A periodic texture: integer numbers of waves across, noise and a wrapped blob."""
+    y, x = np.mgrid[0:h, 0:w]
+    tx, ty = 2 * np.pi * x / w, 2 * np.pi * y / h
+    img = np.stack([0.5 + 0.3 * np.sin(3 * tx) * np.cos(2 * ty), 0.5 + 0.3 * np.cos(5 * tx + ty),
+                    0.4 + 0.3 * np.sin(2 * ty)], -1)
+    img[: h // 5, : w // 6] = [0.9, 0.8, 0.1]
+    img = np.roll(img, (-h // 10, -w // 12), (0, 1))  # the blob straddles both seams
+    img += np.random.default_rng(1).normal(0, 0.03, img.shape)
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def stylizers():
+    return {m: Stylizer(m, "cpu", allow_untrained=True) for m in ("linear-r41", "linear-r31", "ccpl")}
+
+
+@pytest.fixture(scope="module")
+def style():
+    return _photo(96, 128, seed=3)[..., ::-1].copy()
+
+
+@pytest.mark.parametrize("method", ["linear-r41", "linear-r31", "ccpl"])
+@pytest.mark.parametrize("wrap", ["none", "x", "both"])
+def test_tiled_equals_whole_image(stylizers, style, method, wrap):
+    st = stylizers[method]
+    img = _photo(272, 400)  # not a multiple of the tile: ragged last tiles
+    side = st.style(style)
+    whole = st.run(img, [side], Settings(tile=0, wrap=wrap))
+    tiled = st.run(img, [side], Settings(tile=128, wrap=wrap))
+    assert whole.shape == img.shape
+    assert whole.std() > 0.05  # a picture with contrast, so the comparison means something
+    diff = np.abs(np.clip(whole, 0, 1) - np.clip(tiled, 0, 1))
+    assert diff.max() < 1 / 255 / 4
+    assert np.abs(whole - tiled).max() < 1e-4 * max(1.0, np.abs(whole).max())
+
+
+def test_halo_covers_receptive_field():
+    """A change at one pixel moves an encoder or decoder output no further than `radius`."""
+    for part, w, scale in [(ENCODERS["r41"], weights.random("vgg19"), 8),
+                           (ENCODERS["r31"], weights.random("vgg19"), 4)]:
+        net = nets.encoder(part, w)
+        x = torch.rand(1, 3, 160, 160)
+        y = x.clone()
+        y[0, :, 80, 80] += 1
+        d = (net(x) - net(y)).abs().sum((0, 1))
+        rows = torch.nonzero(d.sum(1) > 0).flatten()
+        reach = max(abs(rows.min().item() * scale - 80), abs((rows.max().item() + 1) * scale - 1 - 80))
+        assert reach <= part.radius + scale, (reach, part.radius)
+    for key in ("decoder_r31", "decoder_r41"):
+        part = MODELS[key].parts["decoder"]
+        net = nets.build(part, weights.random(key))
+        c = part.layers[0][2]
+        x = torch.rand(1, c, 24, 24)
+        y = x.clone()
+        y[0, :, 12, 12] += 10
+        d = (net(x) - net(y)).abs().sum((0, 1))
+        rows = torch.nonzero(d.sum(1) > 0).flatten()
+        up = round(1 / part.stride)
+        reach_feat = max(12 - rows.min().item() / up, (rows.max().item() + 1) / up - 13)
+        assert reach_feat <= part.radius + 1 <= part.halo()
+
+
+@pytest.mark.parametrize("method", ["linear-r41", "ccpl"])
+def test_wrap_both_is_tileable_and_shift_equivariant(stylizers, style, method):
+    st = stylizers[method]
+    img = _tileable(192, 256)
+    side = st.style(style)
+
+    def seams(out):
+        """Mean jump across each edge over the median / max jump between interior rows."""
+        out = np.clip(out, 0, 1)
+        cols = np.abs(np.diff(out, axis=1)).mean(axis=(0, 2))
+        rows = np.abs(np.diff(out, axis=0)).mean(axis=(1, 2))
+        sx, sy = np.abs(out[:, 0] - out[:, -1]).mean(), np.abs(out[0] - out[-1]).mean()
+        return max(sx / np.median(cols), sy / np.median(rows)), max(sx / cols.max(), sy / rows.max())
+
+    out = st.run(img, [side], Settings(tile=128, wrap="both"))
+    # A tileable texture stays tileable: the jump across each edge is like that between
+    # neighbouring rows inside, while without the wrap the edges show.
+    typical, worst = seams(out)
+    assert typical <= 1.5 and worst <= 1.0
+    assert seams(st.run(img, [side], Settings(tile=128, wrap="none")))[0] > 2.5
+    out = np.clip(out, 0, 1)
+    # Circular means the picture has no edges at all: a shift by a multiple of the
+    # stride shifts the result, exactly.
+    shifted = np.clip(st.run(np.roll(img, (64, 96), (0, 1)), [side], Settings(tile=128, wrap="both")), 0, 1)
+    assert np.abs(shifted - np.roll(out, (64, 96), (0, 1))).max() < 1e-4
+
+
+def test_wrap_x_joins_the_meridian_only(stylizers, style):
+    st = stylizers["linear-r41"]
+    img = _photo(128, 256)
+    side = st.style(style)
+    out = np.clip(st.run(img, [side], Settings(tile=0, wrap="x")), 0, 1)
+    shifted = np.clip(st.run(np.roll(img, 64, 1), [side], Settings(tile=0, wrap="x")), 0, 1)
+    assert np.abs(shifted - np.roll(out, 64, 1)).max() < 1e-4
+    down = np.clip(st.run(np.roll(img, 64, 0), [side], Settings(tile=0, wrap="x")), 0, 1)
+    assert np.abs(down - np.roll(out, 64, 0)).max() > 0.05  # y is not wrapped
+
+
+def test_strength_blends_towards_the_reconstruction(stylizers, style):
+    st = stylizers["linear-r41"]
+    img = _photo(128, 160)
+    side = st.style(style)
+    full = st.run(img, [side], Settings(strength=1.0))
+    none = st.run(img, [side], Settings(strength=0.0))
+    half = st.run(img, [side], Settings(strength=0.5))
+    # strength 0 is the decoder's reconstruction of the content: no style at all
+    other = st.run(img, [st.style(_photo(96, 96, seed=11))], Settings(strength=0.0))
+    assert np.abs(none - other).max() < 1e-5
+    assert np.abs(full - none).mean() > 0.01
+    d_full, d_none = np.abs(half - full).mean(), np.abs(half - none).mean()
+    assert d_full > 0.001 and d_none > 0.001
+
+
+def test_style_mixing_and_cache(stylizers, style):
+    st = stylizers["ccpl"]
+    other = _photo(80, 80, seed=5)
+    a, b = st.style(style), st.style(other)
+    assert st.style(style.copy()) is a  # cached by content, not identity
+    img = _photo(96, 96)
+    only_a = st.run(img, [a], Settings())
+    mix_a = st.run(img, [a, b], Settings(style_weights=[1.0, 0.0]))
+    mix = st.run(img, [a, b], Settings(style_weights=[0.5, 0.5]))
+    assert np.abs(only_a - mix_a).max() < 1e-5
+    assert np.abs(mix - only_a).mean() > 1e-3
+    with pytest.raises(BrushworkError, match="style-weights"):
+        st.run(img, [a, b], Settings(style_weights=[1.0]))
+
+
+def test_style_scale_keeps_the_size(stylizers, style):
+    st = stylizers["linear-r31"]
+    img = _photo(128, 192)
+    side = st.style(style)
+    big = st.run(img, [side], Settings(style_scale=2.0))
+    assert big.shape == img.shape
+    assert np.abs(big - st.run(img, [side], Settings())).mean() > 0.01
+
+
+def test_bad_styles_and_settings_are_refused(stylizers):
+    st = stylizers["linear-r41"]
+    with pytest.raises(BrushworkError, match="at least 64"):
+        st.style(_photo(40, 200), "tiny.png")
+    with pytest.raises(BrushworkError, match="flat"):
+        st.style(np.full((128, 128, 3), 0.4, np.float32), "flat.png")
+    with pytest.raises(BrushworkError, match="strength"):
+        Settings(strength=1.5).check()
+    with pytest.raises(BrushworkError, match="tile"):
+        Settings(tile=16).check()
+
+
+def test_preserve_color_keeps_the_content_chroma():
+    from core.colour import preserve_color
+    content = _photo(64, 64)
+    stylized = _photo(64, 64, seed=9)[..., ::-1].copy() * 0.8
+    out = preserve_color(stylized, content)
+    inside = (out > 0.01).all(-1) & (out < 0.99).all(-1)
+    chroma_out = out - luminance(out)[..., None]
+    chroma_in = content - luminance(content)[..., None]
+    assert np.abs(chroma_out - chroma_in)[inside].max() < 1e-5
+    assert np.abs(luminance(out) - luminance(stylized))[inside].max() < 1e-5
+
+
+def test_untrained_weights_are_refused_without_the_flag():
+    with pytest.raises(BrushworkError, match="allow-untrained"):
+        Stylizer("linear-r41", "cpu", allow_untrained=False)
