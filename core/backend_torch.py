@@ -39,7 +39,7 @@ class TorchBackend:
             else:
                 model, part = net.split(".")
                 module = nets.build(MODELS[model].parts[part], self.weights[model], wrap)
-            self._nets[key] = module.to(self.device)
+            self._nets[key] = module.to(self.device, memory_format=torch.channels_last)
         return self._nets[key]
 
     @torch.inference_mode()
@@ -47,6 +47,7 @@ class TorchBackend:
         """(C, H, W) or (N, C, H, W) float32 in → same rank out."""
         t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
         batched = t.dim() == 4
-        y = self._net(net, wrap)(t if batched else t[None])
+        t = (t if batched else t[None]).contiguous(memory_format=torch.channels_last)
+        y = self._net(net, wrap)(t)
         y = y if batched else y[0]
-        return y.float().cpu().numpy()
+        return y.float().contiguous().cpu().numpy()
