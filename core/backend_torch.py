@@ -29,6 +29,7 @@ class TorchBackend:
     def __init__(self, weights: dict[str, dict[str, np.ndarray]], device: str = "auto"):
         self.weights = weights
         self.device = pick_device(device)
+        self.batch = 4 if self.device.type == "cuda" else 1  # tiles per call
         self._nets: dict = {}
 
     def _net(self, net: str, wrap: str):

@@ -7,15 +7,32 @@ interrupted, having removed everything it wrote.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
 
 from .errors import BrushworkError, Cancelled
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one `brushwork: error:` line (exit 2) like any other mistake."""
+
+    def error(self, message):
+        self.exit(2, f"brushwork: error: {message} (see {self.prog} --help)\n")
+
+
+def _weights(text: str) -> list[float]:
+    """--style-weights 0.3,0.7; named so argparse's complaint names the option, not a lambda."""
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated numbers, e.g. 0.3,0.7") from None
 
 
 def _parser() -> argparse.ArgumentParser:
     from .methods import METHODS
 
-    p = argparse.ArgumentParser(prog="python -m core", description=__doc__.splitlines()[0])
+    p = _Parser(prog="python -m core", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("stylize", help="paint an image after one or more style images")
     s.add_argument("content", help="image to stylize (PNG, JPEG, TIFF, EXR)")
@@ -23,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("-o", "--output", required=True, help="new image to write (never an input)")
     s.add_argument("--method", default="linear-r41", choices=list(METHODS))
     s.add_argument("--strength", type=float, default=1.0, help="0 = content, 1 = full style")
-    s.add_argument("--style-weights", type=lambda v: [float(x) for x in v.split(",")],
+    s.add_argument("--style-weights", type=_weights,
                    help="comma-separated mix weights, one per style")
     s.add_argument("--preserve-color", action="store_true",
                    help="keep the content's colours; take strokes and light from the style")
@@ -47,9 +64,13 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _quiet_opencv()
     if args.command == "worker":
         from .worker import main as worker_main
         return worker_main()
+    # SIGTERM (`kill`) cleans up like Ctrl-C; restored after, for callers of main() in-process.
+    in_main = threading.current_thread() is threading.main_thread()
+    saved = signal.signal(signal.SIGTERM, signal.default_int_handler) if in_main else None
     try:
         from . import jobs
         from .engine import Settings
@@ -69,5 +90,15 @@ def main(argv: list[str] | None = None) -> int:
     except (KeyboardInterrupt, Cancelled):
         print("brushwork: interrupted; nothing was written", file=sys.stderr)
         return 130
+    finally:
+        if saved is not None:
+            signal.signal(signal.SIGTERM, saved)
     print(f"{result.output} ({result.width}×{result.height}, {result.seconds:.1f} s)")
     return 0
+
+
+def _quiet_opencv() -> None:
+    """OpenCV writes its own warnings ("libpng error: …") to stderr for a corrupt file,
+    which already becomes our one error line; keep stderr to that line."""
+    import cv2
+    cv2.setLogLevel(0)  # LOG_LEVEL_SILENT

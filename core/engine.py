@@ -93,6 +93,7 @@ class Stylizer:
             from .backend_torch import TorchBackend
             backend = TorchBackend(self.weights, device)
         self.backend = backend
+        self.batch = max(1, getattr(backend, "batch", 1))
         self._styles: dict[str, StyleSide] = {}
 
     def style(self, rgb: np.ndarray, name: str = "style") -> StyleSide:
@@ -129,7 +130,9 @@ class Stylizer:
             transform = Transform(self.method, self.backend, self.weights, content,
                                   list(zip(styles, weights_)), settings.strength)
             out = self._decode(feats, transform, settings, tmp, stage.sub(0.55, 0.45, "decode"))
-            out = np.array(out[:size[0], :size[1]])  # the ceil-mode margin goes; off the memmap
+            out = out[:size[0], :size[1]]  # the ceil-mode margin goes
+            if isinstance(out, np.memmap):
+                out = np.array(out)  # off the temp file before it is removed
         return resize(out, (h, w), settings.wrap)
 
     def _encode(self, img: np.ndarray, settings: Settings, tmp: str, stage: _Stage) -> np.ndarray:
@@ -138,11 +141,14 @@ class Stylizer:
         feats = _buffer((part.channels, ceil(h / s), ceil(w / s)), tmp, "features")
         chw = img.transpose(2, 0, 1)
         wins = tiling.windows((h, w), settings.tile, part.halo(s), tiling.WRAPS[settings.wrap], align=s)
-        for i, win in enumerate(wins):
-            stage(i / len(wins))
-            core = win.core(self.backend.run(f"encoder_{self.method.layer}", win.read(chw), settings.wrap),
-                            1 / s)
-            feats[:, win.y.a // s: win.y.a // s + core.shape[1], win.x.a // s: win.x.a // s + core.shape[2]] = core
+        for done, group in self._batches(wins):
+            stage(done)
+            encoded = self.backend.run(f"encoder_{self.method.layer}",
+                                       np.stack([win.read(chw) for win in group]), settings.wrap)
+            for win, result in zip(group, encoded):
+                core = win.core(result, 1 / s)
+                y, x = win.y.a // s, win.x.a // s
+                feats[:, y: y + core.shape[1], x: x + core.shape[2]] = core
         stage(1.0)
         return feats
 
@@ -155,13 +161,28 @@ class Stylizer:
         out = _buffer((fh * s, fw * s, 3), tmp, "output")
         tile = settings.tile // s if settings.tile else 0
         wins = tiling.windows((fh, fw), tile, part.halo() + band, tiling.WRAPS[settings.wrap], band=band)
-        for i, win in enumerate(wins):
-            stage(i / len(wins))
-            decoded = self.backend.run(self.method.decoder + ".decoder", transform(win.read(feats)),
-                                       settings.wrap)
-            win.blend_into(out, decoded, s)
+        for done, group in self._batches(wins):
+            stage(done)
+            decoded = self.backend.run(f"{self.method.decoder}.decoder",
+                                       np.stack([transform(win.read(feats)) for win in group]), settings.wrap)
+            for win, result in zip(group, decoded):
+                win.blend_into(out, result, s)
         stage(1.0)
         return out
+
+    def _batches(self, wins: list):
+        """(fraction done, windows): runs of same-shaped windows, `backend.batch` at a time.
+
+        A GPU is fed several tiles per call; on a CPU one tile already fills the cores.
+        """
+        group: list = []
+        for i, win in enumerate(wins):
+            if group and (len(group) >= self.batch or win.shape != group[0].shape):
+                yield (i - len(group)) / len(wins), group
+                group = []
+            group.append(win)
+        if group:
+            yield (len(wins) - len(group)) / len(wins), group
 
 
 def processing_size(h: int, w: int, style_scale: float, wrap: str, stride: int) -> tuple[int, int]:

@@ -63,6 +63,11 @@ class Window:
     y: Span
     x: Span
 
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Height and width of the source window."""
+        return self.y.src_b - self.y.src_a, self.x.src_b - self.x.src_a
+
     def read(self, arr: np.ndarray) -> np.ndarray:
         """The source window of a (C, H, W) array, wrapping around where it leaves the array."""
         h, w = arr.shape[-2:]

@@ -192,3 +192,31 @@ def test_preserve_color_keeps_the_content_chroma():
 def test_untrained_weights_are_refused_without_the_flag():
     with pytest.raises(BrushworkError, match="allow-untrained"):
         Stylizer("linear-r41", "cpu", allow_untrained=False)
+
+
+def test_batched_tiles_equal_single_tiles(stylizers, style):
+    st = stylizers["linear-r31"]
+    img = _photo(320, 384)
+    side = st.style(style)
+    single = st.run(img, [side], Settings(tile=128))
+    st.batch = 3
+    try:
+        batched = st.run(img, [side], Settings(tile=128))
+    finally:
+        st.batch = 1
+    assert np.abs(single - batched).max() < 1e-5
+
+
+def test_progress_is_monotonic_and_cancel_stops(stylizers, style):
+    from core.errors import Cancelled
+    st = stylizers["linear-r31"]
+    img = _photo(256, 256)
+    side = st.style(style)
+    seen = []
+    st.run(img, [side], Settings(tile=128), progress=lambda f, s: seen.append((f, s)))
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert {"encode", "statistics", "decode"} <= {s for _, s in seen}
+    calls = []
+    with pytest.raises(Cancelled):
+        st.run(img, [side], Settings(tile=128), cancel=lambda: calls.append(1) or len(calls) > 2)

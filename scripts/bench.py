@@ -1,0 +1,404 @@
+#!/usr/bin/env python3
+"""Brushwork's speed and memory, next to this machine's own convolution floor.
+
+Why this exists: a runtime means little unless you know what the hardware could do.
+In one run this script (1) times, with torch on the same device, every distinct
+convolution shape in each method's encoder and decoder on its own. That gives the
+*floor*: how long a megapixel would take if every conv ran exactly that fast and nothing
+else cost anything. (2) It times `Stylizer.run` per method, size and mode (whole image or
+1024-px tiles). Each run is a fresh subprocess, so peak RSS (and peak GPU memory) belongs
+to that run alone. (3) It times an 8-bit PNG write and read. It then prints
+measured ÷ floor and checks the targets (4K linear-r31 within 1.5× of the floor, peak
+RSS < 3 GB).
+
+    python scripts/bench.py                                  # 3 methods × 1K, 2K, 4K (+8K on CUDA)
+    python scripts/bench.py --sizes 1024 --methods linear-r31 --json /tmp/bench.json
+
+Untrained (deterministic random) weights are used where no trained file exists; the
+compute is identical.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from core.architecture import ENCODERS, MODELS  # noqa: E402  (no torch: cheap)
+from core.methods import METHODS  # noqa: E402
+
+TILE = 1024            # the engine's default tile, and the floor's representative input
+STYLE_PX = 512         # style image side (the engine's STYLE_SIZE)
+DOMINANT_SHARE = 0.05  # a conv shape is "dominant" if it carries ≥ 5 % of some method's FLOPs
+EXPECTED_MFLOP_PX = {"linear-r31": 0.45, "linear-r41": 0.96, "ccpl": 0.96}
+TARGET_METHOD, TARGET_SIZE, TARGET_RATIO, TARGET_RSS_GB = "linear-r31", 4096, 1.5, 3.0
+MARK = "BENCH-RESULT "
+
+
+# ----------------------------------------------------------------------------- floor
+
+@dataclass(frozen=True)
+class Conv:
+    name: str
+    cin: int
+    cout: int
+    k: int
+    scale: int  # input pixels per pixel of this layer's input
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return self.cin, self.cout, self.k, self.scale
+
+    @property
+    def flop_px(self) -> float:
+        """FLOPs per pixel of the input image (multiply + add)."""
+        return 2 * self.cin * self.cout * self.k ** 2 / self.scale ** 2
+
+
+def conv_layers(method: str) -> list[Conv]:
+    """The method's encoder then decoder convolutions, with the scale each one runs at."""
+    m = METHODS[method]
+    parts = (ENCODERS[m.layer], MODELS[m.decoder].parts["decoder"])
+    out, scale = [], 1
+    for part in parts:
+        for layer in part.layers:
+            if layer[0] == "conv":
+                _, name, cin, cout, k, _pad = layer
+                out.append(Conv(name, cin, cout, k, scale))
+            elif layer[0] == "pool":
+                scale *= 2
+            elif layer[0] == "up":
+                scale //= 2
+    assert scale == 1, f"{method}: decoder does not return to the input scale"
+    return out
+
+
+def flop_px(method: str) -> float:
+    return sum(c.flop_px for c in conv_layers(method))
+
+
+def measure_conv(shape, device, warmup=1, repeats=None) -> dict:
+    """Sustained FLOP/s of one conv shape on a 1024-px tile's worth of input at its scale."""
+    import torch
+    import torch.nn.functional as F
+    cin, cout, k, scale = shape
+    side = TILE // scale
+    repeats = repeats or (3 if device.type == "cpu" else 10)
+    g = torch.Generator().manual_seed(cin * 1000 + cout)
+    x = torch.rand(1, cin, side, side, generator=g).to(device).contiguous(memory_format=torch.channels_last)
+    w = ((torch.rand(cout, cin, k, k, generator=g) - 0.5) / (cin * k * k) ** 0.5).to(device)
+    w = w.contiguous(memory_format=torch.channels_last)
+    b = torch.zeros(cout).to(device)
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    times = []
+    with torch.inference_mode():
+        for i in range(warmup + repeats):
+            sync()
+            t0 = time.perf_counter()
+            y = F.conv2d(x, w, b, padding=k // 2)
+            sync()
+            if i >= warmup:
+                times.append(time.perf_counter() - t0)
+            del y
+    secs = statistics.median(times)
+    flops = 2 * cin * cout * k * k * side * side
+    return {"cin": cin, "cout": cout, "k": k, "scale": scale, "input": [cin, side, side],
+            "seconds": secs, "flops": flops, "rate": flops / secs}
+
+
+def floor(methods: list[str], device) -> dict:
+    """Per-shape rates, the peak over dominant shapes and each method's floor s/MP."""
+    shapes = sorted({c.shape for m in methods for c in conv_layers(m)}, key=lambda s: (s[3], s[0], s[1]))
+    dominant = set()
+    for m in methods:
+        total = flop_px(m)
+        dominant |= {c.shape for c in conv_layers(m) if c.flop_px / total >= DOMINANT_SHARE}
+    rates = {}
+    for shape in shapes:
+        log(f"floor: conv {shape[0]}→{shape[1]} k{shape[2]} at 1/{shape[3]}")
+        rates[shape] = measure_conv(shape, device)
+    per_method = {}
+    for m in methods:
+        layers = conv_layers(m)
+        s_px = sum(c.flop_px / rates[c.shape]["rate"] for c in layers)
+        per_method[m] = {"flop_px": flop_px(m), "floor_s_per_mp": s_px * 1e6,
+                         "layers": [dict(asdict(c), flop_px=c.flop_px) for c in layers]}
+    peak = max(rates[s]["rate"] for s in dominant)
+    return {"shapes": [dict(rates[s], dominant=s in dominant) for s in shapes],
+            "peak_rate": peak, "methods": per_method}
+
+
+# ----------------------------------------------------------------------------- runs
+
+def photo(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A photo-like float32 sRGB image in [0, 1]: smooth gradients, hard edges, fine
+    stripes and noise. Built in row bands so generating it adds little to peak RSS."""
+    rng = np.random.default_rng(seed)
+    out = np.empty((h, w, 3), np.float32)
+    n = max(h, w)
+    x = (np.arange(w, dtype=np.float32) / n)[None, :]
+    for y0 in range(0, h, 256):
+        y = (np.arange(y0, min(h, y0 + 256), dtype=np.float32) / n)[:, None]
+        band = out[y0:y0 + y.shape[0]]
+        band[..., 0] = 0.5 + 0.4 * np.sin(6 * x + 2 * y)
+        band[..., 1] = 0.5 + 0.3 * np.cos(5 * y + 1.5 * x)
+        band[..., 2] = 0.3 + 0.4 * x * y
+        disc = (x - 0.65) ** 2 + (y - 0.6) ** 2 < 0.15 ** 2
+        band[disc] = (0.15, 0.35, 0.8)
+        rect = (x > 0.2) & (x < 0.45) & (y > 0.3) & (y < 0.5)
+        band[rect] = (0.9, 0.2, 0.1)
+        stripes = (x > 0.05) & (x < 0.3) & (y > 0.7) & (y < 0.9)
+        band[..., 1] += np.where(stripes, 0.3 * np.sign(np.sin(x * n / 3)), 0).astype(np.float32)
+        band += rng.standard_normal(band.shape, dtype=np.float32) * 0.03
+    np.clip(out, 0, 1, out=out)
+    return out
+
+
+def one(spec: dict) -> dict:
+    """One (method, size, mode) measurement; runs in its own process."""
+    import torch
+
+    from core.engine import Settings, Stylizer
+    st = Stylizer(spec["method"], spec["device"], allow_untrained=True)
+    cuda = st.backend.device.type == "cuda"
+    style_img = photo(STYLE_PX, STYLE_PX, seed=1)[..., ::-1].copy()
+    t0 = time.perf_counter()
+    side = st.style(style_img)
+    style_s = time.perf_counter() - t0
+    settings = Settings(tile=spec["tile"])
+    st.run(photo(256, 256, seed=2), [side], settings)  # builds the decoder, warms allocators
+    img = photo(spec["size"], spec["size"])
+    if cuda:
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+    times, cpu, out = [], [], None
+    for _ in range(spec["repeat"]):
+        out = None  # the previous result must not count towards this run's memory
+        r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        out = st.run(img, [side], settings)
+        r1, dt = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - t0
+        times.append(dt)
+        cpu.append((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / dt)
+    res = {"seconds": statistics.median(times), "times": times, "style_seconds": style_s,
+           "cores_busy": statistics.median(cpu),
+           "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+           "peak_gpu_bytes": torch.cuda.max_memory_allocated() if cuda else None,
+           "device": str(st.backend.device), "threads": torch.get_num_threads(),
+           "untrained": st.untrained}
+    if spec.get("png_io"):
+        res["io"] = png_io(out)
+    return res
+
+
+def png_io(rgb: np.ndarray) -> dict:
+    from core.image_io import Picture, read_image, write_image
+    with tempfile.TemporaryDirectory(prefix="brushwork-bench-") as tmp:
+        path = os.path.join(tmp, "result.png")
+        t0 = time.perf_counter()
+        write_image(path, Picture(rgb, np.uint8, linear=False))
+        write_s = time.perf_counter() - t0
+        nbytes = os.path.getsize(path)
+        t0 = time.perf_counter()
+        back = read_image(path)
+        read_s = time.perf_counter() - t0
+    return {"size": list(rgb.shape[:2]), "write_seconds": write_s, "read_seconds": read_s,
+            "file_bytes": nbytes, "read_shape": list(back.pixels.shape)}
+
+
+def spawn(spec: dict) -> dict:
+    """Run `one(spec)` in a fresh interpreter; its stderr passes through."""
+    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", json.dumps(spec)],
+                          stdout=subprocess.PIPE, text=True)
+    for line in proc.stdout.splitlines():
+        if line.startswith(MARK):
+            return json.loads(line[len(MARK):])
+    return {"error": f"exit status {proc.returncode}" + (" (killed: out of memory?)" if proc.returncode < 0 else "")}
+
+
+# ----------------------------------------------------------------------------- report
+
+def size_label(n: int) -> str:
+    return f"{n // 1024}K" if n % 1024 == 0 else str(n)
+
+
+def gb(n) -> str:
+    return "—" if n is None else f"{n / 1e9:.2f} GB"
+
+
+def report(res: dict) -> str:
+    fl, cuda = res["floor"], res["device"].startswith("cuda")
+    L = [f"## Brushwork benchmark — {res['device_name']}, torch {res['torch']}, "
+         f"{res['threads']} threads", "",
+         f"Load average (1 min) at start {res['load'][0]:.2f}, at end {res['load'][1]:.2f}"
+         + (" — other processes competed for the CPU; times are pessimistic"
+            if max(res["load"]) > 1.5 * res["threads"] and not cuda else ""), ""]
+    L += ["### Convolution floor (each shape alone, channels_last float32, 1024-px tile at its scale)", "",
+          "| conv | scale | input (C×H×W) | ms | GFLOP/s | dominant |", "|---|---|---|---|---|---|"]
+    for s in fl["shapes"]:
+        c, h, w = s["input"]
+        L.append(f"| {s['cin']}→{s['cout']} {s['k']}×{s['k']} | 1/{s['scale']} | {c}×{h}×{w} | "
+                 f"{s['seconds'] * 1e3:.1f} | {s['rate'] / 1e9:.1f} | {'yes' if s['dominant'] else ''} |")
+    L += ["", f"Peak sustained rate over the dominant shapes: **{fl['peak_rate'] / 1e9:.1f} GFLOP/s**", "",
+          "| method | MFLOP/px | floor s/MP | style (512², cold) s |", "|---|---|---|---|"]
+    for m, f in fl["methods"].items():
+        st = [r["style_seconds"] for r in res["runs"] if r["method"] == m and "style_seconds" in r]
+        L.append(f"| {m} | {f['flop_px'] / 1e6:.3f} | {f['floor_s_per_mp']:.3f} | "
+                 f"{statistics.median(st):.2f} |" if st else f"| {m} | {f['flop_px'] / 1e6:.3f} | "
+                 f"{f['floor_s_per_mp']:.3f} | — |")
+    L += ["", f"### Stylizer.run (median of {res['repeat']}; style excluded)", ""]
+    head = "| method | size | mode | s | MP/s | MFLOP/px | GFLOP/s | × floor | cores busy | peak RSS |"
+    L += [head + (" peak GPU |" if cuda else ""), "|---" * (10 + cuda) + "|"]
+    for r in res["runs"]:
+        mode = "whole" if r["tile"] == 0 else f"tiled {r['tile']}"
+        row = f"| {r['method']} | {size_label(r['size'])} | {mode} |"
+        if "seconds" not in r:
+            why = "skipped" if r.get("skipped") else r.get("error", "failed")
+            L.append(row + f" — ({why}) |" + " — |" * (6 + cuda))
+            continue
+        row += (f" {r['seconds']:.2f} | {r['mp_per_s']:.2f} | {r['flop_px'] / 1e6:.3f} | "
+                f"{r['flop_per_s'] / 1e9:.1f} | {r['ratio']:.2f}× | {r['cores_busy']:.2f} | "
+                f"{gb(r['peak_rss_bytes'])} |")
+        L.append(row + (f" {gb(r['peak_gpu_bytes'])} |" if cuda else ""))
+    io = res.get("io")
+    L.append("")
+    if io:
+        h, w = io["size"]
+        L.append(f"I/O: {w}×{h} result as 8-bit PNG ({io['file_bytes'] / 1e6:.1f} MB): write "
+                 f"{io['write_seconds']:.2f} s, read back {io['read_seconds']:.2f} s")
+    L += ["", "### Targets" + (" (set for CPU; shown for this CUDA run for reference)" if cuda else ""), ""]
+    for t in res["targets"]:
+        L.append(f"- {t['name']}: {t['value']} → **{t['verdict']}**")
+    return "\n".join(L)
+
+
+def targets(res: dict) -> list[dict]:
+    runs = [r for r in res["runs"] if r["method"] == TARGET_METHOD and r["size"] == TARGET_SIZE
+            and "seconds" in r]
+    run = min(runs, key=lambda r: r["tile"] == 0) if runs else None  # prefer the tiled (default) run
+    what = f"{size_label(TARGET_SIZE)} {TARGET_METHOD}"
+    if run:
+        what += " (tiled)" if run["tile"] else " (whole)"
+    missing = {"value": "not measured in this run", "verdict": "n/a"}
+    ratio = {"name": f"{what} within {TARGET_RATIO}× of the floor", **missing}
+    rss = {"name": f"{what} peak RSS < {TARGET_RSS_GB:g} GB", **missing}
+    if run:
+        ratio.update(value=f"{run['ratio']:.2f}×", verdict="PASS" if run["ratio"] <= TARGET_RATIO else "FAIL")
+        v = run["peak_rss_bytes"] / 1e9
+        rss.update(value=f"{v:.2f} GB", verdict="PASS" if v < TARGET_RSS_GB else "FAIL")
+    return [ratio, rss]
+
+
+def log(msg: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--methods", default=",".join(["linear-r31", "linear-r41", "ccpl"]),
+                    help="comma-separated methods (default: all three)")
+    ap.add_argument("--sizes", default=None,
+                    help="comma-separated square sizes in px (default 1024,2048,4096; +8192 on CUDA)")
+    ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    ap.add_argument("--repeat", type=int, default=1, help="timed runs per measurement; the median is reported")
+    ap.add_argument("--whole-max", type=int, default=2048,
+                    help="largest size run as one whole image (tile 0); larger ones show —")
+    ap.add_argument("--json", metavar="PATH", help="also write every number as JSON here")
+    ap.add_argument("--one", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.one:  # child: one measurement, result on stdout
+        print(MARK + json.dumps(one(json.loads(args.one))), flush=True)
+        return 0
+
+    import torch
+
+    from core.backend_torch import pick_device
+    device = pick_device(args.device)
+    cuda = device.type == "cuda"
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    for m in methods:
+        if m not in METHODS:
+            ap.error(f"--methods: unknown {m!r} (choose from {', '.join(METHODS)})")
+    sizes = ([int(s) for s in args.sizes.split(",")] if args.sizes
+             else [1024, 2048, 4096] + ([8192] if cuda else []))
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
+
+    for m in methods:
+        got, want = flop_px(m) / 1e6, EXPECTED_MFLOP_PX[m]
+        assert abs(got - want) <= 0.02 * want, f"{m}: {got:.3f} MFLOP/px, expected ≈ {want}"
+
+    name = torch.cuda.get_device_name(device) if cuda else (_cpu_name() or platform.processor() or "CPU")
+    res = {"device": str(device), "device_name": name, "torch": torch.__version__,
+           "threads": torch.get_num_threads(), "repeat": args.repeat, "whole_max": args.whole_max,
+           "sizes": sizes, "methods": methods, "load": [_load()]}
+    res["floor"] = floor(methods, device)
+    res["runs"] = []
+    for m in methods:
+        f = res["floor"]["methods"][m]
+        for size in sizes:
+            for tile in (0, TILE):
+                spec = {"method": m, "size": size, "tile": tile, "device": str(device),
+                        "repeat": args.repeat,
+                        "png_io": m == methods[0] and size == max(sizes) and tile == TILE}
+                row = dict(spec)
+                if tile == 0 and size > args.whole_max:
+                    row["skipped"] = True
+                    res["runs"].append(row)
+                    continue
+                log(f"run: {m} {size}² {'whole' if tile == 0 else f'tile {tile}'}")
+                row.update(spawn(spec))
+                if "seconds" in row:
+                    mp = size * size / 1e6
+                    row.update(mp_per_s=mp / row["seconds"], flop_px=f["flop_px"],
+                               flop_per_s=f["flop_px"] * size * size / row["seconds"],
+                               floor_seconds=f["floor_s_per_mp"] * mp,
+                               ratio=row["seconds"] / (f["floor_s_per_mp"] * mp))
+                    log(f"     {row['seconds']:.2f} s, {row['ratio']:.2f}× floor, "
+                        f"peak RSS {gb(row['peak_rss_bytes'])}")
+                else:
+                    log(f"     failed: {row.get('error')}")
+                if isinstance(row.get("io"), dict):
+                    res["io"] = row.pop("io")
+                res["runs"].append(row)
+    res["load"].append(_load())
+    res["targets"] = targets(res)
+    text = report(res)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=1))
+    return 0
+
+
+def _load() -> float:
+    try:
+        return os.getloadavg()[0]
+    except (OSError, AttributeError):  # not on Windows
+        return float("nan")
+
+
+def _cpu_name() -> str | None:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())
