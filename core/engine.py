@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from . import tiling, weights
+from .buffers import buffer, release
 from .architecture import MODELS
 from .errors import BrushworkError, Cancelled
 from .methods import METHODS, ContentSide, StyleSide, Transform, content_side, style_side
@@ -28,7 +29,6 @@ from .resample import resize
 STYLE_SIZE = 512        # style images are seen with their short side at most this
 MIN_STYLE_SIDE = 64
 MIN_CONTENT_SIDE = 32
-IN_MEMORY_BYTES = 2 << 30  # larger buffers are memory-mapped files
 FEATHER_PX = 16         # width of the blend band on each side of a decode-tile seam
 
 Progress = Callable[[float, str], None]
@@ -138,7 +138,7 @@ class Stylizer:
     def _encode(self, img: np.ndarray, settings: Settings, tmp: str, stage: _Stage) -> np.ndarray:
         part, s = self.method.encoder, self.method.stride
         h, w = img.shape[:2]
-        feats = _buffer((part.channels, ceil(h / s), ceil(w / s)), tmp, "features")
+        feats = buffer((part.channels, ceil(h / s), ceil(w / s)), tmp, "features")
         chw = img.transpose(2, 0, 1)
         wins = tiling.windows((h, w), settings.tile, part.halo(s), tiling.WRAPS[settings.wrap], align=s)
         for done, group in self._batches(wins):
@@ -149,6 +149,7 @@ class Stylizer:
                 core = win.core(result, 1 / s)
                 y, x = win.y.a // s, win.x.a // s
                 feats[:, y: y + core.shape[1], x: x + core.shape[2]] = core
+            release(feats)
         stage(1.0)
         return feats
 
@@ -158,7 +159,7 @@ class Stylizer:
         s = self.method.stride
         _, fh, fw = feats.shape
         band = max(1, FEATHER_PX // s)
-        out = _buffer((fh * s, fw * s, 3), tmp, "output")
+        out = buffer((fh * s, fw * s, 3), tmp, "output")
         tile = settings.tile // s if settings.tile else 0
         wins = tiling.windows((fh, fw), tile, part.halo() + band, tiling.WRAPS[settings.wrap], band=band)
         for done, group in self._batches(wins):
@@ -167,6 +168,8 @@ class Stylizer:
                                        np.stack([transform(win.read(feats)) for win in group]), settings.wrap)
             for win, result in zip(group, decoded):
                 win.blend_into(out, result, s)
+            release(feats)
+            release(out)
         stage(1.0)
         return out
 
@@ -204,13 +207,6 @@ def check_style(rgb: np.ndarray, name: str) -> None:
     step = max(1, int(np.sqrt(h * w / 65536)))
     if float(rgb[::step, ::step].std(axis=(0, 1)).max()) < 2 / 255:
         raise BrushworkError(f"{name}: style image is flat (one colour, no texture): nothing to transfer")
-
-
-def _buffer(shape: tuple, tmp: str, name: str) -> np.ndarray:
-    """A zeroed float32 array, memory-mapped in `tmp` when it is large."""
-    if int(np.prod(shape)) * 4 <= IN_MEMORY_BYTES:
-        return np.zeros(shape, dtype=np.float32)
-    return np.lib.format.open_memmap(f"{tmp}/{name}.npy", mode="w+", dtype=np.float32, shape=shape)
 
 
 def warn(msg: str) -> None:

@@ -6,6 +6,7 @@ are never written; the result appears atomically, or not at all.
 """
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -14,10 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from . import colour
-from .engine import Progress, Settings, Stylizer, warn
-from .errors import BrushworkError
+from .engine import MIN_CONTENT_SIDE, Progress, Settings, Stylizer, check_style, warn
+from .errors import BrushworkError, Cancelled
 from .image_io import SUPPORTED, Picture, read_image, write_image
 from .maptype import data_map_reason
+from .methods import METHODS
+
+DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -35,19 +39,53 @@ class Job:
 
     @classmethod
     def from_dict(cls, spec: dict) -> "Job":
-        """A job from the worker's JSON spec (the CLI's options, snake_case)."""
+        """A job from the worker's JSON spec (the CLI's options, snake_case).
+
+        Types are checked here, so a wrong one is a message, not a crash deep inside
+        (and "overwrite": "false" is not taken for true).
+        """
         spec = dict(spec)
-        known = {f for f in cls.__dataclass_fields__} | set(Settings.__dataclass_fields__)
+        known = (set(cls.__dataclass_fields__) - {"settings"}) | set(Settings.__dataclass_fields__)
         unknown = set(spec) - known
         if unknown:
             raise BrushworkError(f"job spec: unknown field(s) {', '.join(sorted(unknown))}")
         for name in ("content", "styles", "output"):
             if name not in spec:
                 raise BrushworkError(f"job spec: '{name}' is required")
-        settings = Settings(**{k: spec.pop(k) for k in list(spec) if k in Settings.__dataclass_fields__})
         if isinstance(spec["styles"], str):
             spec["styles"] = [spec["styles"]]
+        for name, value in spec.items():
+            _check_type(name, value)
+        settings = Settings(**{k: spec.pop(k) for k in list(spec) if k in Settings.__dataclass_fields__})
         return cls(settings=settings, **spec)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+_SPEC_TYPES = {  # field → (test, what the message asks for)
+    "content": (lambda v: isinstance(v, str), "a path string"),
+    "output": (lambda v: isinstance(v, str), "a path string"),
+    "styles": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
+               "a path string or a list of them"),
+    "method": (lambda v: isinstance(v, str), "a string"),
+    "device": (lambda v: isinstance(v, str), "a string"),
+    "wrap": (lambda v: isinstance(v, str), "a string"),
+    "strength": (_is_number, "a number"),
+    "style_scale": (_is_number, "a number"),
+    "tile": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
+    "style_weights": (lambda v: v is None or (isinstance(v, list) and all(map(_is_number, v))),
+                      "a list of numbers"),
+    **{flag: (lambda v: isinstance(v, bool), "true or false")
+       for flag in ("preserve_color", "allow_untrained", "overwrite", "force_color")},
+}
+
+
+def _check_type(name: str, value) -> None:
+    test, wanted = _SPEC_TYPES[name]
+    if not test(value):
+        raise BrushworkError(f"job spec: '{name}' must be {wanted}, not {json.dumps(value, default=repr)}")
 
 
 @dataclass
@@ -67,6 +105,8 @@ def check_paths(job: Job) -> Path:
     for src in [job.content, *job.styles]:
         if Path(src).exists() and out.exists() and os.path.samefile(src, out):
             raise BrushworkError(f"{job.output}: is an input; results are new images, originals stay")
+    if out.is_dir():
+        raise BrushworkError(f"{job.output}: is a folder; name the image file to write")
     if out.exists() and not job.overwrite:
         raise BrushworkError(f"{job.output}: already exists; pass --overwrite to replace it")
     if not out.parent.is_dir():
@@ -81,19 +121,41 @@ def load_style(path: str) -> np.ndarray:
 
 def run(job: Job, progress: Progress | None = None, cancel=None,
         stylizer: Stylizer | None = None) -> Result:
-    """Run a job; raises BrushworkError for bad input, Cancelled if asked to stop."""
+    """Run a job; raises BrushworkError for bad input, Cancelled if asked to stop.
+
+    Every check that needs no network (options, files, styles, alpha vs. JPEG) comes
+    before the networks load; `cancel` is also asked before loading and before writing,
+    so a cancelled job never leaves an output.
+    """
     t0 = time.perf_counter()
     job.settings.check()
+    if job.method not in METHODS:
+        raise BrushworkError(f"--method {job.method}: choose one of {', '.join(METHODS)}")
+    if job.device not in DEVICES:
+        raise BrushworkError(f"--device {job.device}: choose one of {', '.join(DEVICES)}")
     if not job.styles:
         raise BrushworkError("no style image given")
+    weights_ = job.settings.style_weights
+    if weights_ is not None and (len(weights_) != len(job.styles) or min(weights_) < 0 or sum(weights_) <= 0):
+        raise BrushworkError(f"--style-weights: {len(weights_)} weight(s) for {len(job.styles)} style(s); "
+                             "give one non-negative weight per style, not all zero")
     out_path = check_paths(job)
     content = read_image(job.content)
     rgb = colour.to_working(content.color, content.linear)
+    h, w = rgb.shape[:2]
+    if min(h, w) < MIN_CONTENT_SIDE:
+        raise BrushworkError(f"{job.content}: image is {w}×{h}; at least {MIN_CONTENT_SIDE} px per side is needed")
+    if content.alpha is not None and out_path.suffix.lower() in (".jpg", ".jpeg"):
+        raise BrushworkError(f"{job.output}: JPEG cannot hold the alpha of {job.content}; "
+                             "save as PNG, TIFF or EXR")
     reason = data_map_reason(job.content, rgb)
     if reason and not job.force_color:
         raise BrushworkError(f"{job.content}: looks like a data map ({reason}); normal, roughness "
                              "and height maps are data, not colour. Pass --force-color if it is a colour image")
     styles_rgb = [load_style(p) for p in job.styles]
+    for s, name in zip(styles_rgb, job.styles):
+        check_style(s, name)
+    _check_cancel(cancel)
     stylizer = stylizer or Stylizer(job.method, job.device, job.allow_untrained)
     if stylizer.untrained:
         warn(f"{job.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)} "
@@ -102,11 +164,16 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     result = stylizer.run(rgb, sides, job.settings, progress, cancel)
     if job.preserve_color:
         result = colour.preserve_color(np.clip(result, 0, 1), rgb)
+    _check_cancel(cancel)
     write_image(str(out_path), _like(content, result, out_path))
     if progress:
         progress(1.0, "done")
-    h, w = rgb.shape[:2]
     return Result(str(out_path), w, h, time.perf_counter() - t0, stylizer.untrained)
+
+
+def _check_cancel(cancel) -> None:
+    if cancel is not None and cancel():
+        raise Cancelled()
 
 
 def _like(content: Picture, rgb: np.ndarray, out_path: Path) -> Picture:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import tiling
+from .buffers import release
 from .architecture import ENCODERS, MATRIX, MODELS
 
 EPS = 1e-5  # CCPL's variance epsilon
@@ -85,6 +86,7 @@ def channel_moments(feats: np.ndarray, rows: int = 64) -> tuple[np.ndarray, np.n
         band = feats[:, y:y + rows].reshape(c, -1).astype(np.float64)
         s1 += band.sum(1)
         s2 += (band * band).sum(1)
+        release(feats)
     n = h * w
     mean = s1 / n
     var = np.maximum(s2 - n * mean * mean, 0) / max(n - 1, 1)
@@ -109,6 +111,7 @@ def content_side(method: Method, backend, weights: dict, feats: np.ndarray,
     for win in tiling.windows(feats.shape[1:], tile, part.halo(), tiling.WRAPS[wrap]):
         x = win.read(feats) - mean[:, None, None].astype(np.float32)
         gram += _gram(win.core(backend.run(f"{method.transform}.cnet", x, wrap)))
+        release(feats)
     gram /= feats.shape[1] * feats.shape[2]
     matrix = _dense(weights[method.transform], "cnet.fc", gram.reshape(-1)).reshape(MATRIX, MATRIX)
     return ContentSide(mean, std, matrix)

@@ -11,6 +11,7 @@ import json
 import signal
 import sys
 import threading
+import traceback
 
 from .errors import BrushworkError, Cancelled
 from .progress import json_line
@@ -19,10 +20,28 @@ EXIT = {"ok": 0, "error": 2, "cancelled": 130}
 
 
 def main(stdin=None, stdout=None) -> int:
+    """Run one job; exit 0 ok, 2 error (bad spec or input), 130 cancelled, 1 internal error.
+
+    A bug still ends in a result line (status "error", traceback on stderr), so the
+    add-on is never left waiting for one. Signal handlers are restored on return, for
+    callers that run this in-process.
+    """
     stdin, stdout = stdin or sys.stdin, stdout or sys.stdout
     stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    saved = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            saved[sig] = signal.signal(sig, lambda *_: stop.set())
+    try:
+        status, extra = _run(stdin, stdout, stop)
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    json_line(stdout, type="result", status=status, **extra)
+    return 1 if extra.get("internal") else EXIT[status]
+
+
+def _run(stdin, stdout, stop: threading.Event) -> tuple[str, dict]:
     try:
         from . import jobs
 
@@ -32,17 +51,16 @@ def main(stdin=None, stdout=None) -> int:
             raise BrushworkError(f"job spec is not valid JSON: {e}") from None
         if not isinstance(spec, dict):
             raise BrushworkError("job spec must be a JSON object")
-        job = jobs.Job.from_dict(spec)
+        job = jobs.Job.from_dict(spec)  # checks field names and types
         json_line(stdout, type="progress", fraction=0.0, stage="loading")
         result = jobs.run(job, lambda f, s: json_line(stdout, type="progress", fraction=round(f, 4), stage=s),
                           stop.is_set)
-        status, extra = "ok", {"output": result.output, "width": result.width, "height": result.height,
-                               "seconds": round(result.seconds, 3), "untrained": result.untrained}
+        return "ok", {"output": result.output, "width": result.width, "height": result.height,
+                      "seconds": round(result.seconds, 3), "untrained": result.untrained}
     except BrushworkError as e:
-        status, extra = "error", {"message": str(e)}
-    except TypeError as e:  # a spec field of the wrong type
-        status, extra = "error", {"message": f"job spec: {e}"}
+        return "error", {"message": str(e)}
     except Cancelled:
-        status, extra = "cancelled", {}
-    json_line(stdout, type="result", status=status, **extra)
-    return EXIT[status]
+        return "cancelled", {}
+    except Exception as e:  # a bug: keep its traceback, still answer
+        traceback.print_exc()
+        return "error", {"message": f"internal error: {type(e).__name__}: {e}", "internal": True}

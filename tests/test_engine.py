@@ -220,3 +220,14 @@ def test_progress_is_monotonic_and_cancel_stops(stylizers, style):
     calls = []
     with pytest.raises(Cancelled):
         st.run(img, [side], Settings(tile=128), cancel=lambda: calls.append(1) or len(calls) > 2)
+
+
+def test_memory_mapped_buffers_give_the_same_picture(stylizers, style, monkeypatch):
+    from core import buffers
+    st = stylizers["linear-r41"]
+    img = _photo(200, 264)
+    side = st.style(style)
+    in_memory = st.run(img, [side], Settings(tile=128))
+    monkeypatch.setattr(buffers, "IN_MEMORY_BYTES", 1024)
+    mapped = st.run(img, [side], Settings(tile=128))
+    assert np.abs(in_memory - mapped).max() < 1e-6
