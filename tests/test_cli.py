@@ -23,6 +23,7 @@ from PIL import Image
 
 from core import cli
 from core.image_io import Picture, read_image, write_image
+from imaging import photo as _photo, save
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
@@ -30,34 +31,7 @@ H, W = 45, 61  # not multiples of the encoder's stride: the crop back to size is
 
 
 def photo(h=H, w=W, seed=0):
-    """A smooth, photo-like (H, W, 3) image in [0, 1] with an edge, neither flat nor bluish."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w] / max(h, w)
-    img = np.stack([0.5 + 0.4 * np.sin(6 * x + 2 * y), 0.5 + 0.3 * np.cos(5 * y), 0.3 + 0.4 * x * y], -1)
-    img[h // 3: h // 2, w // 4: w // 2] = [0.9, 0.2, 0.1]
-    return np.clip(img + rng.normal(0, 0.03, img.shape), 0, 1).astype(np.float32)
-
-
-def save(path, pixels, dtype=np.uint8, linear=False):
-    write_image(path, Picture(np.asarray(pixels, np.float32), dtype, linear))
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def style(tmp_path_factory):
-    """The test painting at 64 px wide: small keeps the style pass fast."""
-    img = cv2.imread(str(DATA / "painting.jpg"))
-    path = tmp_path_factory.mktemp("style") / "painting_small.png"
-    cv2.imwrite(str(path), cv2.resize(img, (64, 89), interpolation=cv2.INTER_AREA))
-    return str(path)
-
-
-@pytest.fixture
-def out_dir(tmp_path):
-    """An empty folder for outputs only, so 'nothing left behind' is os.listdir() == []."""
-    d = tmp_path / "out"
-    d.mkdir()
-    return d
+    return _photo(h, w, seed)
 
 
 @pytest.fixture

@@ -12,17 +12,7 @@ from core.architecture import ENCODERS, MODELS
 from core.colour import luminance
 from core.engine import Settings, Stylizer
 from core.errors import BrushworkError
-
-RNG = np.random.default_rng(7)
-
-
-def _photo(h, w, seed=0):
-    """A smooth, photo-like test image with edges (not white noise)."""
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w] / max(h, w)
-    img = np.stack([0.5 + 0.4 * np.sin(6 * x + 2 * y), 0.5 + 0.3 * np.cos(5 * y), 0.3 + 0.4 * x * y], -1)
-    img[h // 3: h // 2, w // 4: w // 2] = [0.9, 0.2, 0.1]
-    return np.clip(img + rng.normal(0, 0.03, img.shape), 0, 1).astype(np.float32)
+from imaging import photo as _photo
 
 
 def _tileable(h, w):

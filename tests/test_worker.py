@@ -21,37 +21,10 @@ import pytest
 from core import jobs, worker
 from core.errors import Cancelled
 from core.image_io import Picture, write_image
+from imaging import photo, save
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
-
-
-def photo(h, w, seed=0):
-    rng = np.random.default_rng(seed)
-    y, x = np.mgrid[0:h, 0:w] / max(h, w)
-    img = np.stack([0.5 + 0.4 * np.sin(6 * x + 2 * y), 0.5 + 0.3 * np.cos(5 * y), 0.3 + 0.4 * x * y], -1)
-    img[h // 3: h // 2, w // 4: w // 2] = [0.9, 0.2, 0.1]
-    return np.clip(img + rng.normal(0, 0.03, img.shape), 0, 1).astype(np.float32)
-
-
-def save(path, pixels):
-    write_image(path, Picture(np.asarray(pixels, np.float32), np.uint8, False))
-    return str(path)
-
-
-@pytest.fixture(scope="module")
-def style(tmp_path_factory):
-    img = cv2.imread(str(DATA / "painting.jpg"))
-    path = tmp_path_factory.mktemp("style") / "painting_small.png"
-    cv2.imwrite(str(path), cv2.resize(img, (64, 89), interpolation=cv2.INTER_AREA))
-    return str(path)
-
-
-@pytest.fixture
-def out_dir(tmp_path):
-    d = tmp_path / "out"
-    d.mkdir()
-    return d
 
 
 @pytest.fixture
