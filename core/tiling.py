@@ -71,9 +71,8 @@ class Window:
     def read(self, arr: np.ndarray) -> np.ndarray:
         """The source window of a (C, H, W) array, wrapping around where it leaves the array."""
         h, w = arr.shape[-2:]
-        ys = _indices(self.y.src_a, self.y.src_b, h)
-        xs = _indices(self.x.src_a, self.x.src_b, w)
-        return np.ascontiguousarray(arr[..., ys, :][..., :, xs])
+        out = arr[..., _take(self.y.src_a, self.y.src_b, h), :]
+        return np.ascontiguousarray(out[..., _take(self.x.src_a, self.x.src_b, w)])
 
     def core(self, result: np.ndarray, scale: float = 1, banded: bool = False) -> np.ndarray:
         """The core (plus feather bands if `banded`) of a network's output for this window.
@@ -114,6 +113,11 @@ def windows(shape: tuple[int, int], tile: int, halo: int, wrap: tuple[bool, bool
 
 def _indices(a: int, b: int, n: int) -> np.ndarray:
     return np.arange(a, b) % n
+
+
+def _take(a: int, b: int, n: int):
+    """A slice when [a, b) lies inside the axis (a view, no gather); indices when it wraps."""
+    return slice(a, b) if 0 <= a and b <= n else _indices(a, b, n)
 
 
 def _contiguous(idx: np.ndarray) -> bool:

@@ -45,6 +45,7 @@ DOMINANT_SHARE = 0.05  # a conv shape is "dominant" if it carries ≥ 5 % of som
 EXPECTED_MFLOP_PX = {"linear-r31": 0.45, "linear-r41": 0.96, "ccpl": 0.96}
 TARGET_METHOD, TARGET_SIZE, TARGET_RATIO, TARGET_RSS_GB = "linear-r31", 4096, 1.5, 3.0
 MARK = "BENCH-RESULT "
+CONTENDED = 0.25       # cores busy elsewhere during a run above which its time is flagged
 
 
 # ----------------------------------------------------------------------------- floor
@@ -118,17 +119,23 @@ def measure_conv(shape, device, warmup=1, repeats=None) -> dict:
             "seconds": secs, "flops": flops, "rate": flops / secs}
 
 
-def floor(methods: list[str], device) -> dict:
-    """Per-shape rates, the peak over dominant shapes and each method's floor s/MP."""
-    shapes = sorted({c.shape for m in methods for c in conv_layers(m)}, key=lambda s: (s[3], s[0], s[1]))
-    dominant = set()
-    for m in methods:
-        total = flop_px(m)
-        dominant |= {c.shape for c in conv_layers(m) if c.flop_px / total >= DOMINANT_SHARE}
+def floor_pass(shapes, device) -> tuple[dict, float | None]:
+    """One measurement of every shape, and the cores other processes used meanwhile."""
+    before, r0, t0 = _cpu_seconds(), _own_cpu(resource.RUSAGE_SELF), time.perf_counter()
     rates = {}
     for shape in shapes:
         log(f"floor: conv {shape[0]}→{shape[1]} k{shape[2]} at 1/{shape[3]}")
         rates[shape] = measure_conv(shape, device)
+    return rates, _others(before, _own_cpu(resource.RUSAGE_SELF) - r0, time.perf_counter() - t0)
+
+
+def floor(methods: list[str], passes: list[tuple[dict, float | None]]) -> dict:
+    """Per-shape rates (the faster pass), the peak over dominant shapes, each method's floor s/MP."""
+    dominant = set()
+    for m in methods:
+        total = flop_px(m)
+        dominant |= {c.shape for c in conv_layers(m) if c.flop_px / total >= DOMINANT_SHARE}
+    rates = {s: max((p[s] for p, _ in passes), key=lambda r: r["rate"]) for s in passes[0][0]}
     per_method = {}
     for m in methods:
         layers = conv_layers(m)
@@ -136,8 +143,36 @@ def floor(methods: list[str], device) -> dict:
         per_method[m] = {"flop_px": flop_px(m), "floor_s_per_mp": s_px * 1e6,
                          "layers": [dict(asdict(c), flop_px=c.flop_px) for c in layers]}
     peak = max(rates[s]["rate"] for s in dominant)
-    return {"shapes": [dict(rates[s], dominant=s in dominant) for s in shapes],
-            "peak_rate": peak, "methods": per_method}
+    return {"shapes": [dict(rates[s], dominant=s in dominant,
+                            pass_rates=[p[s]["rate"] for p, _ in passes]) for s in rates],
+            "peak_rate": peak, "methods": per_method, "others_cores": [o for _, o in passes]}
+
+
+def shapes_of(methods: list[str]) -> list[tuple]:
+    return sorted({c.shape for m in methods for c in conv_layers(m)}, key=lambda s: (s[3], s[0], s[1]))
+
+
+def _cpu_seconds() -> float | None:
+    """Busy CPU seconds of the whole machine since boot (all cores), from /proc/stat."""
+    try:
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:8]]
+        return (v[0] + v[1] + v[2] + v[5] + v[6]) / os.sysconf("SC_CLK_TCK")  # user nice system irq softirq
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None  # not Linux
+
+
+def _own_cpu(who) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+def _others(before: float | None, own: float, wall: float) -> float | None:
+    """Cores other processes kept busy over `wall` seconds (machine busy time minus ours)."""
+    after = _cpu_seconds()
+    if before is None or after is None or wall <= 0:
+        return None
+    return max(0.0, (after - before - own) / wall)
 
 
 # ----------------------------------------------------------------------------- runs
@@ -218,12 +253,15 @@ def png_io(rgb: np.ndarray) -> dict:
 
 
 def spawn(spec: dict) -> dict:
-    """Run `one(spec)` in a fresh interpreter; its stderr passes through."""
+    """Run `one(spec)` in a fresh interpreter (its stderr passes through), noting how many
+    cores other processes kept busy meanwhile."""
+    before, c0, t0 = _cpu_seconds(), _own_cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", json.dumps(spec)],
                           stdout=subprocess.PIPE, text=True)
+    others = _others(before, _own_cpu(resource.RUSAGE_CHILDREN) - c0, time.perf_counter() - t0)
     for line in proc.stdout.splitlines():
         if line.startswith(MARK):
-            return json.loads(line[len(MARK):])
+            return dict(json.loads(line[len(MARK):]), others_cores=others)
     return {"error": f"exit status {proc.returncode}" + (" (killed: out of memory?)" if proc.returncode < 0 else "")}
 
 
@@ -240,17 +278,17 @@ def gb(n) -> str:
 def report(res: dict) -> str:
     fl, cuda = res["floor"], res["device"].startswith("cuda")
     L = [f"## Brushwork benchmark — {res['device_name']}, torch {res['torch']}, "
-         f"{res['threads']} threads", "",
-         f"Load average (1 min) at start {res['load'][0]:.2f}, at end {res['load'][1]:.2f}"
-         + (" — other processes competed for the CPU; times are pessimistic"
-            if max(res["load"]) > 1.5 * res["threads"] and not cuda else ""), ""]
+         f"{res['threads']} threads, code {res['revision']}", ""]
     L += ["### Convolution floor (each shape alone, channels_last float32, 1024-px tile at its scale)", "",
           "| conv | scale | input (C×H×W) | ms | GFLOP/s | dominant |", "|---|---|---|---|---|---|"]
     for s in fl["shapes"]:
         c, h, w = s["input"]
         L.append(f"| {s['cin']}→{s['cout']} {s['k']}×{s['k']} | 1/{s['scale']} | {c}×{h}×{w} | "
                  f"{s['seconds'] * 1e3:.1f} | {s['rate'] / 1e9:.1f} | {'yes' if s['dominant'] else ''} |")
-    L += ["", f"Peak sustained rate over the dominant shapes: **{fl['peak_rate'] / 1e9:.1f} GFLOP/s**", "",
+    busy = ", ".join("?" if o is None else f"{o:.2f}" for o in fl["others_cores"])
+    L += ["", f"Measured before and after the runs; per shape the faster pass counts (other processes "
+          f"kept {busy} cores busy during the two passes).", "",
+          f"Peak sustained rate over the dominant shapes: **{fl['peak_rate'] / 1e9:.1f} GFLOP/s**", "",
           "| method | MFLOP/px | floor s/MP | style (512², cold) s |", "|---|---|---|---|"]
     for m, f in fl["methods"].items():
         st = [r["style_seconds"] for r in res["runs"] if r["method"] == m and "style_seconds" in r]
@@ -267,12 +305,19 @@ def report(res: dict) -> str:
             why = "skipped" if r.get("skipped") else r.get("error", "failed")
             L.append(row + f" — ({why}) |" + " — |" * (6 + cuda))
             continue
-        row += (f" {r['seconds']:.2f} | {r['mp_per_s']:.2f} | {r['flop_px'] / 1e6:.3f} | "
+        busy = r.get("others_cores")
+        mark = "*" if busy is not None and busy > CONTENDED else ""
+        row += (f" {r['seconds']:.2f}{mark} | {r['mp_per_s']:.2f} | {r['flop_px'] / 1e6:.3f} | "
                 f"{r['flop_per_s'] / 1e9:.1f} | {r['ratio']:.2f}× | {r['cores_busy']:.2f} | "
                 f"{gb(r['peak_rss_bytes'])} |")
         L.append(row + (f" {gb(r['peak_gpu_bytes'])} |" if cuda else ""))
     io = res.get("io")
     L.append("")
+    contended = [r for r in res["runs"] if (r.get("others_cores") or 0) > CONTENDED]
+    if contended:
+        worst = max(r["others_cores"] for r in contended)
+        L += [f"\\* other processes kept up to {worst:.2f} cores busy during these runs: "
+              "their times are pessimistic.", ""]
     if io:
         h, w = io["size"]
         L.append(f"I/O: {w}×{h} result as 8-bit PNG ({io['file_bytes'] / 1e6:.1f} MB): write "
@@ -326,29 +371,40 @@ def main(argv=None) -> int:
     import torch
 
     from core.backend_torch import pick_device
-    device = pick_device(args.device)
+    from core.errors import BrushworkError
+    try:
+        device = pick_device(args.device)
+    except BrushworkError as e:
+        ap.error(str(e))
     cuda = device.type == "cuda"
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for m in methods:
         if m not in METHODS:
             ap.error(f"--methods: unknown {m!r} (choose from {', '.join(METHODS)})")
-    sizes = ([int(s) for s in args.sizes.split(",")] if args.sizes
-             else [1024, 2048, 4096] + ([8192] if cuda else []))
+    try:
+        sizes = ([int(s) for s in args.sizes.split(",") if s.strip()] if args.sizes
+                 else [1024, 2048, 4096] + ([8192] if cuda else []))
+    except ValueError:
+        ap.error(f"--sizes {args.sizes}: give whole pixel sizes such as 1024,2048")
+    if not sizes or min(sizes) < 256:
+        ap.error("--sizes: each size must be at least 256")
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
 
     for m in methods:
-        got, want = flop_px(m) / 1e6, EXPECTED_MFLOP_PX[m]
+        got, want = flop_px(m) / 1e6, EXPECTED_MFLOP_PX.get(m, flop_px(m) / 1e6)
         assert abs(got - want) <= 0.02 * want, f"{m}: {got:.3f} MFLOP/px, expected ≈ {want}"
 
     name = torch.cuda.get_device_name(device) if cuda else (_cpu_name() or platform.processor() or "CPU")
-    res = {"device": str(device), "device_name": name, "torch": torch.__version__,
+    res = {"device": str(device), "device_name": name, "torch": torch.__version__, "revision": _revision(),
            "threads": torch.get_num_threads(), "repeat": args.repeat, "whole_max": args.whole_max,
-           "sizes": sizes, "methods": methods, "load": [_load()]}
-    res["floor"] = floor(methods, device)
+           "sizes": sizes, "methods": methods}
+    # The floor is measured before and after the runs; per shape the faster pass counts,
+    # so a burst of load from elsewhere during one pass does not flatter the ratios.
+    shapes = shapes_of(methods)
+    passes = [floor_pass(shapes, device)]
     res["runs"] = []
     for m in methods:
-        f = res["floor"]["methods"][m]
         for size in sizes:
             for tile in (0, TILE):
                 spec = {"method": m, "size": size, "tile": tile, "device": str(device),
@@ -362,19 +418,21 @@ def main(argv=None) -> int:
                 log(f"run: {m} {size}² {'whole' if tile == 0 else f'tile {tile}'}")
                 row.update(spawn(spec))
                 if "seconds" in row:
-                    mp = size * size / 1e6
-                    row.update(mp_per_s=mp / row["seconds"], flop_px=f["flop_px"],
-                               flop_per_s=f["flop_px"] * size * size / row["seconds"],
-                               floor_seconds=f["floor_s_per_mp"] * mp,
-                               ratio=row["seconds"] / (f["floor_s_per_mp"] * mp))
-                    log(f"     {row['seconds']:.2f} s, {row['ratio']:.2f}× floor, "
-                        f"peak RSS {gb(row['peak_rss_bytes'])}")
+                    log(f"     {row['seconds']:.2f} s, peak RSS {gb(row['peak_rss_bytes'])}")
                 else:
                     log(f"     failed: {row.get('error')}")
                 if isinstance(row.get("io"), dict):
                     res["io"] = row.pop("io")
                 res["runs"].append(row)
-    res["load"].append(_load())
+    passes.append(floor_pass(shapes, device))
+    res["floor"] = floor(methods, passes)
+    for row in res["runs"]:
+        if "seconds" in row:
+            f, px = res["floor"]["methods"][row["method"]], row["size"] ** 2
+            row.update(mp_per_s=px / 1e6 / row["seconds"], flop_px=f["flop_px"],
+                       flop_per_s=f["flop_px"] * px / row["seconds"],
+                       floor_seconds=f["floor_s_per_mp"] * px / 1e6,
+                       ratio=row["seconds"] / (f["floor_s_per_mp"] * px / 1e6))
     res["targets"] = targets(res)
     text = report(res)
     print(text)
@@ -383,11 +441,17 @@ def main(argv=None) -> int:
     return 0
 
 
-def _load() -> float:
+def _revision() -> str:
+    """The git commit the numbers belong to, '+dirty' when core/ has uncommitted changes."""
+    root = Path(__file__).resolve().parent.parent
     try:
-        return os.getloadavg()[0]
-    except (OSError, AttributeError):  # not on Windows
-        return float("nan")
+        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "core"], cwd=root,
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev + ("+dirty" if dirty else "")
 
 
 def _cpu_name() -> str | None:
