@@ -25,7 +25,10 @@ def pick_device(name: str) -> torch.device:
 
 
 class TorchBackend:
-    """`run(net, x, wrap)`: net is "encoder_r31|r41" or "<model key>.<part>"."""
+    """`run(net, x, wrap)`: net is "encoder_r31|r41" or "<model key>.<part>".
+
+    Arrays are channels-last, (H, W, C) or (N, H, W, C), like images and like torch's
+    channels_last layout: crossing between numpy and torch is then a view, not a copy."""
     name = "torch"
 
     def __init__(self, weights: dict[str, dict[str, np.ndarray]], device: str = "auto"):
@@ -47,10 +50,10 @@ class TorchBackend:
 
     @torch.inference_mode()
     def run(self, net: str, x: np.ndarray, wrap: str = "none") -> np.ndarray:
-        """(C, H, W) or (N, C, H, W) float32 in → same rank out."""
+        """(H, W, C) or (N, H, W, C) float32 in → same rank out."""
         t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to(self.device)
         batched = t.dim() == 4
-        t = (t if batched else t[None]).contiguous(memory_format=torch.channels_last)
-        y = self._net(net, wrap)(t)
+        t = (t if batched else t[None]).permute(0, 3, 1, 2)  # NCHW view, channels_last strides
+        y = self._net(net, wrap)(t).permute(0, 2, 3, 1)
         y = y if batched else y[0]
         return y.float().contiguous().cpu().numpy()

@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-IN_MEMORY_BYTES = 512 << 20
+IN_MEMORY_BYTES = 1 << 30
 
 
 def buffer(shape: tuple, folder: str, name: str) -> np.ndarray:

@@ -29,7 +29,7 @@ from .resample import resize
 STYLE_SIZE = 512        # style images are seen with their short side at most this
 MIN_STYLE_SIDE = 64
 MIN_CONTENT_SIDE = 32
-FEATHER_PX = 16         # width of the blend band on each side of a decode-tile seam
+FEATHER_PX = 8          # width of the blend band on each side of a decode-tile seam
 
 Progress = Callable[[float, str], None]
 
@@ -105,8 +105,7 @@ class Stylizer:
             scale = min(1.0, STYLE_SIZE / min(h, w))
             if scale < 1:
                 rgb = resize(rgb, (max(1, round(h * scale)), max(1, round(w * scale))))
-            self._styles[key] = style_side(self.method, self.backend,
-                                           self.weights, rgb.transpose(2, 0, 1))
+            self._styles[key] = style_side(self.method, self.backend, self.weights, rgb)
         return self._styles[key]
 
     def run(self, rgb: np.ndarray, styles: list[StyleSide], settings: Settings,
@@ -138,17 +137,16 @@ class Stylizer:
     def _encode(self, img: np.ndarray, settings: Settings, tmp: str, stage: _Stage) -> np.ndarray:
         part, s = self.method.encoder, self.method.stride
         h, w = img.shape[:2]
-        feats = buffer((part.channels, ceil(h / s), ceil(w / s)), tmp, "features")
-        chw = img.transpose(2, 0, 1)
+        feats = buffer((ceil(h / s), ceil(w / s), part.channels), tmp, "features")
         wins = tiling.windows((h, w), settings.tile, part.halo(s), tiling.WRAPS[settings.wrap], align=s)
         for done, group in self._batches(wins):
             stage(done)
             encoded = self.backend.run(f"encoder_{self.method.layer}",
-                                       np.stack([win.read(chw) for win in group]), settings.wrap)
+                                       np.stack([win.read(img) for win in group]), settings.wrap)
             for win, result in zip(group, encoded):
                 core = win.core(result, 1 / s)
                 y, x = win.y.a // s, win.x.a // s
-                feats[:, y: y + core.shape[1], x: x + core.shape[2]] = core
+                feats[y: y + core.shape[0], x: x + core.shape[1]] = core
             release(feats)
         stage(1.0)
         return feats
@@ -157,11 +155,11 @@ class Stylizer:
                 stage: _Stage) -> np.ndarray:
         part = MODELS[self.method.decoder].parts["decoder"]
         s = self.method.stride
-        _, fh, fw = feats.shape
+        fh, fw, _ = feats.shape
         band = max(1, FEATHER_PX // s)
         out = buffer((fh * s, fw * s, 3), tmp, "output")
         tile = settings.tile // s if settings.tile else 0
-        wins = tiling.windows((fh, fw), tile, part.halo() + band, tiling.WRAPS[settings.wrap], band=band)
+        wins = tiling.windows((fh, fw), tile, part.halo(), tiling.WRAPS[settings.wrap], band=band)
         for done, group in self._batches(wins):
             stage(done)
             decoded = self.backend.run(f"{self.method.decoder}.decoder",

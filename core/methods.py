@@ -60,16 +60,16 @@ def _dense(w: dict, name: str, x: np.ndarray) -> np.ndarray:
 
 def _gram(x: np.ndarray) -> np.ndarray:
     """Sum of outer products over positions, float64 so tile sums stay exact."""
-    flat = x.reshape(x.shape[0], -1).astype(np.float64)
-    return flat @ flat.T
+    flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
+    return flat.T @ flat
 
 
 def style_side(method: Method, backend, weights: dict, rgb: np.ndarray) -> StyleSide:
-    """Encode a style image (3, H, W) once and reduce it to its matrix and mean."""
+    """Encode a style image (H, W, 3) once and reduce it to its matrix and mean."""
     feats = backend.run(f"encoder_{method.layer}", rgb)
-    mean = feats.reshape(feats.shape[0], -1).mean(1)
-    s = backend.run(f"{method.transform}.snet", feats - mean[:, None, None])
-    gram = _gram(s) / (s.shape[1] * s.shape[2])
+    mean = feats.reshape(-1, feats.shape[-1]).mean(0)
+    s = backend.run(f"{method.transform}.snet", feats - mean)
+    gram = _gram(s) / (s.shape[0] * s.shape[1])
     if method.kind == "linear":
         matrix = _dense(weights[method.transform], "snet.fc", gram.reshape(-1)).reshape(MATRIX, MATRIX)
     else:
@@ -78,14 +78,14 @@ def style_side(method: Method, backend, weights: dict, rgb: np.ndarray) -> Style
 
 
 def channel_moments(feats: np.ndarray, rows: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and unbiased std of a (C, H, W) array, read in row bands."""
-    c, h, w = feats.shape
+    """Per-channel mean and unbiased std of an (H, W, C) array, read in row bands."""
+    h, w, c = feats.shape
     s1 = np.zeros(c)
     s2 = np.zeros(c)
     for y in range(0, h, rows):
-        band = feats[:, y:y + rows].reshape(c, -1).astype(np.float64)
-        s1 += band.sum(1)
-        s2 += (band * band).sum(1)
+        band = feats[y:y + rows].reshape(-1, c).astype(np.float64)
+        s1 += band.sum(0)
+        s2 += (band * band).sum(0)
         release(feats)
     n = h * w
     mean = s1 / n
@@ -108,11 +108,11 @@ def content_side(method: Method, backend, weights: dict, feats: np.ndarray,
         return ContentSide(mean, std, None)
     part = MODELS[method.transform].parts["cnet"]
     gram = np.zeros((MATRIX, MATRIX))
-    for win in tiling.windows(feats.shape[1:], tile, part.halo(), tiling.WRAPS[wrap]):
-        x = win.read(feats) - mean[:, None, None].astype(np.float32)
+    for win in tiling.windows(feats.shape[:2], tile, part.halo(), tiling.WRAPS[wrap]):
+        x = win.read(feats) - mean.astype(np.float32)
         gram += _gram(win.core(backend.run(f"{method.transform}.cnet", x, wrap)))
         release(feats)
-    gram /= feats.shape[1] * feats.shape[2]
+    gram /= feats.shape[0] * feats.shape[1]
     matrix = _dense(weights[method.transform], "cnet.fc", gram.reshape(-1)).reshape(MATRIX, MATRIX)
     return ContentSide(mean, std, matrix)
 
@@ -140,23 +140,24 @@ class Transform:
             m = uw @ t @ cw
             v = uw @ t @ (cb - cw @ content.mean) + ub + s_mean
             eye = np.eye(m.shape[0])
-            self.m = (self.alpha * m + (1 - self.alpha) * eye).astype(np.float32)
+            # Row vectors (positions × channels): f' = f Mᵀ + v.
+            self.mt = (self.alpha * m + (1 - self.alpha) * eye).T.astype(np.float32)
             self.v = (self.alpha * v).astype(np.float32)
         else:
-            self.mean = content.mean.astype(np.float32)[:, None]
-            self.std = content.std.astype(np.float32)[:, None]
-            self.s = s_matrix.astype(np.float32)
-            self.uw = w["uncompress.weight"].astype(np.float32)
-            self.ub = (w["uncompress.bias"] + s_mean).astype(np.float32)[:, None]
+            self.mean = content.mean.astype(np.float32)
+            self.std = content.std.astype(np.float32)
+            # uncompress(S g) + μs as one (32 × C) product on row vectors
+            self.mt = (w["uncompress.weight"] @ s_matrix).T.astype(np.float32)
+            self.v = (w["uncompress.bias"] + s_mean).astype(np.float32)
 
     def __call__(self, feats: np.ndarray) -> np.ndarray:
-        c, h, w = feats.shape
-        f = feats.reshape(c, -1)
+        """(h, w, C) content features → (h, w, C) stylized features."""
+        h, w, c = feats.shape
+        f = feats.reshape(-1, c)
         if self.method.kind == "linear":
-            out = self.m @ f + self.v[:, None]
+            out = f @ self.mt + self.v
         else:
-            g = self.backend.run(f"{self.method.transform}.cnet",
-                                 ((f - self.mean) / self.std).reshape(c, h, w))
-            out = self.uw @ (self.s @ g.reshape(MATRIX, -1)) + self.ub
+            g = self.backend.run(f"{self.method.transform}.cnet", (feats - self.mean) / self.std)
+            out = g.reshape(-1, MATRIX) @ self.mt + self.v
             out = self.alpha * out + (1 - self.alpha) * f
-        return out.reshape(c, h, w).astype(np.float32)
+        return out.reshape(h, w, c).astype(np.float32, copy=False)

@@ -69,10 +69,10 @@ class Window:
         return self.y.src_b - self.y.src_a, self.x.src_b - self.x.src_a
 
     def read(self, arr: np.ndarray) -> np.ndarray:
-        """The source window of a (C, H, W) array, wrapping around where it leaves the array."""
-        h, w = arr.shape[-2:]
-        out = arr[..., _take(self.y.src_a, self.y.src_b, h), :]
-        return np.ascontiguousarray(out[..., _take(self.x.src_a, self.x.src_b, w)])
+        """The source window of an (H, W, C) array, wrapping around where it leaves the array."""
+        h, w = arr.shape[:2]
+        out = arr[_take(self.y.src_a, self.y.src_b, h)]
+        return np.ascontiguousarray(out[:, _take(self.x.src_a, self.x.src_b, w)])
 
     def core(self, result: np.ndarray, scale: float = 1, banded: bool = False) -> np.ndarray:
         """The core (plus feather bands if `banded`) of a network's output for this window.
@@ -84,22 +84,21 @@ class Window:
             start = int((s.a - lo - s.src_a) * scale)
             stop = start + ceil((s.b - s.a + lo + hi) * scale)
             return slice(start, min(stop, n))
-        return result[..., cut(self.y, result.shape[-2]), cut(self.x, result.shape[-1])]
+        return result[cut(self.y, result.shape[0]), cut(self.x, result.shape[1])]
 
     def blend_into(self, out: np.ndarray, result: np.ndarray, scale: int) -> None:
         """Add this window's feathered result into `out` (H, W, C), wrapping as needed."""
-        part = self.core(result, scale, banded=True)  # (C, h, w)
-        wy = _ramp(self.y, scale, part.shape[-2])
-        wx = _ramp(self.x, scale, part.shape[-1])
-        weighted = part * wy[None, :, None] * wx[None, None, :]
-        ys = _indices((self.y.a - self.y.lo) * scale, (self.y.a - self.y.lo) * scale + part.shape[-2],
-                      out.shape[0])
-        xs = _indices((self.x.a - self.x.lo) * scale, (self.x.a - self.x.lo) * scale + part.shape[-1],
-                      out.shape[1])
-        if _contiguous(ys) and _contiguous(xs):
-            out[ys[0]:ys[-1] + 1, xs[0]:xs[-1] + 1] += weighted.transpose(1, 2, 0)
+        part = self.core(result, scale, banded=True)  # (h, w, C)
+        wy = _ramp(self.y, scale, part.shape[0])
+        wx = _ramp(self.x, scale, part.shape[1])
+        weighted = part * (wy[:, None, None] * wx[None, :, None])
+        y0, x0 = (self.y.a - self.y.lo) * scale, (self.x.a - self.x.lo) * scale
+        ys = _take(y0, y0 + part.shape[0], out.shape[0])
+        xs = _take(x0, x0 + part.shape[1], out.shape[1])
+        if isinstance(ys, slice) and isinstance(xs, slice):
+            out[ys, xs] += weighted
         else:
-            out[np.ix_(ys, xs)] += weighted.transpose(1, 2, 0)
+            out[np.ix_(_as_indices(ys), _as_indices(xs))] += weighted
 
 
 def windows(shape: tuple[int, int], tile: int, halo: int, wrap: tuple[bool, bool],
@@ -120,8 +119,8 @@ def _take(a: int, b: int, n: int):
     return slice(a, b) if 0 <= a and b <= n else _indices(a, b, n)
 
 
-def _contiguous(idx: np.ndarray) -> bool:
-    return idx[-1] - idx[0] == len(idx) - 1
+def _as_indices(t) -> np.ndarray:
+    return np.arange(t.start, t.stop) if isinstance(t, slice) else t
 
 
 def _ramp(s: Span, scale: int, n: int) -> np.ndarray:
