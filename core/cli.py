@@ -68,9 +68,11 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":
         from .worker import main as worker_main
         return worker_main()
-    # SIGTERM (`kill`) cleans up like Ctrl-C; restored after, for callers of main() in-process.
+    # SIGTERM (`kill`) and SIGINT clean up like Ctrl-C, even when started from a shell that
+    # ignores SIGINT for background jobs; restored after, for callers of main() in-process.
     in_main = threading.current_thread() is threading.main_thread()
-    saved = signal.signal(signal.SIGTERM, signal.default_int_handler) if in_main else None
+    stops = (signal.SIGTERM, signal.SIGINT)
+    saved = {sig: signal.signal(sig, signal.default_int_handler) for sig in stops} if in_main else {}
     try:
         from . import jobs
         from .engine import Settings
@@ -91,8 +93,8 @@ def main(argv: list[str] | None = None) -> int:
         print("brushwork: interrupted; nothing was written", file=sys.stderr)
         return 130
     finally:
-        if saved is not None:
-            signal.signal(signal.SIGTERM, saved)
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
     print(f"{result.output} ({result.width}×{result.height}, {result.seconds:.1f} s)")
     return 0
 

@@ -142,10 +142,12 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     out_path = check_paths(job)
     content = read_image(job.content)
     rgb = colour.to_working(content.color, content.linear)
+    keep = _Layout.of(content)
+    del content  # the decoded file is image-sized; only its layout and alpha are needed
     h, w = rgb.shape[:2]
     if min(h, w) < MIN_CONTENT_SIDE:
         raise BrushworkError(f"{job.content}: image is {w}×{h}; at least {MIN_CONTENT_SIDE} px per side is needed")
-    if content.alpha is not None and out_path.suffix.lower() in (".jpg", ".jpeg"):
+    if keep.alpha is not None and out_path.suffix.lower() in (".jpg", ".jpeg"):
         raise BrushworkError(f"{job.output}: JPEG cannot hold the alpha of {job.content}; "
                              "save as PNG, TIFF or EXR")
     reason = data_map_reason(job.content, rgb)
@@ -165,7 +167,7 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     if job.preserve_color:
         result = colour.preserve_color(np.clip(result, 0, 1), rgb)
     _check_cancel(cancel)
-    write_image(str(out_path), _like(content, result, out_path))
+    write_image(str(out_path), keep.apply(result, out_path))
     if progress:
         progress(1.0, "done")
     return Result(str(out_path), w, h, time.perf_counter() - t0, stylizer.untrained)
@@ -176,23 +178,36 @@ def _check_cancel(cancel) -> None:
         raise Cancelled()
 
 
-def _like(content: Picture, rgb: np.ndarray, out_path: Path) -> Picture:
-    """The result in the input's own layout: channels, alpha (untouched), bit depth.
+@dataclass
+class _Layout:
+    """What the result keeps of the input: storage type, encoding, channels, alpha."""
+    dtype: np.dtype
+    linear: bool
+    channels: int
+    alpha: np.ndarray | None
 
-    Where the output format cannot hold the input's type, the nearest it can: float
-    input to PNG/TIFF becomes 16-bit sRGB, anything to JPEG 8-bit, integer input to EXR
-    becomes linear float.
-    """
-    ext = out_path.suffix.lower()
-    dtype = np.dtype(content.dtype)
-    if ext == ".exr":
-        dtype = dtype if dtype.kind == "f" else np.dtype(np.float32)
-    elif ext in (".jpg", ".jpeg"):
-        dtype = np.dtype(np.uint8)
-    elif dtype.kind == "f" and ext == ".png":
-        dtype = np.dtype(np.uint16)
-    linear = dtype.kind == "f"
-    color = colour.from_working(rgb, content.color.shape[2], linear)
-    alpha = content.alpha
-    pixels = color if alpha is None else np.concatenate([color, alpha[..., None]], axis=2)
-    return Picture(pixels=pixels.astype(np.float32), dtype=dtype, linear=linear, path=str(out_path))
+    @classmethod
+    def of(cls, pic: Picture) -> "_Layout":
+        alpha = None if pic.alpha is None else pic.alpha.copy()
+        return cls(np.dtype(pic.dtype), pic.linear, pic.color.shape[2], alpha)
+
+    def apply(self, rgb: np.ndarray, out_path: Path) -> Picture:
+        """The result in the input's own layout: channels, alpha (untouched), bit depth.
+
+        Where the output format cannot hold the input's type, the nearest it can: float
+        input to PNG becomes 16-bit sRGB, anything to JPEG 8-bit, integer input to EXR
+        becomes linear float.
+        """
+        ext = out_path.suffix.lower()
+        dtype = self.dtype
+        if ext == ".exr":
+            dtype = dtype if dtype.kind == "f" else np.dtype(np.float32)
+        elif ext in (".jpg", ".jpeg"):
+            dtype = np.dtype(np.uint8)
+        elif dtype.kind == "f" and ext == ".png":
+            dtype = np.dtype(np.uint16)
+        linear = dtype.kind == "f"
+        color = colour.from_working(rgb, self.channels, linear)
+        pixels = color if self.alpha is None else np.concatenate([color, self.alpha[..., None]], axis=2)
+        return Picture(pixels=pixels.astype(np.float32, copy=False), dtype=dtype, linear=linear,
+                       path=str(out_path))
