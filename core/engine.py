@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from math import ceil
 from typing import Callable
 
@@ -23,7 +23,7 @@ from . import tiling, weights
 from .buffers import buffer, release
 from .architecture import MODELS
 from .errors import BrushworkError, Cancelled
-from .methods import METHODS, ContentSide, StyleSide, Transform, content_side, style_side
+from .methods import METHODS, StyleSide, Transform, content_side, style_side
 from .resample import resize
 
 STYLE_SIZE = 512        # style images are seen with their short side at most this
@@ -99,7 +99,7 @@ class Stylizer:
     def style(self, rgb: np.ndarray, name: str = "style") -> StyleSide:
         """The style side of an (H, W, 3) sRGB image, computed once per distinct image."""
         check_style(rgb, name)
-        key = hashlib.sha256(rgb.tobytes() + str(rgb.shape).encode()).hexdigest()
+        key = hashlib.sha256(np.ascontiguousarray(rgb).data).hexdigest() + str(rgb.shape)
         if key not in self._styles:
             h, w = rgb.shape[:2]
             scale = min(1.0, STYLE_SIZE / min(h, w))

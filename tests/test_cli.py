@@ -22,7 +22,7 @@ import pytest
 from PIL import Image
 
 from core import cli
-from core.image_io import Picture, read_image, write_image
+from core.image_io import read_image
 from imaging import photo as _photo, save
 
 ROOT = Path(__file__).resolve().parents[1]

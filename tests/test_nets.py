@@ -1,5 +1,4 @@
 """Network building blocks against their plain definitions."""
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F

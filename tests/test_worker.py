@@ -14,13 +14,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-import cv2
-import numpy as np
 import pytest
 
 from core import jobs, worker
 from core.errors import Cancelled
-from core.image_io import Picture, write_image
 from imaging import photo, save
 
 ROOT = Path(__file__).resolve().parents[1]
