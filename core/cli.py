@@ -30,7 +30,9 @@ def _weights(text: str) -> list[float]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .engine import DEVICES
     from .methods import METHODS
+    from .tiling import WRAPS
 
     p = _Parser(prog="python -m core", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -47,9 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--style-scale", type=float, default=1.0,
                    help="stroke size: 2 paints strokes twice as large (processes at half size)")
     s.add_argument("--tile", type=int, default=1024, help="tile size in pixels; 0 = whole image")
-    s.add_argument("--wrap", default="none", choices=["none", "x", "both"],
+    s.add_argument("--wrap", default="none", choices=list(WRAPS),
                    help="x: 360° panorama seam; both: tileable texture stays tileable")
-    s.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    s.add_argument("--device", default="auto", choices=list(DEVICES))
     s.add_argument("--allow-untrained", action="store_true",
                    help="run with deterministic random weights where trained ones are missing")
     s.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")

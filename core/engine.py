@@ -29,6 +29,7 @@ from .resample import resize
 STYLE_SIZE = 512        # style images are seen with their short side at most this
 MIN_STYLE_SIDE = 64
 MIN_CONTENT_SIDE = 32
+DEVICES = ("auto", "cpu", "cuda")
 FEATHER_PX = 8          # width of the blend band on each side of a decode-tile seam
 
 Progress = Callable[[float, str], None]
@@ -42,7 +43,8 @@ class Settings:
     wrap: str = "none"         # none | x (equirect panorama) | both (tileable texture)
     style_weights: list[float] | None = None
 
-    def check(self):
+    def check(self, styles: int | None = None):
+        """Refuse out-of-range settings; with `styles`, also a style-weight list that does not fit."""
         if not 0 <= self.strength <= 1:
             raise BrushworkError(f"--strength {self.strength}: must be between 0 and 1")
         if not 0.125 <= self.style_scale <= 8:
@@ -51,6 +53,24 @@ class Settings:
             raise BrushworkError(f"--tile {self.tile}: use 0 (whole image) or at least 128")
         if self.wrap not in tiling.WRAPS:
             raise BrushworkError(f"--wrap {self.wrap}: use none, x or both")
+        w = self.style_weights
+        if styles is not None and w is not None and (len(w) != styles or min(w) < 0 or sum(w) <= 0):
+            raise BrushworkError(f"--style-weights: {len(w)} weight(s) for {styles} style(s); "
+                                 "give one non-negative weight per style, not all zero")
+
+
+def check_choices(method: str, device: str) -> None:
+    """Method and device names, checked before anything is loaded."""
+    if method not in METHODS:
+        raise BrushworkError(f"--method {method}: choose one of {', '.join(METHODS)}")
+    if device not in DEVICES:
+        raise BrushworkError(f"--device {device}: choose one of {', '.join(DEVICES)}")
+
+
+def check_content(rgb: np.ndarray, name: str) -> None:
+    h, w = rgb.shape[:2]
+    if min(h, w) < MIN_CONTENT_SIDE:
+        raise BrushworkError(f"{name}: image is {w}×{h}; at least {MIN_CONTENT_SIDE} px per side is needed")
 
 
 @dataclass
@@ -77,8 +97,7 @@ class Stylizer:
 
     def __init__(self, method: str = "linear-r41", device: str = "auto",
                  allow_untrained: bool = False, backend=None):
-        if method not in METHODS:
-            raise BrushworkError(f"--method {method}: choose one of {', '.join(METHODS)}")
+        check_choices(method, device)
         self.method = METHODS[method]
         self.weights, self.untrained = {}, []
         for key in self.method.models:
@@ -111,13 +130,10 @@ class Stylizer:
     def run(self, rgb: np.ndarray, styles: list[StyleSide], settings: Settings,
             progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> np.ndarray:
         """Stylize an (H, W, 3) sRGB image in [0, 1]; returns the same shape, not clipped."""
-        settings.check()
+        settings.check(len(styles))
+        check_content(rgb, "content")
         h, w = rgb.shape[:2]
-        if min(h, w) < MIN_CONTENT_SIDE:
-            raise BrushworkError(f"content is {w}×{h}: at least {MIN_CONTENT_SIDE} px per side is needed")
         weights_ = settings.style_weights or [1.0] * len(styles)
-        if len(weights_) != len(styles) or min(weights_) < 0 or sum(weights_) <= 0:
-            raise BrushworkError("--style-weights: give one non-negative weight per style, not all zero")
         stage = _Stage(progress, cancel)
         size = processing_size(h, w, settings.style_scale, settings.wrap, self.method.stride)
         work = resize(rgb, size, settings.wrap)

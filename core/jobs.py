@@ -15,13 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from . import colour
-from .engine import MIN_CONTENT_SIDE, Progress, Settings, Stylizer, check_style, warn
+from .engine import Progress, Settings, Stylizer, check_choices, check_content, check_style, warn
 from .errors import BrushworkError, Cancelled
 from .image_io import SUPPORTED, Picture, read_image, write_image
 from .maptype import data_map_reason
-from .methods import METHODS
-
-DEVICES = ("auto", "cpu", "cuda")
 
 
 @dataclass
@@ -128,25 +125,17 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     so a cancelled job never leaves an output.
     """
     t0 = time.perf_counter()
-    job.settings.check()
-    if job.method not in METHODS:
-        raise BrushworkError(f"--method {job.method}: choose one of {', '.join(METHODS)}")
-    if job.device not in DEVICES:
-        raise BrushworkError(f"--device {job.device}: choose one of {', '.join(DEVICES)}")
+    job.settings.check(len(job.styles))
+    check_choices(job.method, job.device)
     if not job.styles:
         raise BrushworkError("no style image given")
-    weights_ = job.settings.style_weights
-    if weights_ is not None and (len(weights_) != len(job.styles) or min(weights_) < 0 or sum(weights_) <= 0):
-        raise BrushworkError(f"--style-weights: {len(weights_)} weight(s) for {len(job.styles)} style(s); "
-                             "give one non-negative weight per style, not all zero")
     out_path = check_paths(job)
     content = read_image(job.content)
     rgb = colour.to_working(content.color, content.linear)
     keep = _Layout.of(content)
     del content  # the decoded file is image-sized; only its layout and alpha are needed
+    check_content(rgb, job.content)
     h, w = rgb.shape[:2]
-    if min(h, w) < MIN_CONTENT_SIDE:
-        raise BrushworkError(f"{job.content}: image is {w}×{h}; at least {MIN_CONTENT_SIDE} px per side is needed")
     if keep.alpha is not None and out_path.suffix.lower() in (".jpg", ".jpeg"):
         raise BrushworkError(f"{job.output}: JPEG cannot hold the alpha of {job.content}; "
                              "save as PNG, TIFF or EXR")
