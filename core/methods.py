@@ -1,7 +1,7 @@
-"""The two published methods as global statistics + a per-position feature transform.
+"""The methods as global statistics + a per-position feature transform.
 
-Both Linear (Li et al. 2019) and CCPL's SCT (Wu et al. 2022) compute *global* content
-statistics inside their forward pass. Here those statistics are taken once over the
+Linear (Li et al. 2019), CCPL's SCT (Wu et al. 2022) and the closed-form WCT baseline
+(whitening–colouring, Li et al. 2017) all compute *global* content statistics. Here those statistics are taken once over the
 whole feature map (sums add up exactly across tiles), the style side once per style, and
 what is left per tile is a transform of each feature vector on its own — which is why
 tiles cannot shift colour. numpy only; networks run through a backend's `run`.
@@ -22,10 +22,10 @@ EPS = 1e-5  # CCPL's variance epsilon
 @dataclass(frozen=True)
 class Method:
     name: str
-    kind: str       # "linear" | "ccpl"
-    layer: str      # "r31" | "r41"
-    transform: str  # model key of the transformation module
-    decoder: str    # model key of the decoder
+    kind: str              # "linear" | "ccpl" | "wct"
+    layer: str             # "r31" | "r41"
+    transform: str | None  # model key of the transformation module (WCT has none)
+    decoder: str           # model key of the decoder
 
     @property
     def encoder(self):
@@ -33,7 +33,7 @@ class Method:
 
     @property
     def models(self) -> tuple[str, ...]:
-        return ("vgg19", self.transform, self.decoder)
+        return tuple(k for k in ("vgg19", self.transform, self.decoder) if k)
 
     @property
     def stride(self) -> int:
@@ -44,12 +44,17 @@ METHODS = {
     "linear-r41": Method("linear-r41", "linear", "r41", "linear_r41", "decoder_r41"),
     "linear-r31": Method("linear-r31", "linear", "r31", "linear_r31", "decoder_r31"),
     "ccpl": Method("ccpl", "ccpl", "r41", "ccpl_r41", "ccpl_decoder_r41"),
+    # Training-free baseline on the same decoders: what the learned modules add.
+    "wct": Method("wct", "wct", "r41", None, "decoder_r41"),
+    "wct-r31": Method("wct-r31", "wct", "r31", None, "decoder_r31"),
 }
+WCT_EPS = 1e-5  # eigenvalues below this fraction of the largest are treated as zero
 
 
 @dataclass
 class StyleSide:
-    """What a style contributes: its 32×32 matrix and its feature mean."""
+    """What a style contributes: its matrix (Linear/CCPL: 32×32; WCT: the C×C colouring
+    matrix, the covariance's square root) and its feature mean."""
     matrix: np.ndarray
     mean: np.ndarray
 
@@ -68,6 +73,9 @@ def style_side(method: Method, backend, weights: dict, rgb: np.ndarray) -> Style
     """Encode a style image (H, W, 3) once and reduce it to its matrix and mean."""
     feats = backend.run(f"encoder_{method.layer}", rgb)
     mean = feats.reshape(-1, feats.shape[-1]).mean(0)
+    if method.kind == "wct":
+        cov = channel_covariance(feats, mean.astype(np.float64))
+        return StyleSide(_matrix_power(cov, 0.5), mean.astype(np.float64))
     s = backend.run(f"{method.transform}.snet", feats - mean)
     gram = _gram(s) / (s.shape[0] * s.shape[1])
     if method.kind == "linear":
@@ -93,17 +101,40 @@ def channel_moments(feats: np.ndarray, rows: int = 64) -> tuple[np.ndarray, np.n
     return mean, np.sqrt(var + EPS)
 
 
+def channel_covariance(feats: np.ndarray, mean: np.ndarray, rows: int = 64) -> np.ndarray:
+    """(C, C) covariance of an (H, W, C) array around `mean`, summed in row bands
+    (a Gram adds up exactly, so a memory-mapped map is read once, band by band)."""
+    h, w, c = feats.shape
+    gram = np.zeros((c, c))
+    for y in range(0, h, rows):
+        gram += _gram(feats[y:y + rows])
+        release(feats)
+    n = h * w
+    return (gram - n * np.outer(mean, mean)) / max(n - 1, 1)
+
+
+def _matrix_power(cov: np.ndarray, p: float) -> np.ndarray:
+    """cov^p for a symmetric PSD matrix; directions with (near-)zero variance are dropped,
+    as in WCT, so whitening does not blow up noise."""
+    vals, vecs = np.linalg.eigh(cov)
+    keep = vals > WCT_EPS * max(vals.max(), 1e-12)
+    v, e = vecs[:, keep], vals[keep]
+    return (v * e ** p) @ v.T
+
+
 @dataclass
 class ContentSide:
     mean: np.ndarray
     std: np.ndarray
-    matrix: np.ndarray | None  # Linear's content matrix; CCPL has none
+    matrix: np.ndarray | None  # Linear: its content matrix; WCT: the whitening matrix; CCPL: none
 
 
 def content_side(method: Method, backend, weights: dict, feats: np.ndarray,
                  wrap: str, tile: int) -> ContentSide:
     """Global content statistics over the whole feature map, tile by tile where needed."""
     mean, std = channel_moments(feats)
+    if method.kind == "wct":
+        return ContentSide(mean, std, _matrix_power(channel_covariance(feats, mean), -0.5))
     if method.kind != "linear":
         return ContentSide(mean, std, None)
     part = MODELS[method.transform].parts["cnet"]
@@ -131,18 +162,19 @@ class Transform:
         total = sum(wt for _, wt in styles)
         s_matrix = sum(side.matrix * (wt / total) for side, wt in styles)
         s_mean = sum(side.mean * (wt / total) for side, wt in styles)
+        if method.kind == "wct":
+            # colour(whiten(f − μc)) + μs, the same folded affine form as Linear.
+            m = s_matrix @ content.matrix
+            v = s_mean - m @ content.mean
+            self._fold(m, v)
+            return
         w = weights[method.transform]
         if method.kind == "linear":
             # unzip(T · compress(f − μc)) + μs, folded into one affine map M f + v.
             t = s_matrix @ content.matrix
             cw, cb = w["compress.weight"], w["compress.bias"]
             uw, ub = w["unzip.weight"], w["unzip.bias"]
-            m = uw @ t @ cw
-            v = uw @ t @ (cb - cw @ content.mean) + ub + s_mean
-            eye = np.eye(m.shape[0])
-            # Row vectors (positions × channels): f' = f Mᵀ + v.
-            self.mt = (self.alpha * m + (1 - self.alpha) * eye).T.astype(np.float32)
-            self.v = (self.alpha * v).astype(np.float32)
+            self._fold(uw @ t @ cw, uw @ t @ (cb - cw @ content.mean) + ub + s_mean)
         else:
             self.mean = content.mean.astype(np.float32)
             self.std = content.std.astype(np.float32)
@@ -150,11 +182,18 @@ class Transform:
             self.mt = (w["uncompress.weight"] @ s_matrix).T.astype(np.float32)
             self.v = (w["uncompress.bias"] + s_mean).astype(np.float32)
 
+    def _fold(self, m: np.ndarray, v: np.ndarray) -> None:
+        """An affine map f ↦ M f + v blended with the identity by strength, kept as row
+        vectors (positions × channels): f' = f Mᵀ + v."""
+        eye = np.eye(m.shape[0])
+        self.mt = (self.alpha * m + (1 - self.alpha) * eye).T.astype(np.float32)
+        self.v = (self.alpha * v).astype(np.float32)
+
     def __call__(self, feats: np.ndarray) -> np.ndarray:
         """(h, w, C) content features → (h, w, C) stylized features."""
         h, w, c = feats.shape
         f = feats.reshape(-1, c)
-        if self.method.kind == "linear":
+        if self.method.kind != "ccpl":
             out = f @ self.mt + self.v
         else:
             g = self.backend.run(f"{self.method.transform}.cnet", (feats - self.mean) / self.std)

@@ -29,7 +29,8 @@ def _tileable(h, w):
 
 @pytest.fixture(scope="module")
 def stylizers():
-    return {m: Stylizer(m, "cpu", allow_untrained=True) for m in ("linear-r41", "linear-r31", "ccpl")}
+    return {m: Stylizer(m, "cpu", allow_untrained=True)
+            for m in ("linear-r41", "linear-r31", "ccpl", "wct", "wct-r31")}
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +38,7 @@ def style():
     return _photo(96, 128, seed=3)[..., ::-1].copy()
 
 
-@pytest.mark.parametrize("method", ["linear-r41", "linear-r31", "ccpl"])
+@pytest.mark.parametrize("method", ["linear-r41", "linear-r31", "ccpl", "wct", "wct-r31"])
 @pytest.mark.parametrize("wrap", ["none", "x", "both"])
 def test_tiled_equals_whole_image(stylizers, style, method, wrap):
     st = stylizers[method]
@@ -221,3 +222,25 @@ def test_memory_mapped_buffers_give_the_same_picture(stylizers, style, monkeypat
     monkeypatch.setattr(buffers, "IN_MEMORY_BYTES", 1024)
     mapped = st.run(img, [side], Settings(tile=128))
     assert np.abs(in_memory - mapped).max() < 1e-6
+
+
+def test_wct_gives_content_features_the_style_statistics(stylizers, style):
+    """Whitening–colouring: transformed features have the style's mean and covariance."""
+    from core.methods import Transform, channel_covariance, content_side
+
+    st = stylizers["wct-r31"]
+    side = st.style(style)
+    feats = st.backend.run("encoder_r31", _photo(128, 160))
+    content = content_side(st.method, st.backend, st.weights, feats, "none", 0)
+    out = Transform(st.method, st.backend, st.weights, content, [(side, 1.0)], 1.0)(feats)
+    style_feats = st.backend.run("encoder_r31", style)
+    s_mean = style_feats.reshape(-1, style_feats.shape[-1]).mean(0)
+    s_cov = channel_covariance(style_feats, s_mean)
+    o_mean = out.reshape(-1, out.shape[-1]).mean(0)
+    o_cov = channel_covariance(out, o_mean)
+    assert np.allclose(o_mean, s_mean, atol=1e-3 * np.abs(s_mean).max())
+    # the top of the spectrum (what whitening keeps) matches the style's
+    top = lambda c: np.sort(np.linalg.eigvalsh(c))[::-1][:16]
+    assert np.allclose(top(o_cov), top(s_cov), rtol=0.02)
+    assert not np.allclose(top(channel_covariance(feats, feats.reshape(-1, feats.shape[-1]).mean(0))),
+                           top(s_cov), rtol=0.2)

@@ -1,0 +1,117 @@
+"""One training loop for every stage: seeded batches, checkpoints, resume, loss logs.
+
+Runs are cut into sessions (a device command lasts at most 10 minutes): a run stops
+cleanly after `minutes`, and the next one resumes from the checkpoint. Checkpoints are
+safetensors (parameters by their table names, Adam's moments beside them, the step in
+the metadata): no pickles anywhere. Each step's batch comes from a generator seeded by
+(seed, step), so a resumed run draws exactly the batches an unbroken run would.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+
+def _optimizer_tensors(opt: torch.optim.Optimizer, names: dict) -> tuple[dict, dict]:
+    """Adam state as flat tensors keyed by parameter name; scalar steps in metadata."""
+    tensors, steps = {}, {}
+    index = {id(p): n for n, p in names.items()}
+    for p, state in opt.state.items():
+        n = index[id(p)]
+        for k, v in state.items():
+            if k == "step":
+                steps[n] = float(v)
+            else:
+                tensors[f"opt/{n}/{k}"] = v.detach().float().cpu().contiguous()
+    return tensors, steps
+
+
+def save_checkpoint(path: Path, names: dict, opt, step: int, extra: dict | None = None) -> None:
+    from safetensors.torch import save_file
+
+    tensors = {n: p.detach().float().cpu().contiguous() for n, p in names.items()}
+    opt_tensors, steps = _optimizer_tensors(opt, names)
+    tensors.update(opt_tensors)
+    meta = {"step": str(step), "adam_steps": json.dumps(steps), **(extra or {})}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=meta)
+    tmp.replace(path)
+
+
+def load_checkpoint(path: Path, names: dict, opt) -> int:
+    """Restores parameters and Adam state in place; returns the step reached."""
+    from safetensors import safe_open
+
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+        steps = json.loads(meta.get("adam_steps", "{}"))
+        keys = set(f.keys())
+        with torch.no_grad():
+            for n, p in names.items():
+                p.copy_(f.get_tensor(n).to(p.device, p.dtype))
+        for n, p in names.items():
+            state = {k.rsplit("/", 1)[1]: f.get_tensor(k).to(p.device)
+                     for k in keys if k.startswith(f"opt/{n}/")}
+            if state and opt is not None:
+                state["step"] = torch.tensor(steps.get(n, 0.0))
+                opt.state[p] = state
+    return int(meta["step"])
+
+
+def cosine_lr(base: float, step: int, total: int, warmup: int = 200) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(total, 1)))))
+
+
+def run(stage: str, names: dict, step_fn: Callable[[torch.Generator, int], dict],
+        *, out_dir: Path, total: int, lr: float, seed: int, minutes: float,
+        checkpoint_minutes: float = 3.0, log_every: int = 20, device=None) -> int:
+    """Train `names` (parameters by table name) until `total` steps or `minutes` pass.
+
+    `step_fn(generator, step)` returns a dict of scalar losses whose "loss" entry is
+    minimised. Returns the step reached; the checkpoint then holds it.
+    """
+    out_dir.mkdir(parents=True, exist_ok=True)
+    ckpt, log = out_dir / f"{stage}.ckpt.safetensors", out_dir / f"{stage}.log.jsonl"
+    params = list(names.values())
+    opt = torch.optim.Adam(params, lr=lr)
+    step = load_checkpoint(ckpt, names, opt) if ckpt.exists() else 0
+    if step:
+        print(f"{stage}: resuming at step {step}", flush=True)
+    start = last_save = time.monotonic()
+    amp = (torch.autocast("cuda", dtype=torch.bfloat16)
+           if device is not None and torch.device(device).type == "cuda" else nullcontext())
+    sums: dict = {}
+    while step < total and time.monotonic() - start < minutes * 60:
+        for group in opt.param_groups:
+            group["lr"] = cosine_lr(lr, step, total)
+        g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        with amp:
+            losses = step_fn(g, step)
+        opt.zero_grad(set_to_none=True)
+        losses["loss"].backward()
+        opt.step()
+        step += 1
+        for k, v in losses.items():
+            sums[k] = sums.get(k, 0.0) + float(v.detach())
+        if step % log_every == 0 or step == total:
+            row = {"step": step, "seconds": round(time.monotonic() - start, 1),
+                   "lr": opt.param_groups[0]["lr"], **{k: v / log_every for k, v in sums.items()}}
+            sums = {}
+            with open(log, "a") as f:
+                f.write(json.dumps(row) + "\n")
+            print(f"{stage} {step}/{total} " + " ".join(f"{k}={v:.4g}" for k, v in row.items()
+                                                        if k not in ("step",)), flush=True)
+        if time.monotonic() - last_save > checkpoint_minutes * 60:
+            save_checkpoint(ckpt, names, opt, step)
+            last_save = time.monotonic()
+    save_checkpoint(ckpt, names, opt, step)
+    return step

@@ -1,0 +1,77 @@
+"""Training losses, scale-free so one set of weights works on the raw Caffe-scale VGG.
+
+Style and content losses are the ones `../shared/EVAL.md` measures (relative to the
+target's own magnitude), so the number a run minimises is the number we report. The CCP
+loss is Wu et al.'s contrastive coherence loss on neighbour differences.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+STYLE_LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+
+
+def moments(x):
+    """Per-channel spatial mean and unbiased std of (B, C, H, W) → two (B, C)."""
+    f = x.flatten(2).float()
+    return f.mean(2), f.std(2, unbiased=True)
+
+
+def style_loss(out: dict, style: dict, layers=STYLE_LAYERS) -> torch.Tensor:
+    """Σ_layers [mean_c (Δμ)² + mean_c (Δσ)²] / [mean_c μs² + mean_c σs²], per sample → (B,)."""
+    total = 0
+    for k in layers:
+        mo, so = moments(out[k])
+        ms, ss = moments(style[k])
+        num = ((mo - ms) ** 2).mean(1) + ((so - ss) ** 2).mean(1)
+        den = (ms ** 2).mean(1) + (ss ** 2).mean(1)
+        total = total + num / den.clamp_min(1e-8)
+    return total
+
+
+def content_loss(out, content) -> torch.Tensor:
+    """mean((F(out) − F(content))²) / mean(F(content)²), per sample → (B,)."""
+    out, content = out.float(), content.float()
+    num = ((out - content) ** 2).flatten(1).mean(1)
+    return num / (content ** 2).flatten(1).mean(1).clamp_min(1e-8)
+
+
+def perceptual_loss(out: dict, target: dict, layers=STYLE_LAYERS) -> torch.Tensor:
+    """Content loss summed over the tapped layers present in both (decoder training)."""
+    return sum(content_loss(out[k], target[k]) for k in layers if k in out and k in target)
+
+
+def psnr(a, b) -> torch.Tensor:
+    """PSNR in dB of images in [0, 1], per sample → (B,)."""
+    mse = ((a.float().clamp(0, 1) - b.float()) ** 2).flatten(1).mean(1)
+    return -10 * torch.log10(mse.clamp_min(1e-10))
+
+
+_NEIGHBOURS = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0)]
+
+
+def ccp_loss(out_feat, content_feat, mlp, samples: int = 64, tau: float = 0.07,
+             generator: torch.Generator | None = None) -> torch.Tensor:
+    """Contrastive coherence preserving loss (Wu et al. 2022), per sample → (B,).
+
+    For `samples` random positions, the difference between the feature there and each of
+    its 8 neighbours is a vector; the stylized difference must match the content
+    difference at the same place and offset (positive) against every other sampled
+    difference (negatives). `mlp` projects differences before the cosine similarity.
+    """
+    b, c, h, w = out_feat.shape
+    dev = out_feat.device
+    ys = torch.randint(1, h - 1, (samples,), generator=generator, device="cpu").to(dev)
+    xs = torch.randint(1, w - 1, (samples,), generator=generator, device="cpu").to(dev)
+
+    def diffs(f):
+        centre = f[:, :, ys, xs]                                       # (B, C, S)
+        rows = [centre - f[:, :, ys + dy, xs + dx] for dy, dx in _NEIGHBOURS]
+        d = torch.stack(rows, 3).flatten(2).transpose(1, 2)             # (B, 8S, C)
+        return F.normalize(mlp(d.float()), dim=2)
+
+    q, k = diffs(out_feat), diffs(content_feat)
+    logits = q @ k.transpose(1, 2) / tau                                # (B, 8S, 8S)
+    target = torch.arange(logits.shape[1], device=dev).expand(b, -1)
+    return F.cross_entropy(logits.transpose(1, 2), target, reduction="none").mean(1)

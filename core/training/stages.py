@@ -1,0 +1,190 @@
+"""The training stages of the issue, in order: decoders, Linear modules, CCPL.
+
+Each stage builds its trainable modules, a step function for `loop.run`, and on export
+writes the shipped fp16 safetensors with the names the inference registry expects.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import weights as registry
+from ..architecture import MODELS
+from . import data, loop
+from .losses import STYLE_LAYERS, ccp_loss, content_loss, perceptual_loss, style_loss
+from .modules import SCT, Encoder, LinearTransform, decoder
+
+LAYER_TAP = {"r31": "relu3_1", "r41": "relu4_1"}
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _trained_or_checkpoint(key: str, out_dir: Path, stage: str) -> dict:
+    """Weights of an earlier stage: its checkpoint if present here, else the shipped file."""
+    ckpt = out_dir / f"{stage}.ckpt.safetensors"
+    if ckpt.exists():
+        from safetensors.numpy import load_file
+        arrays = load_file(str(ckpt))
+        return {n: arrays[n] for n in MODELS[key].params()}
+    return registry.load(key)
+
+
+def _to(module: nn.Module, device) -> nn.Module:
+    return module.to(device, memory_format=torch.channels_last)
+
+
+class Stage:
+    """Everything one stage needs: modules, data, the step function, the export."""
+
+    def __init__(self, name: str, cfg: dict, pack: Path, out_dir: Path, device: str):
+        self.name, self.cfg, self.out_dir = name, cfg, out_dir
+        self.device = _device(device)
+        self.images = data.unpack(pack)
+        self.vgg = registry.load("vgg19")
+        self.layer = cfg.get("layer", "r41")
+        self.exports: dict[str, nn.Module] = {}
+        getattr(self, f"_build_{cfg['kind']}")()
+
+    # --- stage builders ---------------------------------------------------------------
+    def _build_decoder(self):
+        key = f"decoder_{self.layer}"
+        self.enc = _to(Encoder(self.vgg, LAYER_TAP[self.layer]), self.device)
+        self.dec = _to(decoder(key), self.device)
+        self._scale_first_conv()
+        self.exports = {key: self.dec}
+        self.trainable = self.dec.named()
+
+    def _scale_first_conv(self):
+        """Data-dependent init: the raw VGG features are in the hundreds, so the first
+        conv's default weights would start the decoder hundreds of units off; dividing
+        them by the features' RMS starts it near the right range (a fresh decoder only)."""
+        g = torch.Generator().manual_seed(0)
+        x = data.batch(self.images["content"], 8, self.cfg["size"], g, self.device)
+        with torch.no_grad():
+            rms = self.enc(x)[LAYER_TAP[self.layer]].float().pow(2).mean().sqrt()
+            first = next(iter(self.dec.convs.values()))
+            first.weight.div_(rms)
+
+    def _content_style(self, g):
+        c = self.cfg
+        cb = data.batch(self.images["content"], c["batch"], c["size"], g, self.device, min_frac=0.4)
+        sb = data.batch(self.images["style"], c["batch"], c["size"], g, self.device,
+                        min_frac=c.get("style_min_frac", 0.25), jitter=c.get("jitter", 0.0))
+        return cb, sb
+
+    def _build_linear(self):
+        key = f"linear_{self.layer}"
+        dec_key = f"decoder_{self.layer}"
+        self.enc = _to(Encoder(self.vgg), self.device)
+        self.dec = _to(decoder(dec_key, _trained_or_checkpoint(dec_key, self.out_dir, dec_key)),
+                       self.device).requires_grad_(False)
+        init = (_trained_or_checkpoint(key, self.out_dir, self.cfg["init"])
+                if self.cfg.get("init") else None)
+        self.trans = _to(LinearTransform(key, init), self.device)
+        self.exports = {key: self.trans}
+        self.trainable = self.trans.named()
+        self._ccp_heads()
+
+    def _build_ccpl(self):
+        self.enc = _to(Encoder(self.vgg), self.device)
+        self.dec = _to(decoder("ccpl_decoder_r41", _trained_or_checkpoint("decoder_r41", self.out_dir,
+                                                                           "decoder_r41")), self.device)
+        self.trans = _to(SCT(), self.device)
+        self.exports = {"ccpl_r41": self.trans, "ccpl_decoder_r41": self.dec}
+        self.trainable = {**{f"sct.{k}": v for k, v in self.trans.named().items()},
+                          **{f"dec.{k}": v for k, v in self.dec.named().items()}}
+        self._ccp_heads()
+
+    def _ccp_heads(self):
+        """CCPL's projection MLPs (one per CCP layer); trained, never shipped."""
+        self.heads = nn.ModuleDict()
+        if self.cfg.get("ccp_weight", 0) > 0:
+            for tap, c in (("relu3_1", 256), ("relu4_1", 512)):
+                self.heads[tap] = nn.Sequential(nn.Linear(c, c), nn.ReLU(), nn.Linear(c, c // 2))
+            self.heads.to(self.device)
+            for n, p in self.heads.named_parameters():
+                self.trainable[f"head.{n}"] = p
+
+    # --- step functions ---------------------------------------------------------------
+    def step(self, g: torch.Generator, it: int) -> dict:
+        return getattr(self, f"_step_{self.cfg['kind']}")(g)
+
+    def _step_decoder(self, g):
+        c = self.cfg
+        x = data.batch(self.images["content"], c["batch"], c["size"], g, self.device, min_frac=0.4)
+        if c.get("style_share", 0) > 0:  # paintings too: the decoder must draw strokes
+            n = int(round(c["batch"] * c["style_share"]))
+            x[:n] = data.batch(self.images["style"], n, c["size"], g, self.device, min_frac=0.25,
+                               jitter=c.get("jitter", 0.0))
+        with torch.no_grad():
+            target = self.enc(x)
+        y = self.dec(target[LAYER_TAP[self.layer]])
+        pixel = ((y.float() - x) ** 2).flatten(1).mean(1)
+        perc = perceptual_loss(self.enc(y), target)
+        loss = (c["pixel_weight"] * pixel + c["perceptual_weight"] * perc).mean()
+        return {"loss": loss, "pixel_mse": pixel.mean(), "perceptual": perc.mean()}
+
+    def _stylize_losses(self, g, feats_fn):
+        c = self.cfg
+        cb, sb = self._content_style(g)
+        with torch.no_grad():
+            cf, sf = self.enc(cb), self.enc(sb)
+        t = feats_fn(cf, sf)
+        y = self.dec(t)
+        of = self.enc(y)
+        lc = content_loss(of["relu4_1"], cf["relu4_1"]).mean()
+        ls = style_loss(of, sf, STYLE_LAYERS).mean()
+        out = {"content": lc, "style": ls}
+        loss = c["content_weight"] * lc + c["style_weight"] * ls
+        if self.heads:
+            lccp = sum(ccp_loss(of[k], cf[k], self.heads[k], generator=g).mean() for k in self.heads)
+            out["ccp"] = lccp
+            loss = loss + c["ccp_weight"] * lccp
+        out["loss"] = loss
+        return out
+
+    def _step_linear(self, g):
+        tap = LAYER_TAP[self.layer]
+        return self._stylize_losses(g, lambda cf, sf: self.trans(cf[tap], sf[tap]))
+
+    def _step_ccpl(self, g):
+        return self._stylize_losses(g, lambda cf, sf: self.trans(cf["relu4_1"], sf["relu4_1"]))
+
+    # --- export -----------------------------------------------------------------------
+    def export(self, models_dir: Path, provenance: dict) -> dict[str, str]:
+        """Writes each exported model as fp16 safetensors; returns file → sha256."""
+        from safetensors.numpy import save_file
+
+        written = {}
+        for key, module in self.exports.items():
+            named = module.named()
+            expected = MODELS[key].params()
+            assert set(named) == set(expected), (key, set(named) ^ set(expected))
+            arrays = {n: named[n].detach().float().cpu().numpy().astype(np.float16) for n in sorted(named)}
+            path = models_dir / MODELS[key].file
+            tmp = path.with_suffix(".tmp")
+            save_file(arrays, str(tmp), metadata={k: str(v) for k, v in provenance.items()})
+            tmp.replace(path)
+            written[path.name] = registry.sha256_of(path)
+        return written
+
+
+def load_into_stage(stage: Stage) -> int:
+    """Loads the stage's last checkpoint into its modules (for export); returns its step."""
+    ckpt = stage.out_dir / f"{stage.name}.ckpt.safetensors"
+    return loop.load_checkpoint(ckpt, stage.trainable, None)
+
+
+def log_tail(out_dir: Path, name: str, n: int = 5) -> list[dict]:
+    path = out_dir / f"{name}.log.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines()[-n:]]

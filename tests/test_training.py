@@ -1,0 +1,140 @@
+"""Training code: held-out data stays out, training modules equal the inference maths,
+checkpoints resume exactly, exported files load into the engine."""
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from core import nets, weights
+from core.architecture import ENCODERS, MODELS
+from core.backend_torch import TorchBackend
+from core.methods import METHODS, Transform, content_side, style_side
+from core.training import data, loop, losses
+from core.training.modules import SCT, Encoder, LinearTransform, decoder
+from imaging import photo
+
+
+def _grey(tmp_path, name, rgb):
+    path = tmp_path / name
+    Image.fromarray((rgb * 255).astype(np.uint8)).save(path, quality=80)
+    return data._grey(path, data.THUMB)
+
+
+def test_validation_names_are_read_from_both_lists(tmp_path):
+    md = tmp_path / "VALIDATION.md"
+    md.write_text("# split\n\n## content (2)\na_photo.jpg\nb.jpg\n\n## style (1)\nthe_scream.jpg\n")
+    assert data.validation_names(md) == {"content": ["a_photo.jpg", "b.jpg"], "style": ["the_scream.jpg"]}
+
+
+def test_a_cropped_resized_copy_is_caught_and_another_picture_is_not(tmp_path):
+    held = photo(240, 320, seed=1)
+    g_held = _grey(tmp_path, "held.jpg", held)
+    crop = np.asarray(Image.fromarray((held[30:210, 50:290] * 255).astype(np.uint8)).resize((160, 120)))
+    g_crop = _grey(tmp_path, "crop.jpg", crop / 255)
+    g_other = _grey(tmp_path, "other.jpg", photo(240, 320, seed=2)[::-1, ::-1])
+    assert data.copy_score(g_held, g_crop) >= data.COPY_SCORE
+    assert data.copy_score(g_held, g_other) < data.COPY_SCORE
+
+
+def test_batches_are_deterministic_shaped_and_in_range():
+    imgs = [torch.randint(0, 256, (3, 90 + 7 * i, 120), dtype=torch.uint8) for i in range(5)]
+    a = data.batch(imgs, 4, 64, torch.Generator().manual_seed(3), "cpu", jitter=0.2)
+    b = data.batch(imgs, 4, 64, torch.Generator().manual_seed(3), "cpu", jitter=0.2)
+    c = data.batch(imgs, 4, 64, torch.Generator().manual_seed(4), "cpu", jitter=0.2)
+    assert a.shape == (4, 3, 64, 64) and torch.equal(a, b) and not torch.equal(a, c)
+    assert a.min() >= 0 and a.max() <= 1
+
+
+def test_painterly_filters_keep_size_and_change_the_photo():
+    rgb = (photo(96, 128) * 255).astype(np.uint8)
+    for kind in range(4):
+        out = data.painterly(rgb, kind)
+        assert out.shape == rgb.shape and out.dtype == np.uint8
+        assert np.abs(out.astype(int) - rgb).mean() > 2
+
+
+@pytest.fixture(scope="module")
+def backend():
+    keys = ("vgg19", "decoder_r31", "linear_r31", "ccpl_r41", "decoder_r41")
+    return TorchBackend({k: weights.random(k) for k in keys}, "cpu")
+
+
+def _nchw(x):
+    return torch.from_numpy(np.ascontiguousarray(x)).permute(2, 0, 1)[None]
+
+
+def test_training_encoder_and_decoder_equal_the_inference_networks(backend):
+    img = photo(64, 80)
+    feats = backend.run("encoder_r31", img)
+    taps = Encoder(backend.weights["vgg19"], "relu3_1")(_nchw(img))
+    assert np.allclose(taps["relu3_1"][0].permute(1, 2, 0).numpy(), feats, rtol=1e-4, atol=1e-2)
+    dec = decoder("decoder_r31", backend.weights["decoder_r31"])
+    ref = backend.run("decoder_r31.decoder", feats)
+    assert np.allclose(dec(_nchw(feats))[0].permute(1, 2, 0).detach().numpy(), ref, atol=1e-4)
+
+
+@pytest.mark.parametrize("method", ["linear-r31", "ccpl"])
+def test_training_transform_equals_the_engine_transform(backend, method):
+    """What training optimises is exactly what the engine runs (same centring, Gram norm)."""
+    m = METHODS[method]
+    wts = backend.weights[m.transform]
+    c_feats = backend.run(f"encoder_{m.layer}", photo(64, 96, seed=1))
+    s_img = photo(72, 72, seed=2)[..., ::-1].copy()
+    side = style_side(m, backend, backend.weights, s_img)
+    content = content_side(m, backend, backend.weights, c_feats, "none", 0)
+    engine = Transform(m, backend, backend.weights, content, [(side, 1.0)], 1.0)(c_feats)
+    module = LinearTransform(m.transform, wts) if m.kind == "linear" else SCT(wts)
+    s_feats = backend.run(f"encoder_{m.layer}", s_img)
+    trained = module(_nchw(c_feats), _nchw(s_feats))[0].permute(1, 2, 0).detach().numpy()
+    scale = np.abs(engine).max()
+    assert np.abs(trained - engine).max() < 2e-3 * scale
+
+
+def test_exported_names_and_shapes_are_the_registry_tables():
+    for key, module in (("decoder_r41", decoder("decoder_r41")), ("linear_r41", LinearTransform("linear_r41")),
+                        ("ccpl_r41", SCT())):
+        named = module.named()
+        assert {n: tuple(p.shape) for n, p in named.items()} == MODELS[key].params()
+
+
+def test_a_resumed_run_equals_an_unbroken_one(tmp_path):
+    def make():
+        torch.manual_seed(0)
+        net = torch.nn.Linear(4, 1)
+        names = {"w": net.weight, "b": net.bias}
+
+        def step(g, it):
+            x = torch.randn(8, 4, generator=g)
+            return {"loss": ((net(x) - x.sum(1, keepdim=True)) ** 2).mean()}
+        return names, step
+
+    names, step = make()
+    loop.run("a", names, step, out_dir=tmp_path / "a", total=30, lr=1e-2, seed=1, minutes=5, log_every=10)
+    names2, step2 = make()
+    loop.run("b", names2, step2, out_dir=tmp_path / "b", total=12, lr=1e-2, seed=1, minutes=5, log_every=10)
+    names3, step3 = make()  # a new process: same init, then the checkpoint
+    assert loop.run("b", names3, step3, out_dir=tmp_path / "b", total=30, lr=1e-2, seed=1, minutes=5) == 30
+    for n in names:
+        assert torch.allclose(names[n], names3[n], atol=1e-6)
+    assert (tmp_path / "a" / "a.log.jsonl").read_text().count("\n") == 3
+
+
+def test_style_and_content_losses_follow_eval_definitions():
+    g = torch.Generator().manual_seed(0)
+    a = {k: torch.rand(2, 8, 6, 6, generator=g) + 0.1 for k in losses.STYLE_LAYERS}
+    b = {k: torch.rand(2, 8, 6, 6, generator=g) * 3 for k in losses.STYLE_LAYERS}
+    assert torch.allclose(losses.style_loss(a, a), torch.zeros(2), atol=1e-6)
+    assert (losses.style_loss(a, b) > 0.1).all()
+    assert torch.allclose(losses.content_loss(a["relu4_1"], a["relu4_1"]), torch.zeros(2))
+    x = torch.rand(2, 3, 8, 8, generator=g)
+    assert torch.isinf(losses.psnr(x, x)).logical_not().all() and (losses.psnr(x, x) > 90).all()
+
+
+def test_ccp_loss_rewards_kept_neighbour_differences():
+    g = torch.Generator().manual_seed(0)
+    feat = torch.rand(1, 16, 12, 12, generator=g)
+    mlp = torch.nn.Identity()
+    same = losses.ccp_loss(feat * 2 + 1, feat, mlp, generator=torch.Generator().manual_seed(1))
+    shuffled = feat.flatten(2)[..., torch.randperm(144, generator=g)].view_as(feat)
+    other = losses.ccp_loss(shuffled, feat, mlp, generator=torch.Generator().manual_seed(1))
+    assert float(same) < float(other) - 1
