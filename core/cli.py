@@ -30,7 +30,7 @@ def _weights(text: str) -> list[float]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .engine import DEVICES
+    from .engine import DEVICES, default_method
     from .methods import METHODS
     from .tiling import WRAPS
 
@@ -40,7 +40,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("content", help="image to stylize (PNG, JPEG, TIFF, EXR)")
     s.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s); several are mixed")
     s.add_argument("-o", "--output", required=True, help="new image to write (never an input)")
-    s.add_argument("--method", default="linear-r41", choices=list(METHODS))
+    s.add_argument("--method", default=default_method(), choices=list(METHODS),
+                   help="default: the strongest method with trained weights (%(default)s)")
     s.add_argument("--strength", type=float, default=1.0, help="0 = content, 1 = full style")
     s.add_argument("--style-weights", type=_weights,
                    help="comma-separated mix weights, one per style")

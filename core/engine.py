@@ -23,7 +23,7 @@ from . import tiling, weights
 from .buffers import buffer, release
 from .architecture import MODELS
 from .errors import BrushworkError, Cancelled
-from .methods import METHODS, StyleSide, Transform, content_side, style_side
+from .methods import METHODS, PREFERENCE, StyleSide, Transform, content_side, style_side
 from .resample import resize
 
 STYLE_SIZE = 512        # style images are seen with their short side at most this
@@ -57,6 +57,14 @@ class Settings:
         if styles is not None and w is not None and (len(w) != styles or min(w) < 0 or sum(w) <= 0):
             raise BrushworkError(f"--style-weights: {len(w)} weight(s) for {styles} style(s); "
                                  "give one non-negative weight per style, not all zero")
+
+
+def default_method() -> str:
+    """The strongest method whose weights are all trained (linear-r41 once it is)."""
+    for name in PREFERENCE:
+        if all(weights.is_trained(k) for k in METHODS[name].models):
+            return name
+    return PREFERENCE[0]
 
 
 def check_choices(method: str, device: str) -> None:

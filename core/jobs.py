@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from . import colour
-from .engine import Progress, Settings, Stylizer, check_choices, check_content, check_style, warn
+from .engine import (Progress, Settings, Stylizer, check_choices, check_content, check_style, default_method,
+                     warn)
 from .errors import BrushworkError, Cancelled
 from .image_io import SUPPORTED, Picture, read_image, write_image
 from .maptype import data_map_reason
@@ -26,7 +27,7 @@ class Job:
     content: str
     styles: list[str]
     output: str
-    method: str = "linear-r41"
+    method: str = field(default_factory=default_method)
     settings: Settings = field(default_factory=Settings)
     preserve_color: bool = False
     device: str = "auto"

@@ -48,6 +48,8 @@ METHODS = {
     "wct": Method("wct", "wct", "r41", None, "decoder_r41"),
     "wct-r31": Method("wct-r31", "wct", "r31", None, "decoder_r31"),
 }
+# The default when none is asked for: the first of these whose weights are all trained.
+PREFERENCE = ("linear-r41", "ccpl", "linear-r31", "wct", "wct-r31")
 WCT_EPS = 1e-5  # eigenvalues below this fraction of the largest are treated as zero
 
 

@@ -31,12 +31,14 @@ class Entry:
 REGISTRY = {
     "vgg19": Entry("eb11db403bb2a13e7c47a7b9bd79633b44077f7ede739993a71285b81622e768",
                    "python scripts/convert_vgg19.py"),
-    "decoder_r31": Entry(None, "python scripts/train.py decoder --layer r31 (training issue)"),
-    "decoder_r41": Entry(None, "python scripts/train.py decoder --layer r41 (training issue)"),
-    "linear_r31": Entry(None, "python scripts/train.py linear --layer r31 (training issue)"),
-    "linear_r41": Entry(None, "python scripts/train.py linear --layer r41 (training issue)"),
-    "ccpl_r41": Entry(None, "python scripts/train.py ccpl (training issue)"),
-    "ccpl_decoder_r41": Entry(None, "python scripts/train.py ccpl (training issue)"),
+    "decoder_r31": Entry("97e0101a707c46e9feef1869de45c147d330cced784b0e55ff34ae3c8edece73",
+                         "python scripts/train.py decoder_r31 --cpu-stopgap --iters 900; "
+                         "python scripts/train.py export decoder_r31 --cpu-stopgap"),
+    "decoder_r41": Entry(None, "python scripts/train.py decoder_r41; python scripts/train.py export decoder_r41"),
+    "linear_r31": Entry(None, "python scripts/train.py linear_r31; python scripts/train.py export linear_r31"),
+    "linear_r41": Entry(None, "python scripts/train.py linear_r41; python scripts/train.py export linear_r41"),
+    "ccpl_r41": Entry(None, "python scripts/train.py ccpl; python scripts/train.py export ccpl"),
+    "ccpl_decoder_r41": Entry(None, "python scripts/train.py ccpl; python scripts/train.py export ccpl"),
 }
 
 

@@ -82,7 +82,8 @@ def main(argv=None) -> int:
             print(f"{file} {sha} step {step}")
         return 0
     step = loop.run(name, stage.trainable, stage.step, out_dir=out_dir, total=st["iters"],
-                    lr=st["lr"], seed=cfg["seed"], minutes=args.minutes, device=stage.device)
+                    lr=st["lr"], seed=cfg["seed"], minutes=args.minutes, device=stage.device,
+                    lr_scales=stage.lr_scales)
     print(f"{name}: step {step}/{st['iters']}; checkpoint in {out_dir}")
     return 0
 

@@ -138,3 +138,16 @@ def test_ccp_loss_rewards_kept_neighbour_differences():
     shuffled = feat.flatten(2)[..., torch.randperm(144, generator=g)].view_as(feat)
     other = losses.ccp_loss(shuffled, feat, mlp, generator=torch.Generator().manual_seed(1))
     assert float(same) < float(other) - 1
+
+
+def test_exported_channels_last_weights_load_in_logical_order(tmp_path):
+    """The engine reads what training had: fp16, (out, in, kh, kw), whatever the memory format."""
+    from safetensors.numpy import load_file
+    from core.training.stages import export
+
+    dec = decoder("decoder_r31").to(memory_format=torch.channels_last)
+    export({"decoder_r31": dec}, tmp_path, {"stage": "test"})
+    saved = load_file(str(tmp_path / "decoder_r31.safetensors"))
+    for name, p in dec.named().items():
+        assert saved[name].dtype == np.float16
+        assert np.allclose(saved[name].astype(np.float32), p.detach().numpy(), rtol=2e-3, atol=1e-6)

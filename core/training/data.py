@@ -168,7 +168,7 @@ def unpack(path: Path) -> dict[str, list[torch.Tensor]]:
     for kind in ("content", "style"):
         raw, ends = arrays[f"{kind}_bytes"], arrays[f"{kind}_ends"]
         starts = np.concatenate([[0], ends[:-1]])
-        out[kind] = [torch.from_numpy(np.asarray(Image.open(io.BytesIO(raw[a:b].tobytes())).convert("RGB"))
+        out[kind] = [torch.from_numpy(np.array(Image.open(io.BytesIO(raw[a:b].tobytes())).convert("RGB"))
                                       ).permute(2, 0, 1).contiguous() for a, b in zip(starts, ends)]
     return out
 

@@ -73,16 +73,21 @@ def cosine_lr(base: float, step: int, total: int, warmup: int = 200) -> float:
 
 def run(stage: str, names: dict, step_fn: Callable[[torch.Generator, int], dict],
         *, out_dir: Path, total: int, lr: float, seed: int, minutes: float,
-        checkpoint_minutes: float = 3.0, log_every: int = 20, device=None) -> int:
+        checkpoint_minutes: float = 3.0, log_every: int = 20, device=None,
+        lr_scales: dict[str, float] | None = None) -> int:
     """Train `names` (parameters by table name) until `total` steps or `minutes` pass.
 
     `step_fn(generator, step)` returns a dict of scalar losses whose "loss" entry is
-    minimised. Returns the step reached; the checkpoint then holds it.
+    minimised. `lr_scales` multiplies some parameters' learning rates (by name).
+    Returns the step reached; the checkpoint then holds it.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
     ckpt, log = out_dir / f"{stage}.ckpt.safetensors", out_dir / f"{stage}.log.jsonl"
-    params = list(names.values())
-    opt = torch.optim.Adam(params, lr=lr)
+    scales = lr_scales or {}
+    groups: dict[float, list] = {}
+    for n, p in names.items():
+        groups.setdefault(scales.get(n, 1.0), []).append(p)
+    opt = torch.optim.Adam([{"params": ps, "scale": k} for k, ps in groups.items()], lr=lr)
     step = load_checkpoint(ckpt, names, opt) if ckpt.exists() else 0
     if step:
         print(f"{stage}: resuming at step {step}", flush=True)
@@ -92,7 +97,7 @@ def run(stage: str, names: dict, step_fn: Callable[[torch.Generator, int], dict]
     sums: dict = {}
     while step < total and time.monotonic() - start < minutes * 60:
         for group in opt.param_groups:
-            group["lr"] = cosine_lr(lr, step, total)
+            group["lr"] = cosine_lr(lr, step, total) * group["scale"]
         g = torch.Generator().manual_seed(seed * 1_000_003 + step)
         with amp:
             losses = step_fn(g, step)
@@ -104,7 +109,7 @@ def run(stage: str, names: dict, step_fn: Callable[[torch.Generator, int], dict]
             sums[k] = sums.get(k, 0.0) + float(v.detach())
         if step % log_every == 0 or step == total:
             row = {"step": step, "seconds": round(time.monotonic() - start, 1),
-                   "lr": opt.param_groups[0]["lr"], **{k: v / log_every for k, v in sums.items()}}
+                   "lr": cosine_lr(lr, step - 1, total), **{k: v / log_every for k, v in sums.items()}}
             sums = {}
             with open(log, "a") as f:
                 f.write(json.dumps(row) + "\n")

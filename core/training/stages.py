@@ -37,6 +37,11 @@ def _trained_or_checkpoint(key: str, out_dir: Path, stage: str) -> dict:
     return registry.load(key)
 
 
+def first_conv(net) -> str:
+    """Table name of a TableNet's first convolution."""
+    return next(iter(net.convs)).replace("__", ".")
+
+
 def _to(module: nn.Module, device) -> nn.Module:
     return module.to(device, memory_format=torch.channels_last)
 
@@ -51,27 +56,41 @@ class Stage:
         self.vgg = registry.load("vgg19")
         self.layer = cfg.get("layer", "r41")
         self.exports: dict[str, nn.Module] = {}
+        self.lr_scales: dict[str, float] = {}
         getattr(self, f"_build_{cfg['kind']}")()
+
+    def _has_checkpoint(self) -> bool:
+        return (self.out_dir / f"{self.name}.ckpt.safetensors").exists()
 
     # --- stage builders ---------------------------------------------------------------
     def _build_decoder(self):
         key = f"decoder_{self.layer}"
         self.enc = _to(Encoder(self.vgg, LAYER_TAP[self.layer]), self.device)
         self.dec = _to(decoder(key), self.device)
-        self._scale_first_conv()
         self.exports = {key: self.dec}
         self.trainable = self.dec.named()
+        self._reparametrise({f"{first_conv(self.dec)}.weight": -1}, fresh=not self._has_checkpoint())
 
-    def _scale_first_conv(self):
-        """Data-dependent init: the raw VGG features are in the hundreds, so the first
-        conv's default weights would start the decoder hundreds of units off; dividing
-        them by the features' RMS starts it near the right range (a fresh decoder only)."""
+    def _reparametrise(self, powers: dict[str, int], fresh: bool):
+        """Train the layers that touch raw VGG features as if those were unit-scale.
+
+        The Caffe-scale VGG features are in the hundreds (the papers use a rescaled
+        "normalised" VGG). A parameter that multiplies them (power −1) or produces
+        them (power +1) is trained as w = u · rms^power with u at the usual scale: a
+        fresh one starts scaled, and its learning rate is scaled the same way (Adam's
+        step is in parameter units), which is exactly training u. Nothing changes at
+        inference. The per-parameter factors go to `loop.run` as `lr_scales`.
+        """
         g = torch.Generator().manual_seed(0)
         x = data.batch(self.images["content"], 8, self.cfg["size"], g, self.device)
         with torch.no_grad():
-            rms = self.enc(x)[LAYER_TAP[self.layer]].float().pow(2).mean().sqrt()
-            first = next(iter(self.dec.convs.values()))
-            first.weight.div_(rms)
+            rms = float(self.enc(x)[LAYER_TAP[self.layer]].float().pow(2).mean().sqrt())
+        scales = {name: rms ** p for name, p in powers.items()}
+        self.lr_scales.update(scales)
+        if fresh:
+            with torch.no_grad():
+                for name, factor in scales.items():
+                    self.trainable[name].mul_(factor)
 
     def _content_style(self, g):
         c = self.cfg
@@ -91,6 +110,9 @@ class Stage:
         self.trans = _to(LinearTransform(key, init), self.device)
         self.exports = {key: self.trans}
         self.trainable = self.trans.named()
+        self._reparametrise({"cnet.conv1.weight": -1, "snet.conv1.weight": -1, "compress.weight": -1,
+                             "unzip.weight": 1, "unzip.bias": 1},
+                            fresh=init is None and not self._has_checkpoint())
         self._ccp_heads()
 
     def _build_ccpl(self):
@@ -101,6 +123,9 @@ class Stage:
         self.exports = {"ccpl_r41": self.trans, "ccpl_decoder_r41": self.dec}
         self.trainable = {**{f"sct.{k}": v for k, v in self.trans.named().items()},
                           **{f"dec.{k}": v for k, v in self.dec.named().items()}}
+        self._reparametrise({"sct.snet.conv1.weight": -1, "sct.uncompress.weight": 1,
+                             "sct.uncompress.bias": 1}, fresh=not self._has_checkpoint())
+        self._reparametrise({f"dec.{first_conv(self.dec)}.weight": -1}, fresh=False)  # pretrained
         self._ccp_heads()
 
     def _ccp_heads(self):
@@ -158,23 +183,30 @@ class Stage:
     def _step_ccpl(self, g):
         return self._stylize_losses(g, lambda cf, sf: self.trans(cf["relu4_1"], sf["relu4_1"]))
 
-    # --- export -----------------------------------------------------------------------
     def export(self, models_dir: Path, provenance: dict) -> dict[str, str]:
-        """Writes each exported model as fp16 safetensors; returns file → sha256."""
-        from safetensors.numpy import save_file
+        return export(self.exports, models_dir, provenance)
 
-        written = {}
-        for key, module in self.exports.items():
-            named = module.named()
-            expected = MODELS[key].params()
-            assert set(named) == set(expected), (key, set(named) ^ set(expected))
-            arrays = {n: named[n].detach().float().cpu().numpy().astype(np.float16) for n in sorted(named)}
-            path = models_dir / MODELS[key].file
-            tmp = path.with_suffix(".tmp")
-            save_file(arrays, str(tmp), metadata={k: str(v) for k, v in provenance.items()})
-            tmp.replace(path)
-            written[path.name] = registry.sha256_of(path)
-        return written
+
+def export(modules: dict[str, nn.Module], models_dir: Path, provenance: dict) -> dict[str, str]:
+    """Writes each model (registry key → module) as fp16 safetensors; returns file → sha256."""
+    from safetensors.numpy import save_file
+
+    written = {}
+    for key, module in modules.items():
+        named = module.named()
+        expected = MODELS[key].params()
+        assert set(named) == set(expected), (key, set(named) ^ set(expected))
+        # contiguous: a channels_last tensor's numpy view keeps its strides, and the
+        # file must hold the logical (out, in, kh, kw) order
+        arrays = {n: np.ascontiguousarray(named[n].detach().float().cpu().numpy(), np.float16)
+                  for n in sorted(named)}
+        path = models_dir / MODELS[key].file
+        tmp = path.with_suffix(".tmp")
+        save_file(arrays, str(tmp), metadata={k: str(v) for k, v in provenance.items()})
+        tmp.chmod(0o644)
+        tmp.replace(path)
+        written[path.name] = registry.sha256_of(path)
+    return written
 
 
 def load_into_stage(stage: Stage) -> int:
