@@ -1,7 +1,9 @@
 """The training stages of the issue, in order: decoders, Linear modules, CCPL.
 
 Each stage builds its trainable modules, a step function for `loop.run`, and on export
-writes the shipped fp16 safetensors with the names the inference registry expects.
+writes the shipped fp16 safetensors with the names the inference registry expects. A
+stage starts from its checkpoint if there is one, else from the weights shipped in
+models/, else fresh.
 """
 from __future__ import annotations
 
@@ -42,6 +44,12 @@ def first_conv(net) -> str:
     return next(iter(net.convs)).replace("__", ".")
 
 
+def _shipped(key: str) -> dict | None:
+    """The weights committed in models/, if any: across sessions only the repository
+    lasts, so a stage with no checkpoint here continues from what was shipped."""
+    return registry.load(key) if registry.is_trained(key) else None
+
+
 def _to(module: nn.Module, device) -> nn.Module:
     return module.to(device, memory_format=torch.channels_last)
 
@@ -66,10 +74,12 @@ class Stage:
     def _build_decoder(self):
         key = f"decoder_{self.layer}"
         self.enc = _to(Encoder(self.vgg, LAYER_TAP[self.layer]), self.device)
-        self.dec = _to(decoder(key), self.device)
+        init = _shipped(key)
+        self.dec = _to(decoder(key, init), self.device)
         self.exports = {key: self.dec}
         self.trainable = self.dec.named()
-        self._reparametrise({f"{first_conv(self.dec)}.weight": -1}, fresh=not self._has_checkpoint())
+        self._reparametrise({f"{first_conv(self.dec)}.weight": -1},
+                            fresh=init is None and not self._has_checkpoint())
 
     def _reparametrise(self, powers: dict[str, int], fresh: bool):
         """Train the layers that touch raw VGG features as if those were unit-scale.
@@ -105,8 +115,7 @@ class Stage:
         self.enc = _to(Encoder(self.vgg), self.device)
         self.dec = _to(decoder(dec_key, _trained_or_checkpoint(dec_key, self.out_dir, dec_key)),
                        self.device).requires_grad_(False)
-        init = (_trained_or_checkpoint(key, self.out_dir, self.cfg["init"])
-                if self.cfg.get("init") else None)
+        init = _shipped(key)
         self.trans = _to(LinearTransform(key, init), self.device)
         self.exports = {key: self.trans}
         self.trainable = self.trans.named()
@@ -117,14 +126,16 @@ class Stage:
 
     def _build_ccpl(self):
         self.enc = _to(Encoder(self.vgg), self.device)
-        self.dec = _to(decoder("ccpl_decoder_r41", _trained_or_checkpoint("decoder_r41", self.out_dir,
-                                                                           "decoder_r41")), self.device)
-        self.trans = _to(SCT(), self.device)
+        dec_init = _shipped("ccpl_decoder_r41") or _trained_or_checkpoint("decoder_r41", self.out_dir,
+                                                                           "decoder_r41")
+        self.dec = _to(decoder("ccpl_decoder_r41", dec_init), self.device)
+        init = _shipped("ccpl_r41")
+        self.trans = _to(SCT(init), self.device)
         self.exports = {"ccpl_r41": self.trans, "ccpl_decoder_r41": self.dec}
         self.trainable = {**{f"sct.{k}": v for k, v in self.trans.named().items()},
                           **{f"dec.{k}": v for k, v in self.dec.named().items()}}
         self._reparametrise({"sct.snet.conv1.weight": -1, "sct.uncompress.weight": 1,
-                             "sct.uncompress.bias": 1}, fresh=not self._has_checkpoint())
+                             "sct.uncompress.bias": 1}, fresh=init is None and not self._has_checkpoint())
         self._reparametrise({f"dec.{first_conv(self.dec)}.weight": -1}, fresh=False)  # pretrained
         self._ccp_heads()
 
