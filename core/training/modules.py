@@ -155,8 +155,3 @@ class SCT(nn.Module):
     def named(self) -> dict[str, torch.Tensor]:
         return {**self.cnet.named(), **self.snet.named(),
                 "uncompress.weight": self.uncompress.weight, "uncompress.bias": self.uncompress.bias}
-
-
-def named_params(module) -> dict[str, torch.Tensor]:
-    """Table-named parameters of any trainable module here."""
-    return module.named() if hasattr(module, "named") else {}

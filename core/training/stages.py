@@ -7,7 +7,6 @@ models/, else fresh.
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -224,10 +223,3 @@ def load_into_stage(stage: Stage) -> int:
     """Loads the stage's last checkpoint into its modules (for export); returns its step."""
     ckpt = stage.out_dir / f"{stage.name}.ckpt.safetensors"
     return loop.load_checkpoint(ckpt, stage.trainable, None)
-
-
-def log_tail(out_dir: Path, name: str, n: int = 5) -> list[dict]:
-    path = out_dir / f"{name}.log.jsonl"
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines()[-n:]]
