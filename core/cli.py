@@ -1,4 +1,4 @@
-"""Brushwork's command line: `python -m core stylize|worker …`.
+"""Brushwork's command line: `python -m core stylize|worker|check …`.
 
 Exit 0 on success; 2 with one line on stderr (no traceback) for anything the user can
 fix: bad input, missing weights, a path that would overwrite an original; 130 when
@@ -50,8 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--style-scale", type=float, default=1.0,
                    help="stroke size: 2 paints strokes twice as large (processes at half size)")
     s.add_argument("--tile", type=int, default=1024, help="tile size in pixels; 0 = whole image")
-    s.add_argument("--wrap", default="none", choices=list(WRAPS),
-                   help="x: 360° panorama seam; both: tileable texture stays tileable")
+    s.add_argument("--wrap", default="none", choices=[*WRAPS, "auto"],
+                   help="x: 360° panorama seam; both: tileable texture stays tileable; "
+                        "auto: both/x/none, whichever edges the image continues across")
     s.add_argument("--device", default="auto", choices=list(DEVICES))
     s.add_argument("--allow-untrained", action="store_true",
                    help="run with deterministic random weights where trained ones are missing")
@@ -60,7 +61,33 @@ def _parser() -> argparse.ArgumentParser:
                    help="stylize even if the content looks like a normal/roughness/height map")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("worker", help="run one JSON job from stdin, JSON progress lines on stdout")
+    sub.add_parser("check", help="print one JSON line: Python, torch, devices, trained methods")
     return p
+
+
+def _check() -> int:
+    """What this Python can run (the add-on's "Check" button shows it); exit 2 without torch."""
+    import json
+    import platform
+
+    from .engine import default_method
+    from .methods import METHODS
+    from . import weights
+
+    info = {"python": platform.python_version(), "executable": sys.executable, "torch": None,
+            "cuda": False, "gpu": None,
+            "methods": {m: all(weights.is_trained(k) for k in METHODS[m].models) for m in METHODS},
+            "default_method": default_method()}
+    try:
+        import torch
+    except ImportError as e:
+        info["error"] = f"PyTorch is not installed for {sys.executable} ({e})"
+    else:
+        info["torch"] = torch.__version__
+        info["cuda"] = torch.cuda.is_available()
+        info["gpu"] = torch.cuda.get_device_name(0) if info["cuda"] else None
+    print(json.dumps(info))
+    return 0 if info["torch"] else 2
 
 
 
@@ -71,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "worker":
         from .worker import main as worker_main
         return worker_main()
+    if args.command == "check":
+        return _check()
     # SIGTERM (`kill`) and SIGINT clean up like Ctrl-C, even when started from a shell that
     # ignores SIGINT for background jobs; restored after, for callers of main() in-process.
     in_main = threading.current_thread() is threading.main_thread()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import ceil
 from typing import Callable
 
@@ -25,6 +25,7 @@ from .architecture import MODELS
 from .errors import BrushworkError, Cancelled
 from .methods import METHODS, PREFERENCE, StyleSide, Transform, content_side, style_side
 from .resample import resize
+from .tileable import detect_wrap
 
 STYLE_SIZE = 512        # style images are seen with their short side at most this
 MIN_STYLE_SIDE = 64
@@ -40,7 +41,7 @@ class Settings:
     strength: float = 1.0
     style_scale: float = 1.0   # stroke size: 2 paints strokes twice as large
     tile: int = 1024           # core tile size in processing pixels; 0 = whole image
-    wrap: str = "none"         # none | x (equirect panorama) | both (tileable texture)
+    wrap: str = "none"         # none | x (equirect panorama) | both (tileable texture) | auto
     style_weights: list[float] | None = None
 
     def check(self, styles: int | None = None):
@@ -51,8 +52,8 @@ class Settings:
             raise BrushworkError(f"--style-scale {self.style_scale}: must be between 0.125 and 8")
         if self.tile < 0 or 0 < self.tile < 128:
             raise BrushworkError(f"--tile {self.tile}: use 0 (whole image) or at least 128")
-        if self.wrap not in tiling.WRAPS:
-            raise BrushworkError(f"--wrap {self.wrap}: use none, x or both")
+        if self.wrap not in (*tiling.WRAPS, "auto"):
+            raise BrushworkError(f"--wrap {self.wrap}: use none, x, both or auto")
         w = self.style_weights
         if styles is not None and w is not None and (len(w) != styles or min(w) < 0 or sum(w) <= 0):
             raise BrushworkError(f"--style-weights: {len(w)} weight(s) for {styles} style(s); "
@@ -140,6 +141,8 @@ class Stylizer:
         """Stylize an (H, W, 3) sRGB image in [0, 1]; returns the same shape, not clipped."""
         settings.check(len(styles))
         check_content(rgb, "content")
+        if settings.wrap == "auto":
+            settings = replace(settings, wrap=detect_wrap(rgb))
         h, w = rgb.shape[:2]
         weights_ = settings.style_weights or [1.0] * len(styles)
         stage = _Stage(progress, cancel)

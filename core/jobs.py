@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ from .engine import (Progress, Settings, Stylizer, check_choices, check_content,
 from .errors import BrushworkError, Cancelled
 from .image_io import SUPPORTED, Picture, read_image, write_image
 from .maptype import data_map_reason
+from .tileable import detect_wrap
 
 
 @dataclass
@@ -93,6 +94,7 @@ class Result:
     height: int
     seconds: float
     untrained: list[str]
+    wrap: str  # the wrap used: "auto" resolved to what the image is
 
 
 def check_paths(job: Job) -> Path:
@@ -153,14 +155,17 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
         warn(f"{job.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)} "
              "not trained yet): the output shows the plumbing, not a painting")
     sides = [stylizer.style(s, name) for s, name in zip(styles_rgb, job.styles)]
-    result = stylizer.run(rgb, sides, job.settings, progress, cancel)
+    settings = job.settings
+    if settings.wrap == "auto":
+        settings = replace(settings, wrap=detect_wrap(rgb))  # resolved here to report it
+    result = stylizer.run(rgb, sides, settings, progress, cancel)
     if job.preserve_color:
         result = colour.preserve_color(np.clip(result, 0, 1), rgb)
     _check_cancel(cancel)
     write_image(str(out_path), keep.apply(result, out_path))
     if progress:
         progress(1.0, "done")
-    return Result(str(out_path), w, h, time.perf_counter() - t0, stylizer.untrained)
+    return Result(str(out_path), w, h, time.perf_counter() - t0, stylizer.untrained, settings.wrap)
 
 
 def _check_cancel(cancel) -> None:

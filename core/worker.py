@@ -56,7 +56,7 @@ def _run(stdin, stdout, stop: threading.Event) -> tuple[str, dict]:
         result = jobs.run(job, lambda f, s: json_line(stdout, type="progress", fraction=round(f, 4), stage=s),
                           stop.is_set)
         return "ok", {"output": result.output, "width": result.width, "height": result.height,
-                      "seconds": round(result.seconds, 3), "untrained": result.untrained}
+                      "seconds": round(result.seconds, 3), "untrained": result.untrained, "wrap": result.wrap}
     except BrushworkError as e:
         return "error", {"message": str(e)}
     except Cancelled:

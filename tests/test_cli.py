@@ -6,6 +6,7 @@ is exit 130 with nothing written. Most runs call `core.cli.main` in-process (cap
 sees what C libraries write to fd 2); real processes only where the boundary matters.
 Every run passes --allow-untrained, so methods not trained yet run too.
 """
+import json
 import os
 import signal
 import struct
@@ -510,3 +511,16 @@ def test_interrupt_leaves_nothing(style, tmp_path, out_dir, sig):
     assert "interrupted" in err.splitlines()[-1]
     assert os.listdir(out_dir) == []
     assert os.listdir(tmpdir) == []
+
+
+def test_check_reports_torch_and_trained_methods(capfd):
+    """`python -m core check`: what the add-on's Check button shows."""
+    rc, out, err = run(capfd, "check")
+    info = json.loads(out)
+    assert rc == 0, err
+    assert info["torch"].startswith("2.") and info["cuda"] is False
+    from core import weights
+    from core.engine import default_method
+    from core.methods import METHODS
+    assert info["methods"] == {m: all(map(weights.is_trained, METHODS[m].models)) for m in METHODS}
+    assert info["default_method"] == default_method() and info["methods"][default_method()]

@@ -97,7 +97,17 @@ def test_good_job_in_process_with_a_single_style_string(capfd, spec, out_dir):
     rc, lines, err = work(capfd, spec)
     result = check_protocol(lines)
     assert rc == 0 and result["status"] == "ok", (result, err)
+    assert result["wrap"] == "both"
     assert os.listdir(out_dir) == ["result.png"]
+
+
+def test_wrap_auto_reports_what_it_chose(capfd, spec, tmp_path, out_dir):
+    """A tileable texture comes back "both", the photo "none": the add-on's default."""
+    for name, wrap in (("wood_basecolor.png", "both"), ("photo.jpg", "none")):
+        out = out_dir / f"{name}.png"
+        rc, lines, err = work(capfd, dict(spec, content=str(DATA / name), output=str(out), wrap="auto"))
+        result = check_protocol(lines)
+        assert rc == 0 and result["wrap"] == wrap, (result, err)
 
 
 # --------------------------------------------------------------------------- bad specs

@@ -1,0 +1,18 @@
+"""Brushwork's Blender add-on: collects inputs, starts a `core` worker job, shows results.
+
+Everything that imports `bpy` lives in this package; the maths stays in `core/`, which
+runs in a child process (see `worker_client.py`). This module only registers.
+"""
+from . import operators, panels, preferences, previews, properties
+
+_MODULES = (properties, preferences, previews, operators, panels)
+
+
+def register():
+    for module in _MODULES:
+        module.register()
+
+
+def unregister():
+    for module in reversed(_MODULES):
+        module.unregister()

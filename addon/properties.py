@@ -1,0 +1,83 @@
+"""Settings an artist picks (`scene.brushwork`) and the running job's state (window manager).
+
+The scene settings are saved with the .blend, so a pipeline script and the panel see
+the same values; the job state is transient and never saved.
+"""
+import bpy
+from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
+                       StringProperty)
+
+# Enum identifier → the engine's method name (None: the engine's best trained method).
+METHODS = {
+    "AUTO": None,
+    "LINEAR_R31": "linear-r31",
+    "LINEAR_R41": "linear-r41",
+    "CCPL": "ccpl",
+    "WCT_R31": "wct-r31",
+}
+WRAPS = {"AUTO": "auto", "ON": "both", "OFF": "none"}
+DEVICES = {"AUTO": "auto", "CPU": "cpu", "GPU": "cuda"}
+
+
+def _style_changed(self, context):
+    from . import previews
+    previews.forget()
+
+
+class BrushworkSettings(bpy.types.PropertyGroup):
+    style_image: StringProperty(
+        name="Style", subtype="FILE_PATH", update=_style_changed,
+        description="The painting whose look the textures take on (PNG, JPEG, TIFF, EXR)")
+    method: EnumProperty(
+        name="Method", default="AUTO",
+        items=[("AUTO", "Best available", "The strongest method whose networks are trained"),
+               ("LINEAR_R31", "Linear r31", "Linear style transfer at relu3_1: finer strokes, more structure"),
+               ("LINEAR_R41", "Linear r41", "Linear style transfer at relu4_1: the strongest style"),
+               ("CCPL", "CCPL", "Contrastive coherence: calmer local detail, least flicker"),
+               ("WCT_R31", "WCT r31", "Whitening-colouring at relu3_1: closed form, no learned transform")])
+    strength: FloatProperty(name="Strength", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
+                            description="0 keeps the texture, 1 paints it fully in the style")
+    preserve_color: BoolProperty(name="Preserve Colour", default=False,
+                                 description="Keep the texture's own hues; take strokes and light from the style")
+    style_scale: FloatProperty(name="Style Scale", default=1.0, min=0.125, max=8.0, soft_min=0.25, soft_max=4.0,
+                               description="Stroke size: 2 paints strokes twice as large")
+    tileable: EnumProperty(
+        name="Tileable", default="AUTO",
+        items=[("AUTO", "Detect", "Keep the result tileable where the texture is"),
+               ("ON", "Tileable", "Always make the result tile seamlessly"),
+               ("OFF", "Off", "Treat the texture's edges as edges")],
+        description="Whether the stylized texture must repeat without seams")
+    device: EnumProperty(
+        name="Device", default="AUTO",
+        items=[("AUTO", "Auto", "The GPU if PyTorch sees one, else the CPU"),
+               ("CPU", "CPU", "Always the CPU"), ("GPU", "GPU", "A CUDA GPU (fails clearly if none)")])
+    selected_objects: BoolProperty(
+        name="All Selected Objects", default=False,
+        description="Stylize the materials of every selected object, not only the active material")
+    pack: BoolProperty(name="Pack into .blend", default=False,
+                       description="Pack the stylized images into the .blend instead of referencing the files")
+    tile: IntProperty(name="Tile Size", default=1024, min=0, soft_min=256, soft_max=4096,
+                      description="Largest piece processed at once (bounds memory); 0 = whole image")
+
+
+class BrushworkJobState(bpy.types.PropertyGroup):
+    running: BoolProperty(default=False)
+    progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR")
+    status: StringProperty(default="")
+
+
+CLASSES = (BrushworkSettings, BrushworkJobState)
+
+
+def register():
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+    bpy.types.Scene.brushwork = PointerProperty(type=BrushworkSettings)
+    bpy.types.WindowManager.brushwork_job = PointerProperty(type=BrushworkJobState)
+
+
+def unregister():
+    del bpy.types.WindowManager.brushwork_job
+    del bpy.types.Scene.brushwork
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,198 @@
+"""The Blender add-on, installed from the built extension zip into Blender (the `bpy` module).
+
+Each test runs in a fresh Blender process (tests/blender_env.py) in background mode,
+where Stylize runs its worker jobs synchronously: the same operator a pipeline calls.
+"""
+import ast
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from blender_env import run_in_blender
+from core.image_io import read_image
+from core.tileable import detect_wrap
+
+DATA = Path(__file__).resolve().parent / "data"
+ROOT = DATA.parent.parent
+
+SCENE = '''
+import bpy, shutil
+from pathlib import Path
+tmp = Path(TMP)
+for name in ("wood_basecolor.png", "wood_normal.png", "wood_roughness.png"):
+    shutil.copy(Path(DATA) / name, tmp / name)
+bpy.ops.wm.read_homefile(use_empty=True)
+bpy.ops.mesh.primitive_cube_add()
+obj = bpy.context.active_object
+mat = bpy.data.materials.new("Wood")
+mat.use_nodes = True
+obj.data.materials.append(mat)
+nt = mat.node_tree
+bsdf = nt.nodes["Principled BSDF"]
+def image_node(name, data):
+    node = nt.nodes.new("ShaderNodeTexImage")
+    node.image = bpy.data.images.load(str(tmp / name))
+    if data:
+        node.image.colorspace_settings.name = "Non-Color"
+    return node
+colour = image_node("wood_basecolor.png", False)
+hue = nt.nodes.new("ShaderNodeHueSaturation")          # a pass-through on the way to Base Color
+nt.links.new(colour.outputs["Color"], hue.inputs["Color"])
+nt.links.new(hue.outputs["Color"], bsdf.inputs["Base Color"])
+rough = image_node("wood_roughness.png", True)
+nt.links.new(rough.outputs["Color"], bsdf.inputs["Roughness"])
+normal = image_node("wood_normal.png", True)
+nmap = nt.nodes.new("ShaderNodeNormalMap")
+nt.links.new(normal.outputs["Color"], nmap.inputs["Color"])
+nt.links.new(nmap.outputs["Normal"], bsdf.inputs["Normal"])
+bpy.ops.wm.save_as_mainfile(filepath=str(tmp / "scene.blend"))
+settings = bpy.context.scene.brushwork
+settings.style_image = str(Path(DATA) / "painting.jpg")
+settings.method = "WCT_R31"
+def links():
+    return sorted((l.from_node.name, l.to_node.name, l.to_socket.identifier) for l in nt.links)
+'''
+
+
+def scene(tmp_path) -> str:
+    return f"TMP = {str(tmp_path)!r}\nDATA = {str(DATA)!r}\n" + SCENE
+
+
+def sha(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_stylize_and_revert_a_pbr_material(tmp_path):
+    proc = run_in_blender(scene(tmp_path) + '''
+before = links()
+assert bpy.ops.brushwork.stylize_texture() == {"FINISHED"}
+new = bpy.data.images["wood_basecolor.png.stylized"]
+after = links()
+original = bpy.data.images["wood_basecolor.png"]
+info = {"before": before, "after": after, "size": list(new.size), "colorspace": new.colorspace_settings.name,
+        "file": bpy.path.abspath(new.filepath), "original_path": original.filepath,
+        "original_dirty": original.is_dirty, "images": sorted(i.name for i in bpy.data.images)}
+assert bpy.ops.brushwork.revert_texture() == {"FINISHED"}
+info["reverted"] = links()
+info["revert_again"] = list(bpy.ops.brushwork.revert_texture())
+report(info)
+''', tmp_path)
+    r = {k: sorted(map(tuple, v)) if k in ("before", "after", "reverted") else v
+         for k, v in proc.result.items()}
+    # Base Color now comes from the new node, through the same Hue/Saturation node.
+    changed = sorted(set(r["before"]) ^ set(r["after"]))
+    assert changed == [("Image Texture", "Hue/Saturation/Value", "Color"),
+                       ("Image Texture (Brushwork)", "Hue/Saturation/Value", "Color")]
+    # The data maps are untouched: same links, no stylized copies.
+    assert ("Image Texture.001", "Principled BSDF", "Roughness") in r["after"]
+    assert ("Image Texture.002", "Normal Map", "Color") in r["after"]
+    assert r["images"] == ["wood_basecolor.png", "wood_basecolor.png.stylized", "wood_normal.png",
+                           "wood_roughness.png"]
+    assert r["size"] == [256, 256] and r["colorspace"] == "sRGB"
+    out = Path(r["file"])
+    assert out.parent == tmp_path / "stylized" and out.name == "wood_basecolor.stylized.png"
+    assert sorted(p.name for p in out.parent.iterdir()) == [out.name]
+    # Originals are never written, on disk or in the .blend.
+    for name in ("wood_basecolor.png", "wood_normal.png", "wood_roughness.png"):
+        assert sha(tmp_path / name) == sha(DATA / name)
+    assert not r["original_dirty"] and r["original_path"].endswith("wood_basecolor.png")
+    # A stylized texture: different from the original, still tileable like it.
+    result, source = read_image(str(out)).color, read_image(str(DATA / "wood_basecolor.png")).color
+    assert np.abs(result - source).mean() > 0.05
+    assert detect_wrap(source) == "both"
+    for axis in (0, 1):  # no seam: the jump across each edge is one the inside has too
+        img = np.moveaxis(result, axis, 1)
+        inside = np.abs(np.diff(img, axis=1)).mean(axis=(0, 2))
+        assert np.abs(img[:, -1] - img[:, 0]).mean() <= inside.max()
+    assert r["reverted"] == r["before"]
+    assert r["revert_again"] == ["CANCELLED"]
+
+
+def test_stylizing_twice_replaces_the_stylized_node_and_keeps_both_files(tmp_path):
+    proc = run_in_blender(scene(tmp_path) + '''
+bpy.ops.brushwork.stylize_texture()
+bpy.context.scene.brushwork.strength = 0.5
+bpy.ops.brushwork.stylize_texture()
+ours = [n for n in nt.nodes if n.get("brushwork_original")]
+report({"ours": [n.image.name for n in ours], "feeds": [l.to_node.name for l in ours[0].outputs["Color"].links]})
+''', tmp_path)
+    assert proc.result == {"ours": ["wood_basecolor.png.stylized.001"], "feeds": ["Hue/Saturation/Value"]}
+    assert sorted(p.name for p in (tmp_path / "stylized").iterdir()) == [
+        "wood_basecolor.stylized.001.png", "wood_basecolor.stylized.png"]
+
+
+def test_cancel_leaves_the_material_and_folders_as_they_were(tmp_path):
+    """Cancel from another thread (as the panel's button does) while the worker runs."""
+    proc = run_in_blender(scene(tmp_path) + '''
+import sys, threading, time
+ops = sys.modules[ADDON_MODULE + ".addon.operators"]
+before = links()
+images = sorted(i.name for i in bpy.data.images)
+def cancel_when_working():
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and bpy.context.window_manager.brushwork_job.progress <= 0:
+        time.sleep(0.05)
+    ops.request_cancel()
+bpy.context.scene.brushwork.tile = 128          # many small tiles: a cancel lands mid-job
+bpy.context.scene.brushwork.style_scale = 0.25  # 4x the pixels: slow enough to catch
+threading.Thread(target=cancel_when_working, daemon=True).start()
+result = bpy.ops.brushwork.stylize_texture()
+report({"result": list(result), "same_links": links() == before,
+        "same_images": sorted(i.name for i in bpy.data.images) == images,
+        "running": ops.is_running()})
+''', tmp_path)
+    assert proc.result == {"result": ["CANCELLED"], "same_links": True, "same_images": True, "running": False}
+    assert not (tmp_path / "stylized").exists()
+    assert "nothing was changed" in proc.stdout + proc.stderr
+
+
+def test_clear_refusals_and_the_scripting_interface(tmp_path):
+    proc = run_in_blender(scene(tmp_path) + '''
+import sys
+out = {}
+settings = bpy.context.scene.brushwork
+out["methods"] = [i.identifier for i in settings.bl_rna.properties["method"].enum_items]
+def attempt():
+    try:
+        return list(bpy.ops.brushwork.stylize_texture())
+    except RuntimeError as e:          # operator errors surface as RuntimeError in scripts
+        return str(e).strip()
+settings.style_image = ""
+out["no_style"] = attempt()
+settings.style_image = str(Path(DATA) / "missing.jpg")
+out["missing_style"] = attempt()
+settings.style_image = str(Path(DATA) / "painting.jpg")
+# A material whose Base Color is fed only by a Non-Color image: nothing to stylize.
+colour.image.colorspace_settings.name = "Non-Color"
+out["data_only"] = attempt()
+colour.image.colorspace_settings.name = "sRGB"
+settings.method = "LINEAR_R41"        # untrained until the accelerator run: a clear error
+out["untrained"] = attempt()
+out["images"] = sorted(i.name for i in bpy.data.images)
+prefs = sys.modules[ADDON_MODULE + ".addon.preferences"]
+out["check"] = prefs.describe(prefs.python_setup().check())
+out["install_poll"] = bpy.ops.brushwork.install_dependencies.poll()
+report(out)
+''', tmp_path)
+    r = proc.result
+    assert r["methods"] == ["AUTO", "LINEAR_R31", "LINEAR_R41", "CCPL", "WCT_R31"]
+    assert "Pick a style image" in r["no_style"]
+    assert "Style image not found" in r["missing_style"] and "missing.jpg" in r["missing_style"]
+    assert "No colour image feeds Base Color" in r["data_only"]
+    assert "linear-r41" in r["untrained"] and "wood_basecolor.png" in r["untrained"]
+    assert r["images"] == ["wood_basecolor.png", "wood_normal.png", "wood_roughness.png"]
+    assert r["check"].startswith("Ready: Python 3.") and "torch 2." in r["check"] and "wct-r31" in r["check"]
+    assert r["install_poll"] is False  # Blender here has online access off: no download
+    assert not (tmp_path / "stylized").exists()
+
+
+def test_install_list_matches_requirements():
+    """The dependencies the preferences install are the ones the engine is tested with."""
+    tree = ast.parse((ROOT / "addon" / "preferences.py").read_text())
+    listed = next(ast.literal_eval(node.value) for node in tree.body
+                  if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "REQUIREMENTS")
+    pins = [re.split(r"\s+#", line)[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    assert sorted(listed) == sorted(p for p in pins if p and not p.startswith("#"))
