@@ -111,15 +111,18 @@ report(info)
     assert r["revert_again"] == ["CANCELLED"]
 
 
-def test_stylizing_twice_replaces_the_stylized_node_and_keeps_both_files(tmp_path):
+def test_stylizing_twice_replaces_the_stylized_node_keeps_both_files_and_packs_on_request(tmp_path):
     proc = run_in_blender(scene(tmp_path) + '''
 bpy.ops.brushwork.stylize_texture()
 bpy.context.scene.brushwork.strength = 0.5
+bpy.context.scene.brushwork.pack = True
 bpy.ops.brushwork.stylize_texture()
 ours = [n for n in nt.nodes if n.get("brushwork_original")]
-report({"ours": [n.image.name for n in ours], "feeds": [l.to_node.name for l in ours[0].outputs["Color"].links]})
+report({"ours": [n.image.name for n in ours], "feeds": [l.to_node.name for l in ours[0].outputs["Color"].links],
+        "packed": [i.name for i in bpy.data.images if i.packed_file]})
 ''', tmp_path)
-    assert proc.result == {"ours": ["wood_basecolor.png.stylized.001"], "feeds": ["Hue/Saturation/Value"]}
+    assert proc.result == {"ours": ["wood_basecolor.png.stylized.001"], "feeds": ["Hue/Saturation/Value"],
+                           "packed": ["wood_basecolor.png.stylized.001"]}
     assert sorted(p.name for p in (tmp_path / "stylized").iterdir()) == [
         "wood_basecolor.stylized.001.png", "wood_basecolor.stylized.png"]
 
@@ -196,3 +199,40 @@ def test_install_list_matches_requirements():
                   if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "REQUIREMENTS")
     pins = [re.split(r"\s+#", line)[0].strip() for line in (ROOT / "requirements.txt").read_text().splitlines()]
     assert sorted(listed) == sorted(p for p in pins if p and not p.startswith("#"))
+
+
+def test_panels_and_preferences_draw_every_setting(tmp_path):
+    """Draw the panel and preferences into a recording layout (no UI in background mode):
+    every property they show exists, and the controls the issue asks for are there."""
+    proc = run_in_blender(scene(tmp_path) + '''
+import sys
+shown, ops = [], []
+class Layout:
+    def __getattr__(self, name):           # column/row/box/separator/... all give a layout
+        return lambda *a, **k: Layout()
+    def prop(self, data, name, **k):
+        assert name in data.bl_rna.properties, name
+        shown.append(name)
+    def operator(self, idname, **k):
+        mod, op = idname.split(".")
+        assert hasattr(getattr(bpy.ops, mod), op), idname
+        ops.append(idname)
+        return type("Props", (), {})()
+panels = sys.modules[ADDON_MODULE + ".addon.panels"]
+panels.draw(Layout(), bpy.context)
+prefs_mod = sys.modules[ADDON_MODULE + ".addon.preferences"]
+prefs = prefs_mod.get()
+for source in ("BLENDER", "CUSTOM"):
+    prefs.python_source = source
+    proxy = type("P", (), {"layout": Layout(), "python_source": source, "python_path": "",
+                           "bl_rna": prefs.bl_rna})()
+    type(prefs).draw(proxy, bpy.context)
+prefs.python_source, prefs.python_path = "CUSTOM", str(Path(TMP) / "no-python")
+report({"shown": shown, "ops": ops, "custom": prefs_mod.describe(prefs_mod.python_setup().check())})
+''', tmp_path)
+    r = proc.result
+    assert {"style_image", "method", "strength", "preserve_color", "style_scale", "tileable", "device",
+            "selected_objects", "pack", "python_source", "python_path"} <= set(r["shown"])
+    assert {"brushwork.stylize_texture", "brushwork.revert_texture", "brushwork.install_dependencies",
+            "brushwork.check_setup"} <= set(r["ops"])
+    assert r["custom"].startswith("Not ready:") and "no-python" in r["custom"]
