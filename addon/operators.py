@@ -39,8 +39,7 @@ class _Run:
         self.settings = settings
         self.style = bpy.path.abspath(settings.style_image)
         self.work_dir = Path(tempfile.mkdtemp(prefix="brushwork-"))
-        self.out_root = Path(tempfile.gettempdir()) / "brushwork"
-        self.plan = plan.make(context, settings, self.out_root)
+        self.plan = plan.make(context, settings, self.work_dir)
         self.python = preferences.python_setup(context)
         self.index, self.worker, self.written, self.made_dirs = -1, None, [], []
         self.last_print = 0.0

@@ -9,6 +9,7 @@ temp folder for an unsaved .blend, always under a name that does not exist yet.
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,15 +35,17 @@ class Job:
 class Plan:
     jobs: list[Job]
     skipped: list[str]              # one line per image left alone, and why
-    temp_dir: Path
 
 
 def make(context, settings, temp_dir: Path) -> Plan:
-    """Plan the jobs for the active material (or the selected objects' materials)."""
+    """Plan the jobs for the active material (or the selected objects' materials).
+
+    `temp_dir` is the run's own folder, removed when it ends: copies of in-memory images.
+    """
     style = bpy.path.abspath(settings.style_image) if settings.style_image else ""
     jobs: dict[str, Job] = {}
     skipped: list[str] = []
-    out_dir = _output_dir(temp_dir)
+    out_dir = output_dir()
     taken: set[str] = set()
     for mat in materials.materials_of(context, settings.selected_objects):
         for found in materials.base_color_images(mat):
@@ -63,7 +66,7 @@ def make(context, settings, temp_dir: Path) -> Plan:
             job = Job(image.name, content, output, [(mat.name, found.node.name)])
             job.spec = _spec(settings, style, content, output)
             jobs[image.name] = job
-    return Plan(list(jobs.values()), skipped, temp_dir)
+    return Plan(list(jobs.values()), skipped)
 
 
 def _unusable(image) -> str | None:
@@ -116,10 +119,11 @@ def _save_via_copy(image, path: Path) -> None:
         bpy.data.images.remove(dup)
 
 
-def _output_dir(temp_dir: Path) -> Path:
+def output_dir() -> Path:
+    """`stylized/` beside the .blend; for an unsaved .blend a temp folder that outlives the run."""
     if bpy.data.filepath:
         return Path(bpy.data.filepath).parent / "stylized"
-    return temp_dir / "stylized"
+    return Path(tempfile.gettempdir()) / "brushwork" / "stylized"
 
 
 def _new_name(folder: Path, image_name: str, content_ext: str, taken: set[str]) -> str:

@@ -6,6 +6,7 @@ where Stylize runs its worker jobs synchronously: the same operator a pipeline c
 import ast
 import hashlib
 import re
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -236,3 +237,23 @@ report({"shown": shown, "ops": ops, "custom": prefs_mod.describe(prefs_mod.pytho
     assert {"brushwork.stylize_texture", "brushwork.revert_texture", "brushwork.install_dependencies",
             "brushwork.check_setup"} <= set(r["ops"])
     assert r["custom"].startswith("Not ready:") and "no-python" in r["custom"]
+
+
+def test_an_image_only_blender_holds_is_saved_as_a_copy_first(tmp_path):
+    """A generated (never saved) image feeding Base Color: stylized from a temporary copy,
+    the original datablock keeps no file path and stays generated."""
+    proc = run_in_blender(scene(tmp_path) + '''
+grid = bpy.data.images.new("Grid", 128, 128)
+grid.generated_type = "COLOR_GRID"
+colour.image = grid
+assert bpy.ops.brushwork.stylize_texture() == {"FINISHED"}
+new = bpy.data.images["Grid.stylized"]
+report({"source": grid.source, "path": grid.filepath, "size": list(new.size),
+        "file": bpy.path.abspath(new.filepath), "feeds": [l.from_node.name for l in hue.inputs["Color"].links]})
+''', tmp_path)
+    r = proc.result
+    assert r["source"] == "GENERATED" and r["path"] == ""
+    assert r["size"] == [128, 128] and r["feeds"] == ["Image Texture (Brushwork)"]
+    assert Path(r["file"]) == tmp_path / "stylized" / "Grid.stylized.png"
+    temp = Path(tempfile.gettempdir())
+    assert not list(temp.glob("brushwork*/**/Grid.source.png"))  # the copy went with the run
