@@ -1,4 +1,4 @@
-"""Brushwork's command line: `python -m core stylize|worker|check …`.
+"""Brushwork's command line: `python -m core stylize|frames|worker|check …`.
 
 Exit 0 on success; 2 with one line on stderr (no traceback) for anything the user can
 fix: bad input, missing weights, a path that would overwrite an original; 130 when
@@ -60,6 +60,25 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--force-color", action="store_true",
                    help="stylize even if the content looks like a normal/roughness/height map")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
+    f = sub.add_parser("frames", help="stylize a folder of frames with one transformation, steadied "
+                       "by the renderer's motion vectors")
+    f.add_argument("frames", help="folder of frames (PNG, JPEG, TIFF, EXR; multilayer EXR with Vector/Depth)")
+    f.add_argument("styles", nargs="+", metavar="STYLE")
+    f.add_argument("-o", "--output", required=True, help="folder for the stylized PNG frames")
+    f.add_argument("--vectors", help="folder of multilayer EXRs holding Vector (and Depth) passes, "
+                   "matched to frames by number")
+    f.add_argument("--coherence", type=float, default=0.6,
+                   help="0..<1: how much of the previous frame, warped along the motion, is kept")
+    f.add_argument("--method", default=default_method(), choices=list(METHODS))
+    f.add_argument("--strength", type=float, default=1.0)
+    f.add_argument("--style-weights", type=_weights)
+    f.add_argument("--preserve-color", action="store_true")
+    f.add_argument("--style-scale", type=float, default=1.0)
+    f.add_argument("--tile", type=int, default=1024)
+    f.add_argument("--device", default="auto", choices=list(DEVICES))
+    f.add_argument("--allow-untrained", action="store_true")
+    f.add_argument("--overwrite", action="store_true", help="redo frames already stylized (default: resume)")
+    f.add_argument("--quiet", action="store_true")
     sub.add_parser("worker", help="run one JSON job from stdin, JSON progress lines on stdout")
     sub.add_parser("check", help="print one JSON line: Python, torch, devices, trained methods")
     return p
@@ -106,29 +125,50 @@ def main(argv: list[str] | None = None) -> int:
     stops = (signal.SIGTERM, signal.SIGINT)
     saved = {sig: signal.signal(sig, signal.default_int_handler) for sig in stops} if in_main else {}
     try:
-        from . import jobs
-        from .engine import Settings
         from .progress import Bar
-
-        job = jobs.Job(
-            content=args.content, styles=args.styles, output=args.output, method=args.method,
-            settings=Settings(strength=args.strength, style_scale=args.style_scale, tile=args.tile,
-                              wrap=args.wrap, style_weights=args.style_weights),
-            preserve_color=args.preserve_color, device=args.device,
-            allow_untrained=args.allow_untrained, overwrite=args.overwrite,
-            force_color=args.force_color)
-        result = jobs.run(job, None if args.quiet else Bar())
+        run = _frames if args.command == "frames" else _stylize
+        summary = run(args, None if args.quiet else Bar())
     except BrushworkError as e:
         print(f"brushwork: error: {e}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, Cancelled):
-        print("brushwork: interrupted; nothing was written", file=sys.stderr)
+        done = "frames finished so far are kept" if args.command == "frames" else "nothing was written"
+        print(f"brushwork: interrupted; {done}", file=sys.stderr)
         return 130
     finally:
         for sig, handler in saved.items():
             signal.signal(sig, handler)
-    print(f"{result.output} ({result.width}×{result.height}, {result.seconds:.1f} s)")
+    print(summary)
     return 0
+
+
+def _settings(args):
+    from .engine import Settings
+    return Settings(strength=args.strength, style_scale=args.style_scale, tile=args.tile,
+                    wrap=getattr(args, "wrap", "none"), style_weights=args.style_weights)
+
+
+def _stylize(args, bar) -> str:
+    from . import jobs
+    job = jobs.Job(content=args.content, styles=args.styles, output=args.output, method=args.method,
+                   settings=_settings(args), preserve_color=args.preserve_color, device=args.device,
+                   allow_untrained=args.allow_untrained, overwrite=args.overwrite, force_color=args.force_color)
+    result = jobs.run(job, bar)
+    return f"{result.output} ({result.width}×{result.height}, {result.seconds:.1f} s)"
+
+
+def _frames(args, bar) -> str:
+    from . import frames
+    job = frames.FramesJob(frames=args.frames, styles=args.styles, output=args.output, vectors=args.vectors,
+                           method=args.method, settings=_settings(args), coherence=args.coherence,
+                           preserve_color=args.preserve_color, device=args.device,
+                           allow_untrained=args.allow_untrained, overwrite=args.overwrite)
+    r = frames.run(job, bar)
+    text = f"{r.output}: {r.frames} frames ({r.done} stylized now, {r.frames - r.done} resumed), {r.seconds:.1f} s"
+    if r.flicker is not None:
+        alone = f" (frames alone: {r.flicker_alone:.2f})" if r.flicker_alone is not None else ""
+        text += f"; flicker (mean warp error, 0-255): {r.flicker:.2f}{alone}"
+    return text
 
 
 def _quiet_opencv() -> None:

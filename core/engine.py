@@ -23,7 +23,7 @@ from . import tiling, weights
 from .buffers import buffer, release
 from .architecture import MODELS
 from .errors import BrushworkError, Cancelled
-from .methods import METHODS, PREFERENCE, StyleSide, Transform, content_side, style_side
+from .methods import METHODS, PREFERENCE, ContentSide, StyleSide, Transform, content_side, style_side
 from .resample import resize
 from .tileable import detect_wrap
 
@@ -136,9 +136,27 @@ class Stylizer:
             self._styles[key] = style_side(self.method, self.backend, self.weights, rgb)
         return self._styles[key]
 
+    def content(self, rgb: np.ndarray, settings: Settings) -> ContentSide:
+        """An image's global content statistics alone (one encode pass, no decode).
+
+        Averaged over a few frames (`methods.average_content`) and passed to `run` for
+        every frame, they give a whole sequence one transformation: no frame-to-frame
+        drift of colour or stroke placement from statistics that wobble."""
+        check_content(rgb, "content")
+        if settings.wrap == "auto":
+            settings = replace(settings, wrap=detect_wrap(rgb))
+        size = processing_size(*rgb.shape[:2], settings.style_scale, settings.wrap, self.method.stride)
+        with tempfile.TemporaryDirectory(prefix="brushwork-") as tmp:
+            feats = self._encode(resize(rgb, size, settings.wrap), settings, tmp, _Stage(None, None))
+            return content_side(self.method, self.backend, self.weights, feats,
+                                settings.wrap, settings.tile // self.method.stride)
+
     def run(self, rgb: np.ndarray, styles: list[StyleSide], settings: Settings,
-            progress: Progress | None = None, cancel: Callable[[], bool] | None = None) -> np.ndarray:
-        """Stylize an (H, W, 3) sRGB image in [0, 1]; returns the same shape, not clipped."""
+            progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
+            content: ContentSide | None = None) -> np.ndarray:
+        """Stylize an (H, W, 3) sRGB image in [0, 1]; returns the same shape, not clipped.
+
+        `content`: statistics to use instead of this image's own (see `content`)."""
         settings.check(len(styles))
         check_content(rgb, "content")
         if settings.wrap == "auto":
@@ -150,8 +168,9 @@ class Stylizer:
         work = resize(rgb, size, settings.wrap)
         with tempfile.TemporaryDirectory(prefix="brushwork-") as tmp:
             feats = self._encode(work, settings, tmp, stage.sub(0.0, 0.5, "encode"))
-            content = content_side(self.method, self.backend, self.weights, feats,
-                                   settings.wrap, settings.tile // self.method.stride)
+            if content is None:
+                content = content_side(self.method, self.backend, self.weights, feats,
+                                       settings.wrap, settings.tile // self.method.stride)
             stage.sub(0.5, 0.05, "statistics")(1.0)
             transform = Transform(self.method, self.backend, self.weights, content,
                                   list(zip(styles, weights_)), settings.strength)

@@ -336,6 +336,60 @@ def _read_exr(path, label: str) -> Picture:
     return Picture(pixels, dtype, linear=True, path=os.fspath(path))
 
 
+def read_render_passes(path, *, colour: bool = True) -> dict[str, np.ndarray]:
+    """A Blender render saved as multilayer EXR: its first view layer's passes by name.
+
+    {"Combined": (H, W, 3 or 4) linear, "Vector": (H, W, 4), "Depth": (H, W)}, each only
+    when present. Channels are named `<layer>.<pass>.<channel>`; Blender 4.x writes them
+    in one part, 5.x one part per pass, so every part is read. A plain RGB(A) EXR gives
+    its colour as "Combined". `colour=False`: a file of motion passes only, no colour needed.
+    """
+    label = _label(path)
+    _check_source(path)
+    try:
+        with open(path, "rb") as f:
+            parts = OpenEXR.File(f, separate_channels=True).parts
+            channels = {name: ch.pixels for part in parts for name, ch in part.channels.items()}
+    except OSError as e:
+        raise BrushworkError(f"{label}: cannot read ({e.strerror or e})") from None
+    except Exception:
+        raise BrushworkError(f"{label}: not a readable EXR (corrupt or truncated)") from None
+    layers: dict[str, dict[str, dict[str, np.ndarray]]] = {}
+    for name, plane in channels.items():
+        layer, _, rest = name.rpartition(".")
+        layer, _, pass_name = layer.rpartition(".") if layer else ("", "", "Combined")
+        layers.setdefault(layer, {}).setdefault(pass_name, {})[rest] = plane
+    layer = sorted(layers)[0]
+    found = layers[layer]
+    wanted = {"Combined": "RGBA", "Vector": "XYZW", "Depth": "Z"}
+    out = {}
+    for pass_name, order in wanted.items():
+        planes = found.get(pass_name, {})
+        use = [c for c in order if c in planes]
+        if pass_name == "Combined" and colour and not {"R", "G", "B"} <= set(use):
+            raise BrushworkError(f"{label}: no colour (Combined R, G, B) in layer '{layer or 'default'}'")
+        if pass_name == "Vector" and use and len(use) != 4:
+            raise BrushworkError(f"{label}: Vector pass has {len(use)} of 4 channels (X, Y, Z, W): "
+                                 "save as multilayer EXR, which keeps all four")
+        if len(use) >= (3 if pass_name == "Combined" else 1):
+            stack = np.stack([planes[c].astype(np.float32) for c in use], axis=-1)
+            out[pass_name] = stack[..., 0] if pass_name == "Depth" else stack
+    return out
+
+
+def write_render_passes(path, passes: dict[str, np.ndarray], layer: str = "ViewLayer") -> None:
+    """Write passes as Blender names them in a multilayer EXR (one part, as Blender 4.x does):
+    the inverse of read_render_passes, for synthetic sequences with known motion."""
+    order = {"Combined": "RGBA", "Vector": "XYZW", "Depth": "Z"}
+    planes = {}
+    for name, data in passes.items():
+        data = data[..., None] if data.ndim == 2 else data
+        for i in range(data.shape[-1]):
+            planes[f"{layer}.{name}.{order[name][i]}"] = np.ascontiguousarray(data[..., i], dtype=np.float32)
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    _atomic_write(path, _label(path), lambda f: OpenEXR.File(header, planes).write(f))
+
+
 # --------------------------------------------------------------------------- writing
 
 

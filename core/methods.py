@@ -133,6 +133,15 @@ class ContentSide:
     matrix: np.ndarray | None  # Linear: its content matrix; WCT: the whitening matrix; CCPL: none
 
 
+def average_content(sides: list[ContentSide]) -> ContentSide:
+    """One set of content statistics for several frames (each part is a mean over positions,
+    so their average is close to the statistics of the frames side by side)."""
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    matrices = [c.matrix for c in sides]
+    return ContentSide(mean([c.mean for c in sides]), mean([c.std for c in sides]),
+                       None if matrices[0] is None else mean(matrices))
+
+
 def content_side(method: Method, backend, weights: dict, feats: np.ndarray,
                  wrap: str, tile: int) -> ContentSide:
     """Global content statistics over the whole feature map, tile by tile where needed."""

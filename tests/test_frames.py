@@ -1,0 +1,143 @@
+"""Frames without flicker: the motion maths, the render-pass files, and `python -m core frames`."""
+import numpy as np
+import pytest
+
+from core import colour, motion
+from core.cli import main as cli_main
+from core.errors import BrushworkError
+from core.image_io import Picture, read_image, read_render_passes, write_image, write_render_passes
+from core.training.evaluate import motion_sequence
+from tests.conftest import DATA
+
+
+def moving_square(shift=4):
+    """Two frames: a bright square at depth 5 moves right by `shift` px over a textured wall at depth 10."""
+    rng = np.random.default_rng(0)
+    wall = rng.uniform(0.2, 0.4, (32, 48, 3)).astype(np.float32)
+    frames, depths, backs, fwds = [], [], [], []
+    for t in range(2):
+        img, z = wall.copy(), np.full((32, 48), 10.0, np.float32)
+        c0 = 10 + shift * t
+        img[8:20, c0:c0 + 12] = 0.9
+        z[8:20, c0:c0 + 12] = 5.0
+        back = np.zeros((32, 48, 2), np.float32)   # where each pixel was one frame earlier
+        fwd = np.zeros((32, 48, 2), np.float32)    # where it will be one frame later
+        back[8:20, c0:c0 + 12, 1] = -shift
+        fwd[8:20, c0:c0 + 12, 1] = shift
+        frames.append(img), depths.append(z), backs.append(back), fwds.append(fwd)
+    return frames, depths, backs, fwds
+
+
+def test_vector_pass_convention_round_trips():
+    rng = np.random.default_rng(1)
+    back, fwd = rng.normal(size=(2, 5, 7, 2)).astype(np.float32)
+    v = motion.to_vector(back, fwd)
+    # Blender: R,G = previous − current, B,A = current − next, y up (rows go down).
+    assert np.allclose(v[..., 0], back[..., 1]) and np.allclose(v[..., 1], -back[..., 0])
+    assert np.allclose(v[..., 2], -fwd[..., 1]) and np.allclose(v[..., 3], fwd[..., 0])
+    assert np.allclose(motion.backward_flow(v), back) and np.allclose(motion.forward_flow(v), fwd)
+
+
+def test_warp_moves_the_previous_frame_onto_the_current_one():
+    frames, _, backs, _ = moving_square()
+    warped, inside = motion.warp(frames[0], backs[1])
+    square = np.zeros((32, 48), bool)
+    square[8:20, 14:26] = True
+    assert np.allclose(warped[square], frames[1][square])  # the square arrives where it now is
+    assert inside.all()
+
+
+def test_disocclusion_is_masked_by_consistency_and_by_depth():
+    frames, depths, backs, fwds = moving_square()
+    revealed = np.zeros((32, 48), bool)
+    revealed[8:20, 10:14] = True                   # wall the square uncovered
+    by_motion = motion.valid_mask(backs[1], fwds[0])
+    by_depth = motion.valid_mask(backs[1], None, depths[1], depths[0])
+    both = motion.valid_mask(backs[1], fwds[0], depths[1], depths[0])
+    for mask in (by_motion, by_depth, both):
+        assert not mask[revealed].any()
+        assert mask[~revealed].mean() > 0.97
+    # The error of the warped previous frame is ~0 where valid, large where revealed.
+    warped = motion.warp(frames[0], backs[1])[0]
+    assert np.abs(warped - frames[1])[both].max() < 1e-5
+    assert np.abs(warped - frames[1])[revealed].mean() > 0.3
+
+
+def test_blend_keeps_revealed_pixels_and_pulls_seen_ones():
+    frames, depths, backs, fwds = moving_square()
+    valid = motion.valid_mask(backs[1], fwds[0], depths[1], depths[0])
+    current = np.zeros_like(frames[1])
+    prev = np.ones_like(frames[1])
+    out = motion.blend(current, prev, valid, 0.6)
+    assert np.allclose(out[~valid], 0)
+    assert np.isclose(np.median(out[valid]), 0.6, atol=0.01)
+
+
+def test_render_passes_round_trip_and_clear_errors(tmp_path):
+    rng = np.random.default_rng(2)
+    passes = {"Combined": rng.uniform(size=(6, 8, 4)).astype(np.float32),
+              "Vector": rng.normal(size=(6, 8, 4)).astype(np.float32),
+              "Depth": rng.uniform(1, 9, size=(6, 8)).astype(np.float32)}
+    path = tmp_path / "frame_0001.exr"
+    write_render_passes(str(path), passes)
+    back = read_render_passes(str(path))
+    assert set(back) == set(passes) and all(np.array_equal(back[k], passes[k]) for k in passes)
+    vec_only = tmp_path / "vec.exr"
+    write_render_passes(str(vec_only), {"Vector": passes["Vector"][..., :2]})
+    with pytest.raises(BrushworkError, match="2 of 4 channels"):
+        read_render_passes(str(vec_only), colour=False)
+    with pytest.raises(BrushworkError, match="no colour"):
+        read_render_passes(str(vec_only))
+
+
+@pytest.fixture(scope="module")
+def sequence(tmp_path_factory):
+    """8 frames of the test photo drifting and zooming, with the exact Vector pass of each."""
+    root = tmp_path_factory.mktemp("seq")
+    photo = colour.to_working(read_image(str(DATA / "photo.jpg")).color, False)
+    frames, maps = motion_sequence(photo, frames=8, shift=(2.0, 1.0), zoom=0.01, margin=16)
+    (root / "frames").mkdir()
+    (root / "vectors").mkdir()
+    for t, f in enumerate(frames):
+        write_image(str(root / "frames" / f"shot_{t + 1}.png"), Picture(f.astype(np.float32), np.dtype(np.uint8), False, ""))
+        write_render_passes(str(root / "vectors" / f"shot_{t + 1:04d}.exr"),
+                            {"Vector": motion.affine_vectors(maps, t, f.shape[:2])})
+    return root
+
+
+def frames_cli(capfd, seq, out, *extra):
+    rc = cli_main(["frames", str(seq / "frames"), str(DATA / "painting.jpg"), "-o", str(out),
+                   "--vectors", str(seq / "vectors"), "--method", "wct-r31", "--quiet", *extra])
+    return rc, *capfd.readouterr()
+
+
+def test_motion_vectors_halve_the_flicker_and_a_rerun_resumes(capfd, sequence, tmp_path):
+    rc, out, err = frames_cli(capfd, sequence, tmp_path / "steady")
+    assert rc == 0, err
+    flicker, alone = (float(x) for x in out.split("flicker (mean warp error, 0-255): ")[1]
+                      .replace(")", "").split(" (frames alone: "))
+    assert flicker < 0.5 * alone, out
+    written = sorted(p.name for p in (tmp_path / "steady").iterdir())
+    assert written == [f"shot_{t}.png" for t in range(1, 9)]   # natural order, named like the inputs
+    first = (tmp_path / "steady" / "shot_1.png").read_bytes()
+    rc, out, err = frames_cli(capfd, sequence, tmp_path / "steady")
+    assert rc == 0 and "0 stylized now, 8 resumed" in out, (out, err)
+    assert (tmp_path / "steady" / "shot_1.png").read_bytes() == first
+
+
+def test_coherence_zero_is_the_frames_alone(capfd, sequence, tmp_path):
+    rc, out, err = frames_cli(capfd, sequence, tmp_path / "alone", "--coherence", "0")
+    assert rc == 0, err
+    flicker, alone = (float(x) for x in out.split("0-255): ")[1].replace(")", "").split(" (frames alone: "))
+    assert flicker == pytest.approx(alone)
+
+
+def test_bad_frames_input_is_one_clear_line(capfd, sequence, tmp_path):
+    rc, out, err = frames_cli(capfd, sequence, sequence / "frames")
+    assert rc == 2 and "is the frames folder" in err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    rc = cli_main(["frames", str(empty), str(DATA / "painting.jpg"), "-o", str(tmp_path / "o"), "--quiet"])
+    assert rc == 2 and "no frames" in capfd.readouterr().err
+    rc, out, err = frames_cli(capfd, sequence, tmp_path / "o2", "--coherence", "1")
+    assert rc == 2 and "--coherence" in err
