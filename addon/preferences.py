@@ -20,7 +20,8 @@ from .worker_client import PythonSetup
 ROOT = __package__.rpartition(".")[0] or __package__   # the extension's module: prefs are keyed by it
 # What the worker needs beside Blender's Python (kept equal to requirements.txt by a test).
 REQUIREMENTS = ["torch==2.13.0", "numpy>=1.26,<2", "pillow==13.0.0", "safetensors==0.8.0",
-                "opencv-python-headless==4.11.0.86", "OpenEXR==3.5.3"]
+                "opencv-python-headless==4.11.0.86", "OpenEXR==3.5.3",
+                "imageio-ffmpeg==0.8.1"]
 TORCH_INDEX = {"CPU": "https://download.pytorch.org/whl/cpu",
                "CUDA": "https://download.pytorch.org/whl/cu128"}
 

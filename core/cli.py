@@ -67,6 +67,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("-o", "--output", required=True, help="folder for the stylized PNG frames")
     f.add_argument("--vectors", help="folder of multilayer EXRs holding Vector (and Depth) passes, "
                    "matched to frames by number")
+    f.add_argument("--video", help="also write the stylized frames as this H.264 .mp4")
+    f.add_argument("--fps", type=float, default=24.0, help="frame rate of --video")
     f.add_argument("--coherence", type=float, default=0.6,
                    help="0..<1: how much of the previous frame, warped along the motion, is kept")
     f.add_argument("--method", default=default_method(), choices=list(METHODS))
@@ -162,13 +164,14 @@ def _frames(args, bar) -> str:
     job = frames.FramesJob(frames=args.frames, styles=args.styles, output=args.output, vectors=args.vectors,
                            method=args.method, settings=_settings(args), coherence=args.coherence,
                            preserve_color=args.preserve_color, device=args.device,
-                           allow_untrained=args.allow_untrained, overwrite=args.overwrite)
+                           allow_untrained=args.allow_untrained, overwrite=args.overwrite,
+                           video=args.video, fps=args.fps)
     r = frames.run(job, bar)
     text = f"{r.output}: {r.frames} frames ({r.done} stylized now, {r.frames - r.done} resumed), {r.seconds:.1f} s"
     if r.flicker is not None:
         alone = f" (frames alone: {r.flicker_alone:.2f})" if r.flicker_alone is not None else ""
         text += f"; flicker (mean warp error, 0-255): {r.flicker:.2f}{alone}"
-    return text
+    return text + (f"; video {r.video}" if r.video else "")
 
 
 def _quiet_opencv() -> None:

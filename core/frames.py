@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from . import colour, motion
+from . import colour, motion, video
 from .engine import Progress, Settings, Stylizer, check_choices, default_method, warn
 from .errors import BrushworkError, Cancelled
 from .image_io import SUPPORTED, Picture, read_image, read_render_passes, write_image
@@ -44,6 +44,8 @@ class FramesJob:
     device: str = "auto"
     allow_untrained: bool = False
     overwrite: bool = False          # redo frames whose output exists (default: resume)
+    video: str | None = None         # also write the frames as this H.264 .mp4
+    fps: float = 24.0
 
 
 @dataclass
@@ -54,6 +56,7 @@ class FramesResult:
     seconds: float
     flicker: float | None            # mean warp error of the outputs (0–255), with vectors
     flicker_alone: float | None      # the same for the frames stylized alone, for comparison
+    video: str | None = None
 
 
 def frame_files(folder: str | Path) -> list[Path]:
@@ -121,6 +124,8 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
     out_dir = Path(job.output)
     if out_dir.resolve() == Path(job.frames).resolve():
         raise BrushworkError(f"{job.output}: is the frames folder; results go to a new folder")
+    if job.video and Path(job.video).suffix.lower() != ".mp4":
+        raise BrushworkError(f"{job.video}: the video must be an .mp4 file")
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = [out_dir / f"{p.stem}.png" for p in files]
 
@@ -166,7 +171,12 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
                 errors_alone.append(motion.warp_error(prev_alone, alone, back, valid))
         forward = motion.forward_flow(frame.vector) if frame.vector is not None else None
         prev, prev_alone = (out, forward, frame.depth), alone
+    if job.video:
+        if progress:
+            progress(0.999, "video")
+        video.write_mp4(outputs, job.video, job.fps)
     if progress:
         progress(1.0, "done")
     mean = lambda xs: float(np.mean(xs)) if xs else None  # noqa: E731
-    return FramesResult(str(out_dir), len(files), done, time.perf_counter() - t0, mean(errors), mean(errors_alone))
+    return FramesResult(str(out_dir), len(files), done, time.perf_counter() - t0, mean(errors), mean(errors_alone),
+                        job.video)

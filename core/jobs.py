@@ -38,25 +38,30 @@ class Job:
 
     @classmethod
     def from_dict(cls, spec: dict) -> "Job":
-        """A job from the worker's JSON spec (the CLI's options, snake_case).
+        """A job from the worker's JSON spec (the CLI's options, snake_case)."""
+        return from_spec(cls, spec, ("content", "styles", "output"))
 
-        Types are checked here, so a wrong one is a message, not a crash deep inside
-        (and "overwrite": "false" is not taken for true).
-        """
-        spec = dict(spec)
-        known = (set(cls.__dataclass_fields__) - {"settings"}) | set(Settings.__dataclass_fields__)
-        unknown = set(spec) - known
-        if unknown:
-            raise BrushworkError(f"job spec: unknown field(s) {', '.join(sorted(unknown))}")
-        for name in ("content", "styles", "output"):
-            if name not in spec:
-                raise BrushworkError(f"job spec: '{name}' is required")
-        if isinstance(spec["styles"], str):
-            spec["styles"] = [spec["styles"]]
-        for name, value in spec.items():
-            _check_type(name, value)
-        settings = Settings(**{k: spec.pop(k) for k in list(spec) if k in Settings.__dataclass_fields__})
-        return cls(settings=settings, **spec)
+
+def from_spec(cls, spec: dict, required: tuple[str, ...]):
+    """A job dataclass (with a `settings` field) from a JSON spec.
+
+    Types are checked here, so a wrong one is a message, not a crash deep inside
+    (and "overwrite": "false" is not taken for true).
+    """
+    spec = dict(spec)
+    known = (set(cls.__dataclass_fields__) - {"settings"}) | set(Settings.__dataclass_fields__)
+    unknown = set(spec) - known
+    if unknown:
+        raise BrushworkError(f"job spec: unknown field(s) {', '.join(sorted(unknown))}")
+    for name in required:
+        if name not in spec:
+            raise BrushworkError(f"job spec: '{name}' is required")
+    if isinstance(spec["styles"], str):
+        spec["styles"] = [spec["styles"]]
+    for name, value in spec.items():
+        _check_type(name, value)
+    settings = Settings(**{k: spec.pop(k) for k in list(spec) if k in Settings.__dataclass_fields__})
+    return cls(settings=settings, **spec)
 
 
 def _is_number(v) -> bool:
@@ -78,6 +83,12 @@ _SPEC_TYPES = {  # field → (test, what the message asks for)
                       "a list of numbers"),
     **{flag: (lambda v: isinstance(v, bool), "true or false")
        for flag in ("preserve_color", "allow_untrained", "overwrite", "force_color")},
+    # frame sequences (core/frames.py)
+    "frames": (lambda v: isinstance(v, str), "a folder path string"),
+    "vectors": (lambda v: v is None or isinstance(v, str), "a folder path string or null"),
+    "video": (lambda v: v is None or isinstance(v, str), "an .mp4 path string or null"),
+    "coherence": (_is_number, "a number"),
+    "fps": (_is_number, "a number"),
 }
 
 

@@ -1,5 +1,8 @@
 """`python -m core worker`: one JSON job spec on stdin, JSON lines on stdout.
 
+A spec with "frames" (a folder) is a frame sequence (core/frames.py's FramesJob fields);
+otherwise one image (core/jobs.py's Job fields).
+
 The add-on runs this as a child process so Blender never freezes and a crash in torch
 cannot take Blender down. Lines: {"type": "progress", "fraction", "stage"} while working,
 then exactly one {"type": "result", "status": "ok"|"error"|"cancelled", …}. SIGTERM (the
@@ -51,10 +54,17 @@ def _run(stdin, stdout, stop: threading.Event) -> tuple[str, dict]:
             raise BrushworkError(f"job spec is not valid JSON: {e}") from None
         if not isinstance(spec, dict):
             raise BrushworkError("job spec must be a JSON object")
+        report = lambda f, s: json_line(stdout, type="progress", fraction=round(f, 4), stage=s)  # noqa: E731
+        if "frames" in spec:  # a frame sequence (core/frames.py)
+            from . import frames
+            job = jobs.from_spec(frames.FramesJob, spec, ("frames", "styles", "output"))
+            json_line(stdout, type="progress", fraction=0.0, stage="loading")
+            r = frames.run(job, report, stop.is_set)
+            return "ok", {"output": r.output, "frames": r.frames, "done": r.done, "video": r.video,
+                          "seconds": round(r.seconds, 3), "flicker": r.flicker, "flicker_alone": r.flicker_alone}
         job = jobs.Job.from_dict(spec)  # checks field names and types
         json_line(stdout, type="progress", fraction=0.0, stage="loading")
-        result = jobs.run(job, lambda f, s: json_line(stdout, type="progress", fraction=round(f, 4), stage=s),
-                          stop.is_set)
+        result = jobs.run(job, report, stop.is_set)
         return "ok", {"output": result.output, "width": result.width, "height": result.height,
                       "seconds": round(result.seconds, 3), "untrained": result.untrained, "wrap": result.wrap}
     except BrushworkError as e:

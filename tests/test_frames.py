@@ -125,10 +125,15 @@ def test_motion_vectors_halve_the_flicker_and_a_rerun_resumes(capfd, sequence, t
     assert (tmp_path / "steady" / "shot_1.png").read_bytes() == first
 
 
-def test_coherence_zero_is_the_frames_alone(capfd, sequence, tmp_path):
-    rc, out, err = frames_cli(capfd, sequence, tmp_path / "alone", "--coherence", "0")
+def test_coherence_zero_is_the_frames_alone_and_an_mp4_comes_too(capfd, sequence, tmp_path):
+    mp4 = tmp_path / "shot.mp4"
+    rc, out, err = frames_cli(capfd, sequence, tmp_path / "alone", "--coherence", "0", "--video", str(mp4), "--fps", "12")
     assert rc == 0, err
-    flicker, alone = (float(x) for x in out.split("0-255): ")[1].replace(")", "").split(" (frames alone: "))
+    import imageio_ffmpeg
+    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(mp4))
+    assert frames == 8 and not list(tmp_path.glob(".*partial*"))
+    flicker, alone = (float(x) for x in out.split("0-255): ")[1].split(";")[0].replace(")", "")
+                      .split(" (frames alone: "))
     assert flicker == pytest.approx(alone)
 
 
