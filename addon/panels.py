@@ -1,7 +1,7 @@
 """The Brushwork panel, in the 3D View sidebar and the material tab: one draw for both."""
 import bpy
 
-from . import operators, previews
+from . import operators, previews, render_operators
 
 
 def draw(layout, context) -> None:
@@ -33,6 +33,11 @@ def draw(layout, context) -> None:
         row.scale_y = 1.4
         row.operator(operators.BRUSHWORK_OT_stylize_texture.bl_idname, icon="BRUSH_DATA")
         col.operator(operators.BRUSHWORK_OT_revert_texture.bl_idname, icon="LOOP_BACK")
+        col.separator()
+        col.label(text="Renders")
+        col.operator(render_operators.BRUSHWORK_OT_stylize_render.bl_idname, icon="RENDER_RESULT")
+        col.prop(settings, "coherence", slider=True)
+        col.operator(render_operators.BRUSHWORK_OT_stylize_animation.bl_idname, icon="RENDER_ANIMATION")
 
 
 class VIEW3D_PT_brushwork(bpy.types.Panel):

@@ -62,7 +62,7 @@ def make(context, settings, temp_dir: Path) -> Plan:
             except (RuntimeError, OSError) as e:
                 skipped.append(f"{mat.name}: {image.name}: could not read its pixels ({e})")
                 continue
-            output = _new_name(out_dir, image.name, Path(content).suffix, taken)
+            output = new_name(out_dir, image.name, Path(content).suffix, taken)
             job = Job(image.name, content, output, [(mat.name, found.node.name)])
             job.spec = _spec(settings, style, content, output)
             jobs[image.name] = job
@@ -126,7 +126,7 @@ def output_dir() -> Path:
     return Path(tempfile.gettempdir()) / "brushwork" / "stylized"
 
 
-def _new_name(folder: Path, image_name: str, content_ext: str, taken: set[str]) -> str:
+def new_name(folder: Path, image_name: str, content_ext: str, taken: set[str]) -> str:
     ext = ".exr" if content_ext.lower() in FLOAT_EXTS else ".png"
     stem = bpy.path.clean_name(Path(image_name).stem if Path(image_name).suffix else image_name)
     for i in range(10000):

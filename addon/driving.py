@@ -1,0 +1,140 @@
+"""Runs a Brushwork job (a generator of steps) with the UI live, or blocking in background mode.
+
+A job is a generator: it does a little work, yields `(fraction, text)` for the progress
+bar (or None while it only waits for the worker), and returns when done; it raises
+`JobError` with a message for the artist, and cleans up in its own `finally` when closed
+early (Cancel, Esc, an error). With a window, a timer advances it one step per tick,
+so Blender stays responsive; in background mode (`blender -b`, the `bpy` module) timers
+and modal operators never run, so the same generator is simply run to the end.
+"""
+from __future__ import annotations
+
+import threading
+import time
+
+import bpy
+
+_cancel = threading.Event()   # set by the Cancel button, Esc, or request_cancel() from any thread
+_active = {"job": None}       # the one job in progress (the panel shows it)
+
+
+class JobError(Exception):
+    """A job stopped for a reason the artist can act on (the message says which)."""
+
+
+def request_cancel() -> None:
+    """Ask the running job to stop (safe from any thread, e.g. a pipeline's watchdog)."""
+    _cancel.set()
+
+
+def is_running() -> bool:
+    return _active["job"] is not None
+
+
+def wait_for(worker, to_fraction, label: str):
+    """Steps that follow a worker to its result: yields progress, returns the result message."""
+    while True:
+        messages = worker.poll()
+        if not messages:
+            yield None
+            continue
+        for msg in messages:
+            if msg.get("type") == "progress":
+                yield to_fraction(msg.get("fraction", 0.0)), f"{label} {msg.get('stage', '')}".strip()
+            elif msg.get("type") == "result":
+                if msg.get("status") == "ok":
+                    return msg
+                if msg.get("status") == "cancelled":
+                    raise JobError("cancelled")
+                raise JobError(msg.get("message", "the worker failed"))
+
+
+class DrivenOperator:
+    """Mixin for operators whose work is a job generator (see the module docstring)."""
+
+    _timer = None
+    _job = None
+    cancelled_note = "nothing was changed"   # what a cancel leaves, for the artist
+
+    def drive(self, context, job) -> set:
+        _cancel.clear()
+        _active["job"] = self
+        self._job = job
+        self._last_print = 0.0
+        if bpy.app.background or context.window is None:
+            try:
+                for step in job:
+                    if _cancel.is_set():
+                        return self._stop(context, "cancelled")
+                    if step is None:
+                        time.sleep(0.1)
+                    else:
+                        self._progress(context, *step)
+            except JobError as e:
+                return self._stop(context, str(e))
+            except KeyboardInterrupt:
+                return self._stop(context, "cancelled")
+            return self._stop(context, None)
+        self._progress(context, 0.0, "starting")
+        self._timer = context.window_manager.event_timer_add(0.1, window=context.window)
+        context.window_manager.modal_handler_add(self)
+        return {"RUNNING_MODAL"}
+
+    def modal(self, context, event):
+        if event.type == "ESC" or _cancel.is_set():
+            return self._stop(context, "cancelled")
+        if event.type != "TIMER":
+            return {"PASS_THROUGH"}
+        try:
+            step = next(self._job)
+        except StopIteration:
+            return self._stop(context, None)
+        except JobError as e:
+            return self._stop(context, str(e))
+        if step is not None:
+            self._progress(context, *step)
+        return {"PASS_THROUGH"}
+
+    def finished(self, context) -> None:
+        """Called once the job has run to its end (apply results, report)."""
+
+    def _progress(self, context, fraction: float, text: str) -> None:
+        state = context.window_manager.brushwork_job
+        state.running, state.progress, state.status = True, fraction, text
+        if bpy.app.background:
+            now = time.monotonic()
+            if now - self._last_print > 1.0 or fraction >= 1:
+                print(f"Brushwork: {text} {fraction:.0%}", flush=True)
+                self._last_print = now
+            return
+        if context.workspace:
+            context.workspace.status_text_set(f"Brushwork: {text} {fraction:.0%}  (Esc to cancel)")
+        _redraw(context)
+
+    def _stop(self, context, error: str | None) -> set:
+        if self._timer is not None:
+            context.window_manager.event_timer_remove(self._timer)
+            self._timer = None
+        try:
+            self._job.close()  # runs the job's own cleanup when it ended early
+            if error is None:
+                self.finished(context)
+            elif error == "cancelled":
+                self.report({"WARNING"}, f"Brushwork cancelled; {self.cancelled_note}")
+            else:
+                self.report({"ERROR"}, error)
+        finally:
+            _active["job"] = None
+            _cancel.clear()
+            state = context.window_manager.brushwork_job
+            state.running, state.progress, state.status = False, 0.0, ""
+            if not bpy.app.background and context.workspace:
+                context.workspace.status_text_set(None)
+                _redraw(context)
+        return {"FINISHED"} if error is None else {"CANCELLED"}
+
+
+def _redraw(context) -> None:
+    for area in context.screen.areas if context.screen else []:
+        if area.type in {"VIEW_3D", "PROPERTIES", "STATUSBAR", "IMAGE_EDITOR"}:
+            area.tag_redraw()

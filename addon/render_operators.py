@@ -1,0 +1,160 @@
+"""Stylize Render (a still) and Stylize Animation (a frame range, steadied by motion vectors).
+
+Renders become files through the scene's view transform (renders.py); the engine's
+worker does the rest: one image job for a still, one frame-sequence job for an
+animation (one transformation for all frames, the previous stylized frame carried along
+the render's own motion vectors, numbered PNGs and an MP4). An animation's renders and
+stylized frames are kept on disk as they finish, so Cancel keeps the finished frames
+and running it again resumes where it stopped.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+
+import bpy
+from bpy.props import StringProperty
+
+from . import plan, preferences, renders
+from .driving import DrivenOperator, is_running, wait_for
+from .operators import check_style
+from .properties import DEVICES, METHODS
+from .worker_client import Worker
+
+
+def _engine_settings(settings) -> dict:
+    spec = {"strength": settings.strength, "preserve_color": settings.preserve_color,
+            "style_scale": settings.style_scale, "tile": settings.tile, "device": DEVICES[settings.device],
+            "styles": [bpy.path.abspath(settings.style_image)]}
+    if METHODS[settings.method]:
+        spec["method"] = METHODS[settings.method]
+    return spec
+
+
+def _show(context, image) -> None:
+    for area in context.screen.areas if context.screen else []:
+        if area.type == "IMAGE_EDITOR":
+            area.spaces.active.image = image
+            return
+
+
+class BRUSHWORK_OT_stylize_render(DrivenOperator, bpy.types.Operator):
+    """Paint the last render (or the named image) after the style image, as a new image"""
+    bl_idname = "brushwork.stylize_render"
+    bl_label = "Stylize Render"
+
+    image_name: StringProperty(name="Image", description="Image to stylize instead of the last render")
+
+    @classmethod
+    def poll(cls, context):
+        return not is_running()
+
+    def execute(self, context):
+        settings = context.scene.brushwork
+        problem = check_style(settings)
+        source = bpy.data.images.get(self.image_name) if self.image_name else renders.last_render()
+        if not problem and source is None:
+            problem = (f"No image named '{self.image_name}'" if self.image_name
+                       else "Nothing rendered yet: render (F12) first, or name an image")
+        if problem:
+            self.report({"ERROR"}, problem)
+            return {"CANCELLED"}
+        self.source_name = source.name
+        self.work = Path(tempfile.mkdtemp(prefix="brushwork-"))
+        content = self.work / "render.png"
+        try:
+            renders.save_display(source, context.scene, content)
+        except RuntimeError as e:
+            shutil.rmtree(self.work, ignore_errors=True)
+            self.report({"ERROR"}, f"{source.name}: could not read its pixels ({e})")
+            return {"CANCELLED"}
+        folder = plan.output_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.output = plan.new_name(folder, source.name, ".png", set())
+        spec = {"content": str(content), "output": self.output, "wrap": "none", "force_color": True,
+                **_engine_settings(settings)}
+        return self.drive(context, self._steps(Worker(spec, preferences.python_setup(context))))
+
+    def _steps(self, worker):
+        try:
+            yield from wait_for(worker, lambda f: f, self.source_name)
+        finally:
+            worker.cancel()
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    def finished(self, context):
+        image = bpy.data.images.load(self.output, check_existing=False)
+        image.name = f"{self.source_name}.stylized"
+        _show(context, image)
+        self.report({"INFO"}, f"Stylized {self.source_name} → {image.name} ({self.output})")
+
+
+class BRUSHWORK_OT_stylize_animation(DrivenOperator, bpy.types.Operator):
+    """Render the frame range with motion vectors and paint every frame with one style transformation"""
+    bl_idname = "brushwork.stylize_animation"
+    bl_label = "Stylize Animation"
+    cancelled_note = "the frames finished so far are kept; run it again to resume"
+
+    frames_dir: StringProperty(name="Frames", subtype="DIR_PATH",
+                               description="Stylize this folder of frames instead of rendering the scene")
+
+    @classmethod
+    def poll(cls, context):
+        return not is_running()
+
+    def execute(self, context):
+        settings = context.scene.brushwork
+        problem = check_style(settings)
+        if problem:
+            self.report({"ERROR"}, problem)
+            return {"CANCELLED"}
+        scene = context.scene
+        self.root = plan.output_dir() / f"{bpy.path.clean_name(scene.name)}_animation"
+        self.video = self.root / f"{bpy.path.clean_name(scene.name)}.stylized.mp4"
+        self.result = {}
+        return self.drive(context, self._steps(context, scene, settings))
+
+    def _steps(self, context, scene, settings):
+        frames_in, vectors = (Path(bpy.path.abspath(self.frames_dir)), None) if self.frames_dir else \
+            (self.root / "render", self.root / "passes")
+        share = 0.0
+        if not self.frames_dir:
+            share = 0.5  # rendering takes about as long as stylizing on a CPU
+            frames = range(scene.frame_start, scene.frame_end + 1, scene.frame_step)
+            frames_in.mkdir(parents=True, exist_ok=True)
+            vectors.mkdir(parents=True, exist_ok=True)
+            with renders.motion_passes(scene):
+                for i, f in enumerate(frames):
+                    png, exr = frames_in / f"frame_{f:05d}.png", vectors / f"frame_{f:05d}.exr"
+                    yield share * i / len(frames), f"render frame {f} ({i + 1}/{len(frames)})"
+                    if not (png.exists() and exr.exists()):  # a re-run resumes
+                        renders.render_frame(scene, f, png, exr)
+        spec = {"frames": str(frames_in), "output": str(self.root / "frames"), "video": str(self.video),
+                "fps": scene.render.fps / scene.render.fps_base, "coherence": settings.coherence,
+                **({"vectors": str(vectors)} if vectors else {}), **_engine_settings(settings)}
+        worker = Worker(spec, preferences.python_setup(context))
+        try:
+            self.result = yield from wait_for(worker, lambda f: share + (1 - share) * f, "stylize")
+        finally:
+            worker.cancel()
+
+    def finished(self, context):
+        r = self.result
+        steady = ""
+        if r.get("flicker") is not None and r.get("flicker_alone"):
+            steady = f"; flicker {r['flicker']:.2f} (frames alone {r['flicker_alone']:.2f})"
+        self.report({"INFO"}, f"Stylized {r['frames']} frames into {r['output']}; video {r['video']}{steady}")
+
+
+CLASSES = (BRUSHWORK_OT_stylize_render, BRUSHWORK_OT_stylize_animation)
+
+
+def register():
+    for cls in CLASSES:
+        bpy.utils.register_class(cls)
+
+
+def unregister():
+    for cls in reversed(CLASSES):
+        bpy.utils.unregister_class(cls)

@@ -1,0 +1,73 @@
+"""Renders as files the engine reads: display colour through the scene's view transform,
+and the Vector and Z passes (multilayer EXR) that steady an animation.
+
+The networks were trained on display-referred images. A render is scene-linear, so it
+is turned into display colour *on purpose*, by the scene's own view transform (AgX,
+Filmic, Standard…) as Blender shows it, and saved as 16-bit PNG: highlights above 1 are
+compressed by the view transform, exactly as in the viewer, not clipped by us.
+"""
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import bpy
+
+
+@contextlib.contextmanager
+def image_format(scene, fmt: str, **extra):
+    """Temporarily set the scene's output format (Blender 5 also needs the media type)."""
+    ims = scene.render.image_settings
+    keys = [k for k in ("media_type", "file_format", "color_depth", "color_mode", "exr_codec") if hasattr(ims, k)]
+    saved = {k: getattr(ims, k) for k in keys}
+    try:
+        if hasattr(ims, "media_type"):
+            ims.media_type = "MULTI_LAYER_IMAGE" if fmt == "OPEN_EXR_MULTILAYER" else "IMAGE"
+        ims.file_format = fmt
+        for k, v in extra.items():
+            setattr(ims, k, v)
+        yield
+    finally:
+        for k in keys:
+            with contextlib.suppress(TypeError, ValueError, AttributeError):
+                setattr(ims, k, saved[k])
+
+
+def save_display(image, scene, path: Path) -> None:
+    """`image` (a render result or any image) through the scene's view transform as 16-bit PNG."""
+    with image_format(scene, "PNG", color_depth="16", color_mode="RGB"):
+        image.save_render(str(path), scene=scene)
+
+
+def save_passes(scene, path: Path) -> None:
+    """The last render's passes (Combined, Vector, Depth…) as one multilayer EXR."""
+    with image_format(scene, "OPEN_EXR_MULTILAYER", color_depth="32"):
+        bpy.data.images["Render Result"].save_render(str(path), scene=scene)
+
+
+@contextlib.contextmanager
+def motion_passes(scene):
+    """Vector and Z passes on, motion blur off (it zeroes the Vector pass); restored after."""
+    layer = bpy.context.view_layer
+    saved = (layer.use_pass_vector, layer.use_pass_z, scene.render.use_motion_blur, scene.frame_current)
+    try:
+        layer.use_pass_vector = layer.use_pass_z = True
+        scene.render.use_motion_blur = False
+        yield
+    finally:
+        layer.use_pass_vector, layer.use_pass_z, scene.render.use_motion_blur = saved[:3]
+        scene.frame_set(saved[3])
+
+
+def render_frame(scene, frame: int, png: Path, exr: Path) -> None:
+    """Render `frame` and save its display colour and its passes."""
+    scene.frame_set(frame)
+    bpy.ops.render.render()
+    save_passes(scene, exr)
+    save_display(bpy.data.images["Render Result"], scene, png)
+
+
+def last_render():
+    """The Render Result image if a render has finished in this session, else None."""
+    image = bpy.data.images.get("Render Result")
+    return image if image is not None and image.type == "RENDER_RESULT" else None

@@ -1,0 +1,150 @@
+"""Renders and animations in Blender (the `bpy` module, background mode, Cycles CPU, tiny frames)."""
+from pathlib import Path
+
+import cv2
+import imageio_ffmpeg
+import numpy as np
+
+from blender_env import run_in_blender
+from core import motion
+from core.image_io import read_image, read_render_passes
+
+DATA = Path(__file__).resolve().parent / "data"
+
+# A cube gliding diagonally under an orthographic camera: 10 px per unit, so 2 px right and
+# 1 px up per frame, linear keys. The camera pans 1 px per frame to the left for animations.
+SCENE = '''
+import bpy, sys
+from pathlib import Path
+TMP = Path(TMP)
+bpy.ops.wm.read_homefile(use_empty=True)
+sc = bpy.context.scene
+bpy.context.preferences.edit.keyframe_new_interpolation_type = "LINEAR"
+bpy.ops.mesh.primitive_cube_add(size=1.6, location=(-1, -0.5, 0))
+cube = bpy.context.active_object
+cube.keyframe_insert("location", frame=1)
+cube.location = (1, 0.5, 0)
+cube.keyframe_insert("location", frame=11)
+mat = bpy.data.materials.new("Red")
+mat.use_nodes = True
+mat.node_tree.nodes["Principled BSDF"].inputs["Base Color"].default_value = (0.8, 0.1, 0.05, 1)
+cube.data.materials.append(mat)
+bpy.ops.mesh.primitive_plane_add(size=30, location=(0, 0, -1))
+floor = bpy.context.active_object
+fm = bpy.data.materials.new("Checker")
+fm.use_nodes = True
+checker = fm.node_tree.nodes.new("ShaderNodeTexChecker")
+checker.inputs["Scale"].default_value = 12
+fm.node_tree.links.new(checker.outputs["Color"], fm.node_tree.nodes["Principled BSDF"].inputs["Base Color"])
+floor.data.materials.append(fm)
+bpy.ops.object.camera_add(location=(0, 0, 10), rotation=(0, 0, 0))
+cam = bpy.context.active_object
+cam.data.type = "ORTHO"
+cam.data.ortho_scale = 8
+sc.camera = cam
+bpy.ops.object.light_add(type="SUN", location=(0, 0, 5))
+sc.render.engine = "CYCLES"
+sc.cycles.device = "CPU"
+sc.cycles.samples = 4
+sc.cycles.use_denoising = False
+sc.render.resolution_x, sc.render.resolution_y = 80, 60
+sc.render.use_motion_blur = True        # the animation operator must turn it off (and back on)
+settings = sc.brushwork
+settings.style_image = str(Path(DATA) / "painting.jpg")
+settings.method = "WCT_R31"
+def pan_camera():
+    cam.location.x = 0
+    cam.keyframe_insert("location", frame=1)
+    cam.location.x = -0.1 * 9
+    cam.keyframe_insert("location", frame=10)
+'''
+
+
+def scene(tmp_path) -> str:
+    return f"TMP = {str(tmp_path)!r}\nDATA = {str(DATA)!r}\n" + SCENE
+
+
+def test_vector_pass_convention_with_a_moving_cube(tmp_path):
+    """Cycles' Vector pass: R,G = previous − current, B,A = current − next, pixels, y up;
+    our reader, flows and warp turn it into the right motion."""
+    proc = run_in_blender(scene(tmp_path) + '''
+renders = sys.modules[ADDON_MODULE + ".addon.renders"]
+px = {}
+for f in (4, 5, 6):                      # the cube's true position, in pixels (10 px per unit, y up)
+    sc.frame_set(f)
+    px[f] = [10 * cube.matrix_world.translation.x, 10 * cube.matrix_world.translation.y]
+with renders.motion_passes(sc):
+    for f in (4, 5):
+        renders.render_frame(sc, f, TMP / f"f{f}.png", TMP / f"f{f}.exr")
+report({"px": px})
+''', tmp_path)
+    px = {int(k): v for k, v in proc.result["px"].items()}
+    expected = [px[4][0] - px[5][0], px[4][1] - px[5][1], px[5][0] - px[6][0], px[5][1] - px[6][1]]
+    assert expected[0] < -1 and expected[1] < -0.5   # it moves right and up
+    prev, cur = (read_render_passes(str(tmp_path / f"f{f}.exr")) for f in (4, 5))
+    vec = cur["Vector"]
+    # The cube's top (nearer than the floor), away from its edges where the pixel filter mixes.
+    on_cube = cv2.erode((cur["Depth"] < 9.5).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    assert on_cube.sum() > 50
+    for channel in range(4):
+        assert np.allclose(vec[..., channel][on_cube], expected[channel], atol=0.02), channel
+    floor = cv2.erode((cur["Depth"] > 10).astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    assert np.abs(vec[floor]).max() < 1e-3    # the floor does not move
+    # Warping the previous frame along the backward flow lands the cube where it is now.
+    back = motion.backward_flow(vec)
+    valid = motion.valid_mask(back, motion.forward_flow(prev["Vector"]), cur["Depth"], prev["Depth"])
+    warped = motion.warp(prev["Combined"][..., :3], back)[0]
+    inner = valid & on_cube
+    assert inner.sum() > 100
+    assert np.abs(warped - cur["Combined"][..., :3])[inner].mean() < 0.02
+    # The display PNG went through the view transform: not the linear values clipped.
+    png = read_image(str(tmp_path / "f5.png"))
+    assert png.dtype == np.uint16 and png.color.shape == (60, 80, 3)
+    assert png.color.mean() > cur["Combined"][..., :3].mean() + 0.05
+
+
+def test_stylize_render_makes_a_new_image(tmp_path):
+    proc = run_in_blender(scene(tmp_path) + '''
+bpy.ops.wm.save_as_mainfile(filepath=str(TMP / "shot.blend"))
+try:
+    bpy.ops.brushwork.stylize_render()
+    before = "no error"
+except RuntimeError as e:
+    before = str(e)
+bpy.ops.render.render()
+result = bpy.ops.brushwork.stylize_render()
+image = bpy.data.images["Render Result.stylized"]
+report({"before": before, "result": list(result), "size": list(image.size),
+        "file": bpy.path.abspath(image.filepath)})
+''', tmp_path)
+    r = proc.result
+    assert "render (F12) first" in r["before"]
+    assert r["result"] == ["FINISHED"] and r["size"] == [80, 60]
+    assert Path(r["file"]) == tmp_path / "stylized" / "Render_Result.stylized.png"
+
+
+def test_stylize_animation_renders_steadies_resumes_and_restores_the_scene(tmp_path):
+    code = scene(tmp_path) + '''
+pan_camera()
+sc.frame_start, sc.frame_end, sc.frame_current = 1, 6, 3
+sc.render.fps = 12
+bpy.ops.wm.save_as_mainfile(filepath=str(TMP / "shot.blend"))
+result = bpy.ops.brushwork.stylize_animation()
+layer = bpy.context.view_layer
+report({"result": list(result), "blur": sc.render.use_motion_blur, "vector": layer.use_pass_vector,
+        "frame": sc.frame_current})
+'''
+    proc = run_in_blender(code, tmp_path)
+    assert proc.result == {"result": ["FINISHED"], "blur": True, "vector": False, "frame": 3}
+    root = tmp_path / "stylized" / "Scene_animation"
+    frames = sorted((root / "frames").iterdir())
+    assert [p.name for p in frames] == [f"frame_{f:05d}.png" for f in range(1, 7)]
+    assert len(list((root / "passes").glob("*.exr"))) == 6
+    n, _ = imageio_ffmpeg.count_frames_and_secs(str(root / "Scene.stylized.mp4"))
+    assert n == 6
+    flicker, alone = (float(x) for x in proc.stdout.split("; flicker ")[1].split(")")[0]
+                      .replace("(frames alone", "").split())
+    assert flicker < 0.7 * alone, proc.stdout[-500:]
+    stamps = {p: p.stat().st_mtime_ns for p in [*frames, *(root / "render").iterdir()]}
+    run_in_blender(code, tmp_path)  # a re-run finds every frame done: renders and redoes nothing
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
