@@ -57,7 +57,7 @@ class BrushworkSettings(bpy.types.PropertyGroup):
     pack: BoolProperty(name="Pack into .blend", default=False,
                        description="Pack the stylized images into the .blend instead of referencing the files")
     coherence: FloatProperty(
-        name="Coherence", default=0.6, min=0.0, max=0.95, subtype="FACTOR",
+        name="Coherence", default=0.75, min=0.0, max=0.95, subtype="FACTOR",
         description="Animations: how much of the previous stylized frame, moved along the render's "
                     "motion vectors, each frame keeps (less flicker; 0 = every frame alone)")
     tile: IntProperty(name="Tile Size", default=1024, min=0, soft_min=256, soft_max=4096,

@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
                    "matched to frames by number")
     f.add_argument("--video", help="also write the stylized frames as this H.264 .mp4")
     f.add_argument("--fps", type=float, default=24.0, help="frame rate of --video")
-    f.add_argument("--coherence", type=float, default=0.6,
+    f.add_argument("--coherence", type=float, default=0.75,
                    help="0..<1: how much of the previous frame, warped along the motion, is kept")
     f.add_argument("--method", default=default_method(), choices=list(METHODS))
     f.add_argument("--strength", type=float, default=1.0)

@@ -39,7 +39,7 @@ class FramesJob:
     vectors: str | None = None       # folder of multilayer EXRs with Vector (+ Depth) passes
     method: str = field(default_factory=default_method)
     settings: Settings = field(default_factory=Settings)
-    coherence: float = 0.6           # 0: frames alone; towards 1: more of the warped previous frame
+    coherence: float = 0.75          # 0: frames alone; towards 1: more of the warped previous frame
     preserve_color: bool = False
     device: str = "auto"
     allow_untrained: bool = False

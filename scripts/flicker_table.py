@@ -1,0 +1,124 @@
+"""Flicker table: each trained method per frame alone vs. + motion vectors, on a rendered
+animation (Cycles: a turning, gliding textured cube under a panning camera) and on a
+photo drifting and zooming (motion known by construction). Writes docs/flicker.md and
+a side-by-side GIF (frames alone | + motion vectors).
+
+    python scripts/flicker_table.py [--frames 48] [--size 192x144] [--out docs]
+
+Runs the add-on's Stylize Animation for the renders (so the Vector/Z passes come the way
+artists get them), then `python -m core frames` for every variant.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _script(name: str):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def render_animation(work: Path, frames: int, size: tuple[int, int], style: Path) -> tuple[Path, Path]:
+    import bpy
+    demo = _script("blender_demo")
+    demo.ensure_addon()
+    demo.build_scene(ROOT / "tests" / "data")
+    scene = bpy.context.scene
+    scene.render.resolution_x, scene.render.resolution_y = size
+    scene.cycles.samples = 16
+    scene.frame_start, scene.frame_end = 1, frames
+    cube, cam = bpy.data.objects["Cube"], scene.camera
+    for f, turn, glide, pan in ((1, 0.6, -0.4, 0.0), (frames, 1.3, 0.4, 0.8)):
+        cube.rotation_euler.z, cube.location.x, cam.location.x = turn, glide, 5.2 + pan
+        for obj, path in ((cube, "rotation_euler"), (cube, "location"), (cam, "location")):
+            obj.keyframe_insert(path, frame=f)
+    bpy.ops.wm.save_as_mainfile(filepath=str(work / "flicker.blend"))
+    settings = scene.brushwork
+    settings.style_image, settings.method = str(style), "WCT_R31"
+    assert bpy.ops.brushwork.stylize_animation() == {"FINISHED"}
+    root = work / "stylized" / "Scene_animation"
+    return root / "render", root / "passes"
+
+
+def photo_sequence(work: Path, frames: int) -> tuple[Path, Path]:
+    from core import colour, motion
+    from core.image_io import Picture, read_image, write_image, write_render_passes
+    from core.training.evaluate import motion_sequence
+    photo = colour.to_working(read_image(str(ROOT / "tests" / "data" / "photo.jpg")).color, False)
+    seq, maps = motion_sequence(photo, frames=frames, shift=(1.0, 0.5), zoom=0.004, margin=16)
+    fdir, vdir = work / "photo" / "frames", work / "photo" / "vectors"
+    fdir.mkdir(parents=True), vdir.mkdir(parents=True)
+    for t, f in enumerate(seq):
+        write_image(str(fdir / f"p_{t + 1:04d}.png"), Picture(f.astype(np.float32), np.dtype(np.uint8), False, ""))
+        write_render_passes(str(vdir / f"p_{t + 1:04d}.exr"), {"Vector": motion.affine_vectors(maps, t, f.shape[:2])})
+    return fdir, vdir
+
+
+def stylize(frames: Path, vectors: Path, style: Path, out: Path, method: str, coherence: float) -> tuple[float, float]:
+    cmd = [sys.executable, "-m", "core", "frames", str(frames), str(style), "-o", str(out), "--vectors",
+           str(vectors), "--method", method, "--coherence", str(coherence), "--quiet", "--overwrite"]
+    text = subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True, text=True).stdout
+    found = re.search(r"0-255\): ([\d.]+) \(frames alone: ([\d.]+)\)", text)
+    return float(found[1]), float(found[2])
+
+
+def side_by_side_gif(left: Path, right: Path, path: Path, limit: int = 24) -> None:
+    from PIL import Image
+    pics = []
+    for a, b in list(zip(sorted(left.glob("*.png")), sorted(right.glob("*.png"))))[:limit]:
+        with Image.open(a) as ia, Image.open(b) as ib:
+            w, h = ia.size
+            sheet = Image.new("RGB", (2 * w + 4, h), (255, 255, 255))
+            sheet.paste(ia.convert("RGB"), (0, 0))
+            sheet.paste(ib.convert("RGB"), (w + 4, 0))
+            pics.append(sheet)
+    pics[0].save(path, save_all=True, append_images=pics[1:], duration=80, loop=0, optimize=True)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--frames", type=int, default=48)
+    p.add_argument("--size", default="192x144")
+    p.add_argument("--coherence", type=float, default=0.75)
+    p.add_argument("--methods", default="wct-r31,linear-r31")
+    p.add_argument("--style", type=Path, default=ROOT / "tests" / "data" / "painting.jpg")
+    p.add_argument("--out", type=Path, default=ROOT / "docs")
+    args = p.parse_args()
+    size = tuple(int(x) for x in args.size.split("x"))
+    work = Path(tempfile.mkdtemp(prefix="brushwork-flicker-"))
+    sources = {"rendered animation": render_animation(work, args.frames, size, args.style.resolve()),
+               "photo, shift + zoom": photo_sequence(work, args.frames)}
+    rows = []
+    for label, (frames, vectors) in sources.items():
+        for method in args.methods.split(","):
+            alone_dir, steady_dir = work / f"{label[:5]}-{method}-alone", work / f"{label[:5]}-{method}-steady"
+            alone, _ = stylize(frames, vectors, args.style, alone_dir, method, 0.0)
+            steady, _ = stylize(frames, vectors, args.style, steady_dir, method, args.coherence)
+            rows.append((label, method, alone, steady))
+            print(f"{label:22} {method:12} alone {alone:6.2f}  + vectors {steady:6.2f}  ({1 - steady / alone:.0%} less)")
+            if label == "rendered animation" and method == args.methods.split(",")[0]:
+                side_by_side_gif(alone_dir, steady_dir, args.out / "flicker-side-by-side.gif")
+    lines = ["| sequence | method | per frame alone | + motion vectors | cut |", "|---|---|---|---|---|"]
+    lines += [f"| {s} | {m} | {a:.2f} | {v:.2f} | {1 - v / a:.0%} |" for s, m, a, v in rows]
+    note = (f"Mean warp error between consecutive stylized frames (0–255, true motion, non-occluded pixels), "
+            f"{args.frames} frames, coherence {args.coherence}; `python scripts/flicker_table.py`.\n\n")
+    (args.out / "flicker.md").write_text(note + "\n".join(lines) + "\n")
+    print(f"wrote {args.out / 'flicker.md'}; work files in {work}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
