@@ -1,4 +1,4 @@
-"""Brushwork's command line: `python -m core stylize|frames|worker|check …`.
+"""Brushwork's command line: `python -m core stylize|frames|video|worker|check …`.
 
 Exit 0 on success; 2 with one line on stderr (no traceback) for anything the user can
 fix: bad input, missing weights, a path that would overwrite an original; 130 when
@@ -81,6 +81,11 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--allow-untrained", action="store_true")
     f.add_argument("--overwrite", action="store_true", help="redo frames already stylized (default: resume)")
     f.add_argument("--quiet", action="store_true")
+    v = sub.add_parser("video", help="join a folder of frames into an H.264 MP4")
+    v.add_argument("frames", help="folder of frames (natural order)")
+    v.add_argument("-o", "--output", required=True, help="the .mp4 to write")
+    v.add_argument("--fps", type=float, default=24.0)
+    v.add_argument("--quiet", action="store_true")
     sub.add_parser("worker", help="run one JSON job from stdin, JSON progress lines on stdout")
     sub.add_parser("check", help="print one JSON line: Python, torch, devices, trained methods")
     return p
@@ -128,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     saved = {sig: signal.signal(sig, signal.default_int_handler) for sig in stops} if in_main else {}
     try:
         from .progress import Bar
-        run = _frames if args.command == "frames" else _stylize
+        run = {"frames": _frames, "video": _video}.get(args.command, _stylize)
         summary = run(args, None if args.quiet else Bar())
     except BrushworkError as e:
         print(f"brushwork: error: {e}", file=sys.stderr)
@@ -157,6 +162,16 @@ def _stylize(args, bar) -> str:
                    allow_untrained=args.allow_untrained, overwrite=args.overwrite, force_color=args.force_color)
     result = jobs.run(job, bar)
     return f"{result.output} ({result.width}×{result.height}, {result.seconds:.1f} s)"
+
+
+def _video(args, bar) -> str:
+    from . import video
+    from .frames import frame_files
+    if not args.output.lower().endswith(".mp4"):
+        raise BrushworkError(f"{args.output}: the video must be an .mp4 file")
+    files = frame_files(args.frames)
+    video.write_mp4(files, args.output, args.fps)
+    return f"{args.output} ({len(files)} frames at {args.fps:g} fps)"
 
 
 def _frames(args, bar) -> str:

@@ -148,3 +148,34 @@ report({"result": list(result), "blur": sc.render.use_motion_blur, "vector": lay
     stamps = {p: p.stat().st_mtime_ns for p in [*frames, *(root / "render").iterdir()]}
     run_in_blender(code, tmp_path)  # a re-run finds every frame done: renders and redoes nothing
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+
+
+def test_render_farm_chunks_and_join(tmp_path):
+    """Two chunks of scripts/render_stylized.py (as farm tasks run them), then the join."""
+    import subprocess
+    import sys
+    run_in_blender(scene(tmp_path) + '''
+pan_camera()
+sc.frame_start, sc.frame_end = 1, 6
+bpy.ops.wm.save_as_mainfile(filepath=str(TMP / "shot.blend"))
+''', tmp_path)
+    root = Path(__file__).resolve().parent.parent
+    script = str(root / "scripts" / "render_stylized.py")
+    out = tmp_path / "farm"
+
+    def task(*args):
+        done = subprocess.run([sys.executable, script, *args], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=600)
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+        return done.stdout
+
+    common = ["--blend", str(tmp_path / "shot.blend"), "--style", str(DATA / "painting.jpg"), "--out", str(out),
+              "--method", "wct-r31"]
+    task(*common, "--frames", "4-6")           # chunks may run in any order, on any machine
+    log = task(*common, "--frames", "1-3")
+    assert "flicker" in log
+    assert sorted(p.name for p in out.glob("*.png")) == [f"frame_{f:05d}.png" for f in range(1, 7)]
+    assert "already in" in task(*common, "--frames", "1-3")   # a re-run of a finished chunk does nothing
+    task("--join", str(out), "--fps", "12", "--video", str(tmp_path / "shot.mp4"))
+    n, secs = imageio_ffmpeg.count_frames_and_secs(str(tmp_path / "shot.mp4"))
+    assert n == 6 and abs(secs - 0.5) < 0.05
