@@ -35,6 +35,12 @@ def draw(layout, context) -> None:
         col.operator(operators.BRUSHWORK_OT_revert_texture.bl_idname, icon="LOOP_BACK")
         col.separator()
         col.label(text="Renders")
+        col.prop(settings, "depth_aware")
+        if settings.depth_aware:
+            sub = col.column(align=True)
+            sub.prop(settings, "focus_distance")
+            sub.prop(settings, "falloff")
+            sub.prop(settings, "depth_side")
         col.operator(render_operators.BRUSHWORK_OT_stylize_render.bl_idname, icon="RENDER_RESULT")
         col.prop(settings, "coherence", slider=True)
         col.operator(render_operators.BRUSHWORK_OT_stylize_animation.bl_idname, icon="RENDER_ANIMATION")

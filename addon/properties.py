@@ -60,6 +60,19 @@ class BrushworkSettings(bpy.types.PropertyGroup):
         name="Coherence", default=0.75, min=0.0, max=0.95, subtype="FACTOR",
         description="Animations: how much of the previous stylized frame, moved along the render's "
                     "motion vectors, each frame keeps (less flicker; 0 = every frame alone)")
+    depth_aware: BoolProperty(
+        name="Depth-Aware Strokes", default=False,
+        description="Renders: fine strokes at the focus distance, coarse paint away from it (needs the Z pass)")
+    focus_distance: FloatProperty(
+        name="Focus", default=0.0, min=0.0, subtype="DISTANCE",
+        description="Distance that keeps the finest strokes; 0 = the camera's depth-of-field focus")
+    falloff: FloatProperty(name="Falloff", default=0.0, min=0.0, subtype="DISTANCE",
+                           description="Distance over which paint takes over; 0 = a quarter of the depth range")
+    depth_side: EnumProperty(
+        name="Dissolve", default="both",
+        items=[("both", "Near and Far", "Both sides of the focus plane dissolve into paint"),
+               ("far", "Far Only", "Only what lies beyond the focus plane"),
+               ("near", "Near Only", "Only what lies in front of the focus plane")])
     tile: IntProperty(name="Tile Size", default=1024, min=0, soft_min=256, soft_max=4096,
                       description="Largest piece processed at once (bounds memory); 0 = whole image")
 

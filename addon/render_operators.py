@@ -69,12 +69,32 @@ class BRUSHWORK_OT_stylize_render(DrivenOperator, bpy.types.Operator):
             shutil.rmtree(self.work, ignore_errors=True)
             self.report({"ERROR"}, f"{source.name}: could not read its pixels ({e})")
             return {"CANCELLED"}
+        spec = {"content": str(content), "wrap": "none", "force_color": True, **_engine_settings(settings)}
+        if settings.depth_aware:
+            problem = self._depth(context, source, spec)
+            if problem:
+                shutil.rmtree(self.work, ignore_errors=True)
+                self.report({"ERROR"}, problem)
+                return {"CANCELLED"}
         folder = plan.output_dir()
         folder.mkdir(parents=True, exist_ok=True)
-        self.output = plan.new_name(folder, source.name, ".png", set())
-        spec = {"content": str(content), "output": self.output, "wrap": "none", "force_color": True,
-                **_engine_settings(settings)}
+        self.output = spec["output"] = plan.new_name(folder, source.name, ".png", set())
         return self.drive(context, self._steps(Worker(spec, preferences.python_setup(context))))
+
+    def _depth(self, context, source, spec) -> str | None:
+        """Depth-aware strokes: the render's Z pass, focus from the panel or the camera."""
+        if source.type != "RENDER_RESULT":
+            return "Depth-Aware Strokes needs a render with its Z pass (the last render), not an image"
+        passes = self.work / "passes.exr"
+        renders.save_passes(context.scene, passes)
+        settings = context.scene.brushwork
+        spec.update(depth=str(passes), depth_side=settings.depth_side)
+        focus = settings.focus_distance or renders.camera_focus(context.scene)
+        if focus:
+            spec["focus"] = focus
+        if settings.falloff:
+            spec["falloff"] = settings.falloff
+        return None
 
     def _steps(self, worker):
         try:

@@ -12,6 +12,7 @@ import contextlib
 from pathlib import Path
 
 import bpy
+from mathutils import Vector
 
 
 @contextlib.contextmanager
@@ -71,3 +72,17 @@ def last_render():
     """The Render Result image if a render has finished in this session, else None."""
     image = bpy.data.images.get("Render Result")
     return image if image is not None and image.type == "RENDER_RESULT" else None
+
+
+def camera_focus(scene) -> float | None:
+    """The scene camera's depth-of-field focus (None without depth of field: the engine then
+    takes the median depth)."""
+    cam = scene.camera
+    if cam is None or cam.type != "CAMERA":
+        return None
+    dof = cam.data.dof
+    if dof.focus_object is not None:
+        to_target = dof.focus_object.matrix_world.translation - cam.matrix_world.translation
+        forward = cam.matrix_world.to_quaternion() @ Vector((0, 0, -1))
+        return max(float(to_target.dot(forward)), 1e-3)
+    return float(dof.focus_distance) if dof.use_dof else None

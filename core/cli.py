@@ -59,6 +59,14 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     s.add_argument("--force-color", action="store_true",
                    help="stylize even if the content looks like a normal/roughness/height map")
+    s.add_argument("--depth", help="depth map (EXR: a render's Depth pass): fine strokes in focus, "
+                   "coarse paint away from it")
+    s.add_argument("--focus", type=float, help="with --depth: focus distance (default: the median depth)")
+    s.add_argument("--falloff", type=float, help="with --depth: distance over which the paint takes over "
+                   "(default: a quarter of the depth range)")
+    s.add_argument("--depth-side", default="both", choices=["both", "far", "near"],
+                   help="with --depth: which side of the focus plane dissolves")
+    s.add_argument("--far-scale", type=float, default=3.0, help="with --depth: stroke size away from focus")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     f = sub.add_parser("frames", help="stylize a folder of frames with one transformation, steadied "
                        "by the renderer's motion vectors")
@@ -159,7 +167,9 @@ def _stylize(args, bar) -> str:
     from . import jobs
     job = jobs.Job(content=args.content, styles=args.styles, output=args.output, method=args.method,
                    settings=_settings(args), preserve_color=args.preserve_color, device=args.device,
-                   allow_untrained=args.allow_untrained, overwrite=args.overwrite, force_color=args.force_color)
+                   allow_untrained=args.allow_untrained, overwrite=args.overwrite, force_color=args.force_color,
+                   depth=args.depth, focus=args.focus, falloff=args.falloff, depth_side=args.depth_side,
+                   far_scale=args.far_scale)
     result = jobs.run(job, bar)
     return f"{result.output} ({result.width}×{result.height}, {result.seconds:.1f} s)"
 

@@ -357,7 +357,7 @@ def read_render_passes(path, *, colour: bool = True) -> dict[str, np.ndarray]:
     layers: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     for name, plane in channels.items():
         layer, _, rest = name.rpartition(".")
-        layer, _, pass_name = layer.rpartition(".") if layer else ("", "", "Combined")
+        layer, _, pass_name = layer.rpartition(".") if layer else ("", "", "Depth" if rest == "Z" else "Combined")
         layers.setdefault(layer, {}).setdefault(pass_name, {})[rest] = plane
     layer = sorted(layers)[0]
     found = layers[layer]

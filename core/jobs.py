@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import colour
+from . import colour, depth
 from .engine import (Progress, Settings, Stylizer, check_choices, check_content, check_style, default_method,
                      warn)
 from .errors import BrushworkError, Cancelled
@@ -35,6 +35,11 @@ class Job:
     allow_untrained: bool = False
     overwrite: bool = False
     force_color: bool = False  # stylize even what looks like a normal/roughness map
+    depth: str | None = None   # depth map: fine strokes in focus, coarse paint away (core/depth.py)
+    focus: float | None = None     # focus distance (scene units); default: the median depth
+    falloff: float | None = None   # distance over which paint takes over; default: a quarter of the depth range
+    depth_side: str = "both"       # both | far | near: which side of the focus plane dissolves
+    far_scale: float = 3.0         # stroke size away from focus, relative to style_scale
 
     @classmethod
     def from_dict(cls, spec: dict) -> "Job":
@@ -89,6 +94,12 @@ _SPEC_TYPES = {  # field → (test, what the message asks for)
     "video": (lambda v: v is None or isinstance(v, str), "an .mp4 path string or null"),
     "coherence": (_is_number, "a number"),
     "fps": (_is_number, "a number"),
+    # depth-aware style (core/depth.py)
+    "depth": (lambda v: v is None or isinstance(v, str), "a path string or null"),
+    "focus": (lambda v: v is None or _is_number(v), "a number or null"),
+    "falloff": (lambda v: v is None or _is_number(v), "a number or null"),
+    "depth_side": (lambda v: isinstance(v, str), "both, far or near"),
+    "far_scale": (_is_number, "a number"),
 }
 
 
@@ -169,7 +180,10 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     settings = job.settings
     if settings.wrap == "auto":
         settings = replace(settings, wrap=detect_wrap(rgb))  # resolved here to report it
-    result = stylizer.run(rgb, sides, settings, progress, cancel)
+    if job.depth:
+        result = _depth_aware(job, stylizer, rgb, sides, settings, progress, cancel)
+    else:
+        result = stylizer.run(rgb, sides, settings, progress, cancel)
     if job.preserve_color:
         result = colour.preserve_color(np.clip(result, 0, 1), rgb)
     _check_cancel(cancel)
@@ -177,6 +191,20 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     if progress:
         progress(1.0, "done")
     return Result(str(out_path), w, h, time.perf_counter() - t0, stylizer.untrained, settings.wrap)
+
+
+def _depth_aware(job: Job, stylizer: Stylizer, rgb, sides, settings: Settings, progress, cancel):
+    """Fine strokes at the focus plane, strokes `far_scale`× larger away from it."""
+    dmap = depth.read_depth(job.depth, rgb.shape[:2])
+    focus = depth.default_focus(dmap) if job.focus is None else job.focus
+    near = dmap[np.isfinite(dmap) & (dmap < 1e9)]
+    falloff = job.falloff if job.falloff is not None else max(float(np.ptp(near)) / 4 if near.size else 1.0, 1e-3)
+    w = depth.weight(dmap, focus, falloff, job.depth_side)   # checks falloff and side before any network runs
+    coarse_settings = replace(settings, style_scale=min(8.0, settings.style_scale * job.far_scale))
+    half = lambda a, b: (lambda f, s: progress(a + (b - a) * f, s)) if progress else None  # noqa: E731
+    fine = stylizer.run(rgb, sides, settings, half(0.0, 0.5), cancel)
+    coarse = stylizer.run(rgb, sides, coarse_settings, half(0.5, 1.0), cancel)
+    return depth.mix(fine, coarse, w)
 
 
 def _check_cancel(cancel) -> None:

@@ -7,12 +7,15 @@ Runs the add-on exactly as an artist's click does (bpy.ops.brushwork.stylize_tex
 the active material). With the `bpy` module, or a Blender without the extension
 installed, the add-on is registered from a staged copy of this checkout first.
 `--textures DIR` takes a folder with *_basecolor, *_roughness and *_normal PNGs
-(default: the small wood set in tests/data).
+(default: the small wood set in tests/data). `--depth` instead renders a row of
+cubes receding from the camera and writes depth-before/after PNGs: Stylize Render alone,
+and with Depth-Aware Strokes (focus on the nearest cubes).
 """
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import shutil
 import sys
 import tempfile
 from pathlib import Path
@@ -93,6 +96,23 @@ def build_scene(textures: Path) -> None:
     bpy.context.view_layer.objects.active = obj  # Stylize acts on the active object's material
 
 
+def depth_scene(textures: Path) -> None:
+    """The textured cube, repeated along a line that runs away from the camera."""
+    build_scene(textures)
+    scene = bpy.context.scene
+    cube = bpy.data.objects["Cube"]
+    for i in range(1, 6):
+        dup = cube.copy()
+        dup.location = (-2.6 * i, 2.6 * i, 0)
+        scene.collection.objects.link(dup)
+    scene.camera.location = (4.0, -4.5, 2.2)
+    scene.camera.rotation_euler = (1.36, 0.0, 0.62)
+    bpy.context.view_layer.use_pass_z = True
+    for other in scene.objects:
+        other.select_set(other == cube)
+    bpy.context.view_layer.objects.active = cube
+
+
 def render(path: Path) -> None:
     bpy.context.scene.render.filepath = str(path)
     bpy.ops.render.render(write_still=True)
@@ -105,9 +125,12 @@ def main(argv: list[str]) -> int:
     p.add_argument("--textures", type=Path, default=ROOT / "tests" / "data")
     p.add_argument("--method", default="AUTO")
     p.add_argument("--out", type=Path, default=ROOT / "docs")
+    p.add_argument("--depth", action="store_true", help="the depth-aware strokes demo instead")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     ensure_addon()
+    if args.depth:
+        return depth_demo(args)
     build_scene(args.textures.resolve())
     work = Path(tempfile.mkdtemp(prefix="brushwork-demo-scene-"))
     bpy.ops.wm.save_as_mainfile(filepath=str(work / "demo.blend"))  # results land in work/stylized
@@ -118,6 +141,25 @@ def main(argv: list[str]) -> int:
     if bpy.ops.brushwork.stylize_texture() != {"FINISHED"}:
         return 1
     render(args.out / "addon-after.png")
+    return 0
+
+
+def depth_demo(args) -> int:
+    depth_scene(args.textures.resolve())
+    work = Path(tempfile.mkdtemp(prefix="brushwork-demo-scene-"))
+    bpy.ops.wm.save_as_mainfile(filepath=str(work / "depth.blend"))
+    render(args.out / "depth-render.png")
+    settings = bpy.context.scene.brushwork
+    settings.style_image = str(args.style.resolve())
+    settings.method = args.method
+    for aware, name in ((False, "depth-flat.png"), (True, "depth-aware.png")):
+        settings.depth_aware = aware
+        if bpy.ops.brushwork.stylize_render() != {"FINISHED"}:
+            return 1
+        newest = max((i for i in bpy.data.images if i.name.startswith("Render Result.stylized")),
+                     key=lambda i: i.name)  # "….stylized.001" comes after "….stylized"
+        shutil.copyfile(bpy.path.abspath(newest.filepath), args.out / name)
+        print(f"blender_demo: wrote {args.out / name}", flush=True)
     return 0
 
 

@@ -2,7 +2,7 @@
 
     blender -b scene.blend -P scripts/render_stylized.py -- --style S --frames 1-48 --out D
     python scripts/render_stylized.py --blend scene.blend --style S --frames 1-48 --out D
-    blender -b --factory-startup -P scripts/render_stylized.py -- --join D --fps 24 --video D/shot.mp4
+    blender -b -P scripts/render_stylized.py -- --join D --fps 24 --video D/shot.mp4
 
 Each chunk is independent, so a farm (Flamenco: scripts/flamenco/) can spread a range
 over machines. Coherence is carried across a chunk's start by re-rendering `--overlap`

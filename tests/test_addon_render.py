@@ -114,11 +114,23 @@ except RuntimeError as e:
 bpy.ops.render.render()
 result = bpy.ops.brushwork.stylize_render()
 image = bpy.data.images["Render Result.stylized"]
+settings.depth_aware = True            # needs the Z pass, which this render does not have
+try:
+    bpy.ops.brushwork.stylize_render()
+    no_z = "no error"
+except RuntimeError as e:
+    no_z = str(e)
+bpy.context.view_layer.use_pass_z = True
+bpy.ops.render.render()
+depth_result = bpy.ops.brushwork.stylize_render()
 report({"before": before, "result": list(result), "size": list(image.size),
-        "file": bpy.path.abspath(image.filepath)})
+        "file": bpy.path.abspath(image.filepath), "no_z": no_z, "depth": list(depth_result),
+        "depth_image": bpy.data.images["Render Result.stylized.001"].size[:]})
 ''', tmp_path)
     r = proc.result
     assert "render (F12) first" in r["before"]
+    assert "no Depth (Z) pass" in r["no_z"]
+    assert r["depth"] == ["FINISHED"] and r["depth_image"] == [80, 60]
     assert r["result"] == ["FINISHED"] and r["size"] == [80, 60]
     assert Path(r["file"]) == tmp_path / "stylized" / "Render_Result.stylized.png"
 

@@ -146,3 +146,45 @@ def test_bad_frames_input_is_one_clear_line(capfd, sequence, tmp_path):
     assert rc == 2 and "no frames" in capfd.readouterr().err
     rc, out, err = frames_cli(capfd, sequence, tmp_path / "o2", "--coherence", "1")
     assert rc == 2 and "--coherence" in err
+
+
+# --------------------------------------------------------------------------- depth-aware strokes
+
+def test_depth_weight_is_zero_in_focus_and_one_far_away():
+    from core.depth import weight
+    depth = np.array([[2.0, 4.0, 6.0, 1e10]], np.float32)
+    w = weight(depth, focus=4.0, falloff=2.0)
+    assert w.tolist() == [[1.0, 0.0, 1.0, 1.0]]
+    assert weight(depth, 4.0, 2.0, "far").tolist() == [[0.0, 0.0, 1.0, 1.0]]
+    assert weight(depth, 4.0, 4.0, "near")[0, 0] == pytest.approx(0.5)
+    with pytest.raises(BrushworkError, match="falloff"):
+        weight(depth, 4.0, 0.0)
+
+
+def test_depth_aware_stylize_keeps_the_near_half_and_coarsens_the_far_half(capfd, tmp_path):
+    """Left half near (in focus), right half far: the left matches a plain run, the right
+    matches a run with strokes three times larger."""
+    photo = read_image(str(DATA / "photo.jpg"))
+    h, w = photo.color.shape[:2]
+    depth = np.full((h, w), 2.0, np.float32)
+    depth[:, w // 2:] = 20.0
+    write_render_passes(str(tmp_path / "z.exr"), {"Depth": depth})
+    outs = {}
+    for name, extra in (("aware", ["--depth", str(tmp_path / "z.exr"), "--focus", "2", "--falloff", "5"]),
+                        ("fine", []), ("coarse", ["--style-scale", "3"])):
+        rc = cli_main(["stylize", str(DATA / "photo.jpg"), str(DATA / "painting.jpg"), "-o", str(tmp_path / f"{name}.png"),
+                       "--method", "wct-r31", "--quiet", *extra])
+        assert rc == 0, capfd.readouterr().err
+        outs[name] = read_image(str(tmp_path / f"{name}.png")).color
+    left, right = np.s_[:, : w // 2 - 8], np.s_[:, w // 2 + 8:]
+    assert np.abs(outs["aware"][left] - outs["fine"][left]).max() < 2 / 255
+    assert np.abs(outs["aware"][right] - outs["coarse"][right]).max() < 2 / 255
+    assert np.abs(outs["fine"][right] - outs["coarse"][right]).mean() > 0.02  # the two really differ
+    write_render_passes(str(tmp_path / "small.exr"), {"Depth": depth[:8, :8]})
+    rc = cli_main(["stylize", str(DATA / "photo.jpg"), str(DATA / "painting.jpg"), "-o", str(tmp_path / "x.png"),
+                   "--depth", str(tmp_path / "small.exr"), "--quiet"])
+    assert rc == 2 and "depth is 8×8" in capfd.readouterr().err
+    write_render_passes(str(tmp_path / "nodepth.exr"), {"Vector": np.zeros((h, w, 4), np.float32)})
+    rc = cli_main(["stylize", str(DATA / "photo.jpg"), str(DATA / "painting.jpg"), "-o", str(tmp_path / "y.png"),
+                   "--depth", str(tmp_path / "nodepth.exr"), "--quiet"])
+    assert rc == 2 and "no Depth (Z) pass" in capfd.readouterr().err
