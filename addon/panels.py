@@ -35,6 +35,7 @@ def draw(layout, context) -> None:
         col.operator(operators.BRUSHWORK_OT_revert_texture.bl_idname, icon="LOOP_BACK")
         col.separator()
         col.label(text="Renders")
+        col.prop(settings, "auto_stylize")
         col.prop(settings, "depth_aware")
         if settings.depth_aware:
             sub = col.column(align=True)

@@ -60,6 +60,10 @@ class BrushworkSettings(bpy.types.PropertyGroup):
         name="Coherence", default=0.75, min=0.0, max=0.95, subtype="FACTOR",
         description="Animations: how much of the previous stylized frame, moved along the render's "
                     "motion vectors, each frame keeps (less flicker; 0 = every frame alone)")
+    auto_stylize: BoolProperty(
+        name="Auto-Stylize Renders", default=False,
+        description="Stylize F12 renders into a new image and every frame Ctrl+F12 writes into "
+                    "<name>.stylized.png beside it (each frame on its own; Stylize Animation avoids flicker)")
     depth_aware: BoolProperty(
         name="Depth-Aware Strokes", default=False,
         description="Renders: fine strokes at the focus distance, coarse paint away from it (needs the Z pass)")

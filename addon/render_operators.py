@@ -23,7 +23,7 @@ from .properties import DEVICES, METHODS
 from .worker_client import Worker
 
 
-def _engine_settings(settings) -> dict:
+def engine_settings(settings) -> dict:
     spec = {"strength": settings.strength, "preserve_color": settings.preserve_color,
             "style_scale": settings.style_scale, "tile": settings.tile, "device": DEVICES[settings.device],
             "styles": [bpy.path.abspath(settings.style_image)]}
@@ -69,7 +69,7 @@ class BRUSHWORK_OT_stylize_render(DrivenOperator, bpy.types.Operator):
             shutil.rmtree(self.work, ignore_errors=True)
             self.report({"ERROR"}, f"{source.name}: could not read its pixels ({e})")
             return {"CANCELLED"}
-        spec = {"content": str(content), "wrap": "none", "force_color": True, **_engine_settings(settings)}
+        spec = {"content": str(content), "wrap": "none", "force_color": True, **engine_settings(settings)}
         if settings.depth_aware:
             problem = self._depth(context, source, spec)
             if problem:
@@ -152,7 +152,7 @@ class BRUSHWORK_OT_stylize_animation(DrivenOperator, bpy.types.Operator):
                         renders.render_frame(scene, f, png, exr)
         spec = {"frames": str(frames_in), "output": str(self.root / "frames"), "video": str(self.video),
                 "fps": scene.render.fps / scene.render.fps_base, "coherence": settings.coherence,
-                **({"vectors": str(vectors)} if vectors else {}), **_engine_settings(settings)}
+                **({"vectors": str(vectors)} if vectors else {}), **engine_settings(settings)}
         worker = Worker(spec, preferences.python_setup(context))
         try:
             self.result = yield from wait_for(worker, lambda f: share + (1 - share) * f, "stylize")

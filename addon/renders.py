@@ -60,10 +60,17 @@ def motion_passes(scene):
         scene.frame_set(saved[3])
 
 
+OWN_RENDER = {"active": False}   # Brushwork's own renders: auto-stylize leaves them alone
+
+
 def render_frame(scene, frame: int, png: Path, exr: Path) -> None:
     """Render `frame` and save its display colour and its passes."""
     scene.frame_set(frame)
-    bpy.ops.render.render()
+    OWN_RENDER["active"] = True
+    try:
+        bpy.ops.render.render()
+    finally:
+        OWN_RENDER["active"] = False
     save_passes(scene, exr)
     save_display(bpy.data.images["Render Result"], scene, png)
 

@@ -117,6 +117,13 @@ class Worker:
         except queue.Empty:
             return None
 
+    def result(self) -> dict:
+        """Block until the result message (progress messages are dropped)."""
+        while True:
+            msg = self._messages.get()
+            if msg.get("type") == "result":
+                return msg
+
     def cancel(self) -> None:
         """SIGTERM: the worker stops at the next tile and removes its temp files."""
         self.cancelled = True

@@ -141,13 +141,14 @@ pan_camera()
 sc.frame_start, sc.frame_end, sc.frame_current = 1, 6, 3
 sc.render.fps = 12
 bpy.ops.wm.save_as_mainfile(filepath=str(TMP / "shot.blend"))
+settings.auto_stylize = True        # must leave Brushwork's own renders alone
 result = bpy.ops.brushwork.stylize_animation()
 layer = bpy.context.view_layer
 report({"result": list(result), "blur": sc.render.use_motion_blur, "vector": layer.use_pass_vector,
-        "frame": sc.frame_current})
+        "frame": sc.frame_current, "stills": [i.name for i in bpy.data.images if "stylized" in i.name]})
 '''
     proc = run_in_blender(code, tmp_path)
-    assert proc.result == {"result": ["FINISHED"], "blur": True, "vector": False, "frame": 3}
+    assert proc.result == {"result": ["FINISHED"], "blur": True, "vector": False, "frame": 3, "stills": []}
     root = tmp_path / "stylized" / "Scene_animation"
     frames = sorted((root / "frames").iterdir())
     assert [p.name for p in frames] == [f"frame_{f:05d}.png" for f in range(1, 7)]
@@ -191,3 +192,24 @@ bpy.ops.wm.save_as_mainfile(filepath=str(TMP / "shot.blend"))
     task("--join", str(out), "--fps", "12", "--video", str(tmp_path / "shot.mp4"))
     n, secs = imageio_ffmpeg.count_frames_and_secs(str(tmp_path / "shot.mp4"))
     assert n == 6 and abs(secs - 0.5) < 0.05
+
+
+def test_auto_stylize_renders_stills_and_written_frames(tmp_path):
+    proc = run_in_blender(scene(tmp_path) + '''
+bpy.ops.wm.save_as_mainfile(filepath=str(TMP / "shot.blend"))
+settings.auto_stylize = True
+bpy.ops.render.render()                                   # F12: a still, nothing written
+still = "Render Result.stylized" in bpy.data.images
+sc.frame_start, sc.frame_end = 1, 2
+sc.render.filepath = str(TMP / "anim" / "shot_")
+sc.render.image_settings.file_format = "PNG"
+bpy.ops.render.render(animation=True)                     # Ctrl+F12: frames written
+settings.auto_stylize = False
+bpy.ops.render.render()
+report({"still": still, "images": sorted(i.name for i in bpy.data.images if "stylized" in i.name)})
+''', tmp_path)
+    assert proc.result == {"still": True, "images": ["Render Result.stylized"]}  # off: no second one
+    names = sorted(p.name for p in (tmp_path / "anim").iterdir())
+    assert names == ["shot_0001.png", "shot_0001.stylized.png", "shot_0002.png", "shot_0002.stylized.png"]
+    a, b = (read_image(str(tmp_path / "anim" / n)).color for n in ("shot_0001.png", "shot_0001.stylized.png"))
+    assert a.shape == b.shape and np.abs(a - b).mean() > 0.03
