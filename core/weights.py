@@ -35,8 +35,9 @@ REGISTRY = {
                          "python scripts/train.py decoder_r31 --cpu-stopgap --iters 900; "
                          "python scripts/train.py export decoder_r31 --cpu-stopgap"),
     "decoder_r41": Entry(None, "python scripts/train.py decoder_r41; python scripts/train.py export decoder_r41"),
-    "linear_r31": Entry("ee3af199d5a2825ea66aa21d3b49f25c3a2a98c45d2e5dceec5b53d71c047661",
+    "linear_r31": Entry("92b97c9aa7fc3c509e26049940ae2ad9d4f3698ee19e7066243128cb72b36554",
                         "python scripts/train.py linear_r31 --cpu-stopgap --iters 1700; "
+                        "python scripts/train.py linear_r31 --cpu-stopgap --iters 3700; "
                         "python scripts/train.py export linear_r31 --cpu-stopgap"),
     "linear_r41": Entry(None, "python scripts/train.py linear_r41; python scripts/train.py export linear_r41"),
     "ccpl_r41": Entry(None, "python scripts/train.py ccpl; python scripts/train.py export ccpl"),
