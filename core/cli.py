@@ -1,4 +1,4 @@
-"""Brushwork's command line: `python -m core stylize|frames|video|worker|check …`.
+"""Brushwork's command line: `python -m core stylize|frames|panorama|video|worker|check …`.
 
 Exit 0 on success; 2 with one line on stderr (no traceback) for anything the user can
 fix: bad input, missing weights, a path that would overwrite an original; 130 when
@@ -89,6 +89,21 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--allow-untrained", action="store_true")
     f.add_argument("--overwrite", action="store_true", help="redo frames already stylized (default: resume)")
     f.add_argument("--quiet", action="store_true")
+    q = sub.add_parser("panorama", help="stylize an equirectangular 360° panorama: the meridian joins; "
+                       "JPEG output carries photo-sphere (GPano) metadata")
+    q.add_argument("content", help="equirect image (2:1)")
+    q.add_argument("styles", nargs="+", metavar="STYLE")
+    q.add_argument("-o", "--output", required=True, help="new image (.jpg gets GPano XMP)")
+    q.add_argument("--method", default=default_method(), choices=list(METHODS))
+    q.add_argument("--strength", type=float, default=1.0)
+    q.add_argument("--style-weights", type=_weights)
+    q.add_argument("--preserve-color", action="store_true")
+    q.add_argument("--style-scale", type=float, default=1.0)
+    q.add_argument("--tile", type=int, default=1024)
+    q.add_argument("--device", default="auto", choices=list(DEVICES))
+    q.add_argument("--allow-untrained", action="store_true")
+    q.add_argument("--overwrite", action="store_true")
+    q.add_argument("--quiet", action="store_true")
     v = sub.add_parser("video", help="join a folder of frames into an H.264 MP4")
     v.add_argument("frames", help="folder of frames (natural order)")
     v.add_argument("-o", "--output", required=True, help="the .mp4 to write")
@@ -141,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     saved = {sig: signal.signal(sig, signal.default_int_handler) for sig in stops} if in_main else {}
     try:
         from .progress import Bar
-        run = {"frames": _frames, "video": _video}.get(args.command, _stylize)
+        run = {"frames": _frames, "video": _video, "panorama": _panorama}.get(args.command, _stylize)
         summary = run(args, None if args.quiet else Bar())
     except BrushworkError as e:
         print(f"brushwork: error: {e}", file=sys.stderr)
@@ -172,6 +187,16 @@ def _stylize(args, bar) -> str:
                    far_scale=args.far_scale)
     result = jobs.run(job, bar)
     return f"{result.output} ({result.width}×{result.height}, {result.seconds:.1f} s)"
+
+
+def _panorama(args, bar) -> str:
+    from . import jobs
+    job = jobs.Job(content=args.content, styles=args.styles, output=args.output, method=args.method,
+                   settings=_settings(args), preserve_color=args.preserve_color, device=args.device,
+                   allow_untrained=args.allow_untrained, overwrite=args.overwrite, force_color=True,
+                   panorama=True)
+    result = jobs.run(job, bar)
+    return f"{result.output} ({result.width}×{result.height} equirect, {result.seconds:.1f} s)"
 
 
 def _video(args, bar) -> str:

@@ -393,7 +393,8 @@ def write_render_passes(path, passes: dict[str, np.ndarray], layer: str = "ViewL
 # --------------------------------------------------------------------------- writing
 
 
-def write_image(path, picture: Picture, *, png_compression: int = 3, jpeg_quality: int = 95) -> None:
+def write_image(path, picture: Picture, *, png_compression: int = 3, jpeg_quality: int = 95,
+                xmp: bytes | None = None) -> None:
     """Write picture in the format the extension names, in its storage type, atomically.
 
     Anything the format cannot hold (alpha or 16-bit in JPEG, float in PNG) is an
@@ -459,7 +460,23 @@ def write_image(path, picture: Picture, *, png_compression: int = 3, jpeg_qualit
         raise BrushworkError(f"{label}: could not encode image ({str(e).strip().splitlines()[-1]})") from None
     if not ok:
         raise BrushworkError(f"{label}: could not encode image")
-    _atomic_write(path, label, lambda f: f.write(memoryview(encoded)))
+    data = memoryview(encoded)
+    if xmp is not None:
+        if ext not in (".jpg", ".jpeg"):
+            raise BrushworkError(f"{label}: XMP metadata is written into JPEG only")
+        data = _with_xmp(bytes(data), xmp)
+    _atomic_write(path, label, lambda f: f.write(data))
+
+
+_XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
+
+
+def _with_xmp(jpeg: bytes, xmp: bytes) -> bytes:
+    """Insert an XMP APP1 segment right after the JPEG's SOI marker (where readers look)."""
+    payload = _XMP_HEADER + xmp
+    if len(payload) + 2 > 0xFFFF:
+        raise BrushworkError("XMP packet too large for one JPEG segment")
+    return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
 
 
 def _to_storage(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:

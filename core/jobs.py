@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import colour, depth
+from . import colour, depth, panorama
 from .engine import (Progress, Settings, Stylizer, check_choices, check_content, check_style, default_method,
                      warn)
 from .errors import BrushworkError, Cancelled
@@ -40,6 +40,7 @@ class Job:
     falloff: float | None = None   # distance over which paint takes over; default: a quarter of the depth range
     depth_side: str = "both"       # both | far | near: which side of the focus plane dissolves
     far_scale: float = 3.0         # stroke size away from focus, relative to style_scale
+    panorama: bool = False         # equirect 360°: 2:1 checked, meridian wrapped, GPano XMP in JPEG
 
     @classmethod
     def from_dict(cls, spec: dict) -> "Job":
@@ -100,6 +101,7 @@ _SPEC_TYPES = {  # field → (test, what the message asks for)
     "falloff": (lambda v: v is None or _is_number(v), "a number or null"),
     "depth_side": (lambda v: isinstance(v, str), "both, far or near"),
     "far_scale": (_is_number, "a number"),
+    "panorama": (lambda v: isinstance(v, bool), "true or false"),
 }
 
 
@@ -161,6 +163,8 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     del content  # the decoded file is image-sized; only its layout and alpha are needed
     check_content(rgb, job.content)
     h, w = rgb.shape[:2]
+    if job.panorama:
+        panorama.check_equirect(h, w, job.content)
     if keep.alpha is not None and out_path.suffix.lower() in (".jpg", ".jpeg"):
         raise BrushworkError(f"{job.output}: JPEG cannot hold the alpha of {job.content}; "
                              "save as PNG, TIFF or EXR")
@@ -178,7 +182,9 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
              "not trained yet): the output shows the plumbing, not a painting")
     sides = [stylizer.style(s, name) for s, name in zip(styles_rgb, job.styles)]
     settings = job.settings
-    if settings.wrap == "auto":
+    if job.panorama:
+        settings = replace(settings, wrap="x")  # the ±180° meridian joins
+    elif settings.wrap == "auto":
         settings = replace(settings, wrap=detect_wrap(rgb))  # resolved here to report it
     if job.depth:
         result = _depth_aware(job, stylizer, rgb, sides, settings, progress, cancel)
@@ -187,7 +193,8 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     if job.preserve_color:
         result = colour.preserve_color(np.clip(result, 0, 1), rgb)
     _check_cancel(cancel)
-    write_image(str(out_path), keep.apply(result, out_path))
+    xmp = panorama.gpano_xmp(w, h) if job.panorama and out_path.suffix.lower() in (".jpg", ".jpeg") else None
+    write_image(str(out_path), keep.apply(result, out_path), xmp=xmp)
     if progress:
         progress(1.0, "done")
     return Result(str(out_path), w, h, time.perf_counter() - t0, stylizer.untrained, settings.wrap)
