@@ -7,6 +7,7 @@ interrupted, having removed everything it wrote.
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import signal
 import sys
 import threading
@@ -91,9 +92,10 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--quiet", action="store_true")
     q = sub.add_parser("panorama", help="stylize an equirectangular 360° panorama: the meridian joins; "
                        "JPEG output carries photo-sphere (GPano) metadata")
-    q.add_argument("content", help="equirect image (2:1)")
+    q.add_argument("content", help="equirect image (2:1), or a folder of equirect frames")
     q.add_argument("styles", nargs="+", metavar="STYLE")
-    q.add_argument("-o", "--output", required=True, help="new image (.jpg gets GPano XMP)")
+    q.add_argument("-o", "--output", required=True,
+                   help="new image (.jpg gets GPano XMP) or .mp4 with spherical (360°) video metadata")
     q.add_argument("--method", default=default_method(), choices=list(METHODS))
     q.add_argument("--strength", type=float, default=1.0)
     q.add_argument("--style-weights", type=_weights)
@@ -190,13 +192,51 @@ def _stylize(args, bar) -> str:
 
 
 def _panorama(args, bar) -> str:
-    from . import jobs
-    job = jobs.Job(content=args.content, styles=args.styles, output=args.output, method=args.method,
-                   settings=_settings(args), preserve_color=args.preserve_color, device=args.device,
-                   allow_untrained=args.allow_untrained, overwrite=args.overwrite, force_color=True,
-                   panorama=True)
-    result = jobs.run(job, bar)
+    """A still (→ image with GPano XMP, or a short 360° MP4) or a folder of frames (→ 360° MP4)."""
+    import tempfile
+    from pathlib import Path
+
+    from . import jobs, spherical, video
+    from .image_io import image_size
+    from .panorama import check_equirect
+
+    out = Path(args.output)
+    if Path(args.content).is_dir():
+        from . import frames
+        if out.suffix.lower() != ".mp4":
+            raise BrushworkError(f"{args.output}: a folder of frames becomes a video; name an .mp4")
+        for f in frames.frame_files(args.content):
+            w, h = image_size(str(f))
+            check_equirect(h, w, str(f))
+        job = frames.FramesJob(frames=args.content, styles=args.styles, output=str(out.with_suffix("")) + "_frames",
+                               method=args.method, settings=replace(_settings(args), wrap="x"),
+                               preserve_color=args.preserve_color, device=args.device,
+                               allow_untrained=args.allow_untrained, overwrite=args.overwrite, video=str(out))
+        r = frames.run(job, bar)
+        spherical.inject(str(out))
+        return f"{out} ({r.frames} equirect frames, 360° video metadata; frames in {r.output})"
+    if out.suffix.lower() == ".mp4":
+        if out.exists() and not args.overwrite:
+            raise BrushworkError(f"{args.output}: already exists; pass --overwrite to replace it")
+        with tempfile.TemporaryDirectory(prefix="brushwork-") as tmp:
+            still = Path(tmp) / "pano.png"
+            result = jobs.run(_panorama_job(args, str(still)), bar)
+            video.write_mp4([still] * STILL_SECONDS, str(out), fps=1)
+        spherical.inject(str(out))
+        return f"{out} ({result.width}×{result.height} equirect, {STILL_SECONDS} s 360° video)"
+    result = jobs.run(_panorama_job(args, args.output), bar)
     return f"{result.output} ({result.width}×{result.height} equirect, {result.seconds:.1f} s)"
+
+
+STILL_SECONDS = 5  # a still as video: long enough for YouTube to accept and show it
+
+
+def _panorama_job(args, output: str):
+    from . import jobs
+    return jobs.Job(content=args.content, styles=args.styles, output=output, method=args.method,
+                    settings=_settings(args), preserve_color=args.preserve_color, device=args.device,
+                    allow_untrained=args.allow_untrained, overwrite=args.overwrite, force_color=True,
+                    panorama=True)
 
 
 def _video(args, bar) -> str:

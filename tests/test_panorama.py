@@ -59,3 +59,27 @@ def test_bad_panorama_input_is_one_clear_line(capfd, tmp_path, case):
     err = capfd.readouterr().err
     assert rc == 2 and expect in err and "Traceback" not in err
     assert not (tmp_path / "o.jpg").exists()
+
+
+def test_a_still_and_a_folder_of_frames_become_360_videos(capfd, equirect, tmp_path):
+    import imageio_ffmpeg
+    from core.spherical import read_spherical
+    still = tmp_path / "still.mp4"
+    rc = cli_main(["panorama", str(equirect), str(DATA / "painting.jpg"), "-o", str(still), "--method", "wct-r31",
+                   "--quiet"])
+    assert rc == 0, capfd.readouterr().err
+    frames_dir = tmp_path / "frames"
+    frames_dir.mkdir()
+    pic = read_image(str(equirect))
+    for t in range(3):  # the camera turning: the panorama rolls around the meridian
+        rolled = np.roll(pic.color, 8 * t, axis=1)
+        write_image(str(frames_dir / f"f_{t + 1}.png"), Picture(rolled, np.dtype(np.uint8), False, ""))
+    seq = tmp_path / "turn.mp4"
+    rc = cli_main(["panorama", str(frames_dir), str(DATA / "painting.jpg"), "-o", str(seq), "--method", "wct-r31",
+                   "--quiet"])
+    assert rc == 0, capfd.readouterr().err
+    for path, frames in ((still, 5), (seq, 3)):
+        meta = read_spherical(str(path))
+        assert meta["v1"]["projection"] == meta["v2"]["projection"] == "equirectangular"
+        assert imageio_ffmpeg.count_frames_and_secs(str(path))[0] == frames
+    assert len(list((tmp_path / "turn_frames").glob("*.png"))) == 3
