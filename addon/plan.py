@@ -126,8 +126,9 @@ def output_dir() -> Path:
     return Path(tempfile.gettempdir()) / "brushwork" / "stylized"
 
 
-def new_name(folder: Path, image_name: str, content_ext: str, taken: set[str]) -> str:
-    ext = ".exr" if content_ext.lower() in FLOAT_EXTS else ".png"
+def new_name(folder: Path, image_name: str, content_ext: str, taken: set[str], ext: str | None = None) -> str:
+    """A file name in `folder` that neither exists nor is planned: `<name>.stylized[.NNN]<ext>`."""
+    ext = ext or (".exr" if content_ext.lower() in FLOAT_EXTS else ".png")
     stem = bpy.path.clean_name(Path(image_name).stem if Path(image_name).suffix else image_name)
     for i in range(10000):
         name = f"{stem}.stylized{ext}" if i == 0 else f"{stem}.stylized.{i:03d}{ext}"

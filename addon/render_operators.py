@@ -32,6 +32,15 @@ def engine_settings(settings) -> dict:
     return spec
 
 
+def one_job(worker, label: str, work: Path):
+    """Steps of a single worker job; its temp folder goes when it ends, however it ends."""
+    try:
+        yield from wait_for(worker, lambda f: f, label)
+    finally:
+        worker.cancel()
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def _show(context, image) -> None:
     for area in context.screen.areas if context.screen else []:
         if area.type == "IMAGE_EDITOR":
@@ -79,7 +88,7 @@ class BRUSHWORK_OT_stylize_render(DrivenOperator, bpy.types.Operator):
         folder = plan.output_dir()
         folder.mkdir(parents=True, exist_ok=True)
         self.output = spec["output"] = plan.new_name(folder, source.name, ".png", set())
-        return self.drive(context, self._steps(Worker(spec, preferences.python_setup(context))))
+        return self.drive(context, one_job(Worker(spec, preferences.python_setup(context)), self.source_name, self.work))
 
     def _depth(self, context, source, spec) -> str | None:
         """Depth-aware strokes: the render's Z pass, focus from the panel or the camera."""
@@ -95,13 +104,6 @@ class BRUSHWORK_OT_stylize_render(DrivenOperator, bpy.types.Operator):
         if settings.falloff:
             spec["falloff"] = settings.falloff
         return None
-
-    def _steps(self, worker):
-        try:
-            yield from wait_for(worker, lambda f: f, self.source_name)
-        finally:
-            worker.cancel()
-            shutil.rmtree(self.work, ignore_errors=True)
 
     def finished(self, context):
         image = bpy.data.images.load(self.output, check_existing=False)
@@ -167,7 +169,56 @@ class BRUSHWORK_OT_stylize_animation(DrivenOperator, bpy.types.Operator):
         self.report({"INFO"}, f"Stylized {r['frames']} frames into {r['output']}; video {r['video']}{steady}")
 
 
-CLASSES = (BRUSHWORK_OT_stylize_render, BRUSHWORK_OT_stylize_animation)
+class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
+    """Render the scene as a 360° equirectangular panorama (or take a 2:1 image) and paint it, seam-free"""
+    bl_idname = "brushwork.stylize_panorama"
+    bl_label = "Stylize Panorama"
+
+    image_name: StringProperty(name="Image", description="An equirectangular (2:1) image instead of rendering")
+
+    @classmethod
+    def poll(cls, context):
+        return not is_running()
+
+    def execute(self, context):
+        scene, settings = context.scene, context.scene.brushwork
+        problem = check_style(settings)
+        source = bpy.data.images.get(self.image_name) if self.image_name else None
+        if not problem and self.image_name and source is None:
+            problem = f"No image named '{self.image_name}'"
+        if problem:
+            self.report({"ERROR"}, problem)
+            return {"CANCELLED"}
+        self.work = Path(tempfile.mkdtemp(prefix="brushwork-"))
+        content = self.work / "panorama.png"
+        try:
+            if source is None:
+                with renders.equirect_camera(scene):
+                    renders.render_still(scene)
+                    renders.save_display(renders.last_render(), scene, content)
+                self.source_name = f"{scene.name} panorama"
+            else:
+                renders.save_display(source, scene, content)
+                self.source_name = source.name
+        except RuntimeError as e:
+            shutil.rmtree(self.work, ignore_errors=True)
+            self.report({"ERROR"}, f"Could not get the panorama: {e}")
+            return {"CANCELLED"}
+        folder = plan.output_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        self.output = plan.new_name(folder, self.source_name, ".png", set(), ext=".jpg")  # JPEG: GPano XMP
+        spec = {"content": str(content), "output": self.output, "panorama": True, "force_color": True,
+                **engine_settings(settings)}
+        return self.drive(context, one_job(Worker(spec, preferences.python_setup(context)), self.source_name, self.work))
+
+    def finished(self, context):
+        image = bpy.data.images.load(self.output, check_existing=False)
+        image.name = f"{self.source_name}.stylized"
+        _show(context, image)
+        self.report({"INFO"}, f"Stylized panorama → {image.name} ({self.output}, photo-sphere JPEG)")
+
+
+CLASSES = (BRUSHWORK_OT_stylize_render, BRUSHWORK_OT_stylize_animation, BRUSHWORK_OT_stylize_panorama)
 
 
 def register():

@@ -63,14 +63,19 @@ def motion_passes(scene):
 OWN_RENDER = {"active": False}   # Brushwork's own renders: auto-stylize leaves them alone
 
 
-def render_frame(scene, frame: int, png: Path, exr: Path) -> None:
-    """Render `frame` and save its display colour and its passes."""
-    scene.frame_set(frame)
+def render_still(scene) -> None:
+    """Render the current frame (Brushwork's own render: auto-stylize leaves it alone)."""
     OWN_RENDER["active"] = True
     try:
         bpy.ops.render.render()
     finally:
         OWN_RENDER["active"] = False
+
+
+def render_frame(scene, frame: int, png: Path, exr: Path) -> None:
+    """Render `frame` and save its display colour and its passes."""
+    scene.frame_set(frame)
+    render_still(scene)
     save_passes(scene, exr)
     save_display(bpy.data.images["Render Result"], scene, png)
 
@@ -93,3 +98,27 @@ def camera_focus(scene) -> float | None:
         forward = cam.matrix_world.to_quaternion() @ Vector((0, 0, -1))
         return max(float(to_target.dot(forward)), 1e-3)
     return float(dof.focus_distance) if dof.use_dof else None
+
+
+@contextlib.contextmanager
+def equirect_camera(scene):
+    """The scene camera made an equirectangular panorama (Cycles, 2:1) for the duration; restored after.
+
+    The camera's own data is left alone: a temporary copy is used, so nothing the artist set
+    (lens, type, sensor) changes even if the render fails."""
+    cam = scene.camera
+    if cam is None:
+        raise RuntimeError("the scene has no camera")
+    r = scene.render
+    saved = (cam.data, r.engine, r.resolution_x, r.resolution_y, r.resolution_percentage)
+    data = cam.data.copy()
+    try:
+        data.type, data.panorama_type = "PANO", "EQUIRECTANGULAR"
+        cam.data = data
+        r.engine = "CYCLES"
+        r.resolution_y = max(2, r.resolution_x // 2)
+        r.resolution_x = 2 * r.resolution_y
+        yield
+    finally:
+        cam.data, r.engine, r.resolution_x, r.resolution_y, r.resolution_percentage = saved
+        bpy.data.cameras.remove(data)

@@ -4,6 +4,7 @@ from pathlib import Path
 import cv2
 import imageio_ffmpeg
 import numpy as np
+from PIL import Image
 
 from blender_env import run_in_blender
 from core import motion
@@ -213,3 +214,28 @@ report({"still": still, "images": sorted(i.name for i in bpy.data.images if "sty
     assert names == ["shot_0001.png", "shot_0001.stylized.png", "shot_0002.png", "shot_0002.stylized.png"]
     a, b = (read_image(str(tmp_path / "anim" / n)).color for n in ("shot_0001.png", "shot_0001.stylized.png"))
     assert a.shape == b.shape and np.abs(a - b).mean() > 0.03
+
+
+def test_stylize_panorama_renders_an_equirect_and_leaves_the_camera_alone(tmp_path):
+    proc = run_in_blender(scene(tmp_path) + '''
+bpy.ops.wm.save_as_mainfile(filepath=str(TMP / "shot.blend"))
+before = (cam.data.name, cam.data.type, sc.render.resolution_x, sc.render.resolution_y, len(bpy.data.cameras))
+result = bpy.ops.brushwork.stylize_panorama()
+image = bpy.data.images["Scene panorama.stylized"]
+after = (cam.data.name, cam.data.type, sc.render.resolution_x, sc.render.resolution_y, len(bpy.data.cameras))
+flat = bpy.data.images.load(str(Path(DATA) / "photo.jpg"))
+try:
+    bpy.ops.brushwork.stylize_panorama(image_name=flat.name)
+    refused = "no error"
+except RuntimeError as e:
+    refused = str(e)
+report({"result": list(result), "same_camera": before == after, "size": list(image.size),
+        "file": bpy.path.abspath(image.filepath), "refused": refused})
+''', tmp_path)
+    r = proc.result
+    assert r["result"] == ["FINISHED"] and r["same_camera"] and r["size"] == [80, 40]
+    from core.panorama import seam_ratio
+    with Image.open(r["file"]) as im:
+        assert 'GPano:ProjectionType="equirectangular"' in im.info["xmp"].decode()
+    assert seam_ratio(read_image(r["file"]).color) <= 1.5
+    assert "not an equirectangular panorama" in r["refused"]
