@@ -68,9 +68,7 @@ def _on_complete(scene, *_):
     with tempfile.TemporaryDirectory(prefix="brushwork-") as work:
         content = Path(work) / "render.png"
         renders.save_display(source, scene, content)
-        folder = plan.output_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        output = _run(_spec(scene, str(content), plan.new_name(folder, source.name, ".png", set())))
+        output = _run(_spec(scene, str(content), plan.render_output(source.name)))
     if output:
         image = bpy.data.images.load(output, check_existing=False)
         image.name = f"{source.name}.stylized"

@@ -56,6 +56,14 @@ class DrivenOperator:
     _job = None
     cancelled_note = "nothing was changed"   # what a cancel leaves, for the artist
 
+    @classmethod
+    def poll(cls, context):
+        """One Brushwork job at a time (they share the progress bar and the Cancel button)."""
+        if is_running():
+            cls.poll_message_set("Brushwork is already working; wait or cancel")
+            return False
+        return True
+
     def drive(self, context, job) -> set:
         _cancel.clear()
         _active["job"] = self

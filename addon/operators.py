@@ -105,13 +105,6 @@ class BRUSHWORK_OT_stylize_texture(DrivenOperator, bpy.types.Operator):
     bl_label = "Stylize Texture"
     bl_options = {"REGISTER", "UNDO"}
 
-    @classmethod
-    def poll(cls, context):
-        if is_running():
-            cls.poll_message_set("Brushwork is already working; wait or cancel")
-            return False
-        return True
-
     def execute(self, context):
         settings = context.scene.brushwork
         problem = check_style(settings)
@@ -172,13 +165,10 @@ class BRUSHWORK_OT_revert_texture(bpy.types.Operator):
 CLASSES = (BRUSHWORK_OT_stylize_texture, BRUSHWORK_OT_cancel, BRUSHWORK_OT_revert_texture)
 
 
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
+register, _unregister_classes = bpy.utils.register_classes_factory(CLASSES)
 
 
 def unregister():
     if is_running():
         request_cancel()
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()

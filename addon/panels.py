@@ -76,11 +76,4 @@ class MATERIAL_PT_brushwork(bpy.types.Panel):
 CLASSES = (VIEW3D_PT_brushwork, MATERIAL_PT_brushwork)
 
 
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

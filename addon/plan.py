@@ -139,6 +139,13 @@ def new_name(folder: Path, image_name: str, content_ext: str, taken: set[str], e
     raise RuntimeError(f"{folder}: no free name for {stem}")
 
 
+def render_output(name: str, ext: str = ".png") -> str:
+    """A new file in the output folder (created) for a render or panorama called `name`."""
+    folder = output_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    return new_name(folder, name, ext, set(), ext=ext)
+
+
 def _spec(settings, style: str, content: str, output: str) -> dict:
     """The worker's job spec (see core/worker.py): the panel's settings, snake_case."""
     spec = {"content": content, "styles": [style], "output": output,

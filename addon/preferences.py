@@ -160,11 +160,4 @@ class BrushworkPreferences(bpy.types.AddonPreferences):
 CLASSES = (BRUSHWORK_OT_install_dependencies, BRUSHWORK_OT_check_setup, BrushworkPreferences)
 
 
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -90,9 +90,11 @@ class BrushworkJobState(bpy.types.PropertyGroup):
 CLASSES = (BrushworkSettings, BrushworkJobState)
 
 
+_register_classes, _unregister_classes = bpy.utils.register_classes_factory(CLASSES)
+
+
 def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
+    _register_classes()
     bpy.types.Scene.brushwork = PointerProperty(type=BrushworkSettings)
     bpy.types.WindowManager.brushwork_job = PointerProperty(type=BrushworkJobState)
 
@@ -100,5 +102,4 @@ def register():
 def unregister():
     del bpy.types.WindowManager.brushwork_job
     del bpy.types.Scene.brushwork
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+    _unregister_classes()

@@ -17,7 +17,7 @@ import bpy
 from bpy.props import StringProperty
 
 from . import plan, preferences, renders
-from .driving import DrivenOperator, is_running, wait_for
+from .driving import DrivenOperator, wait_for
 from .operators import check_style
 from .properties import DEVICES, METHODS
 from .worker_client import Worker
@@ -55,10 +55,6 @@ class BRUSHWORK_OT_stylize_render(DrivenOperator, bpy.types.Operator):
 
     image_name: StringProperty(name="Image", description="Image to stylize instead of the last render")
 
-    @classmethod
-    def poll(cls, context):
-        return not is_running()
-
     def execute(self, context):
         settings = context.scene.brushwork
         problem = check_style(settings)
@@ -85,9 +81,7 @@ class BRUSHWORK_OT_stylize_render(DrivenOperator, bpy.types.Operator):
                 shutil.rmtree(self.work, ignore_errors=True)
                 self.report({"ERROR"}, problem)
                 return {"CANCELLED"}
-        folder = plan.output_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        self.output = spec["output"] = plan.new_name(folder, source.name, ".png", set())
+        self.output = spec["output"] = plan.render_output(source.name)
         return self.drive(context, one_job(Worker(spec, preferences.python_setup(context)), self.source_name, self.work))
 
     def _depth(self, context, source, spec) -> str | None:
@@ -120,10 +114,6 @@ class BRUSHWORK_OT_stylize_animation(DrivenOperator, bpy.types.Operator):
 
     frames_dir: StringProperty(name="Frames", subtype="DIR_PATH",
                                description="Stylize this folder of frames instead of rendering the scene")
-
-    @classmethod
-    def poll(cls, context):
-        return not is_running()
 
     def execute(self, context):
         settings = context.scene.brushwork
@@ -176,10 +166,6 @@ class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
 
     image_name: StringProperty(name="Image", description="An equirectangular (2:1) image instead of rendering")
 
-    @classmethod
-    def poll(cls, context):
-        return not is_running()
-
     def execute(self, context):
         scene, settings = context.scene, context.scene.brushwork
         problem = check_style(settings)
@@ -204,9 +190,7 @@ class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
             shutil.rmtree(self.work, ignore_errors=True)
             self.report({"ERROR"}, f"Could not get the panorama: {e}")
             return {"CANCELLED"}
-        folder = plan.output_dir()
-        folder.mkdir(parents=True, exist_ok=True)
-        self.output = plan.new_name(folder, self.source_name, ".png", set(), ext=".jpg")  # JPEG: GPano XMP
+        self.output = plan.render_output(self.source_name, ".jpg")  # JPEG: GPano XMP
         spec = {"content": str(content), "output": self.output, "panorama": True, "force_color": True,
                 **engine_settings(settings)}
         return self.drive(context, one_job(Worker(spec, preferences.python_setup(context)), self.source_name, self.work))
@@ -221,11 +205,4 @@ class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
 CLASSES = (BRUSHWORK_OT_stylize_render, BRUSHWORK_OT_stylize_animation, BRUSHWORK_OT_stylize_panorama)
 
 
-def register():
-    for cls in CLASSES:
-        bpy.utils.register_class(cls)
-
-
-def unregister():
-    for cls in reversed(CLASSES):
-        bpy.utils.unregister_class(cls)
+register, unregister = bpy.utils.register_classes_factory(CLASSES)

@@ -31,8 +31,6 @@ def _weights(text: str) -> list[float]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .engine import DEVICES, default_method
-    from .methods import METHODS
     from .tiling import WRAPS
 
     p = _Parser(prog="python -m core", description=__doc__.splitlines()[0])
@@ -41,23 +39,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("content", help="image to stylize (PNG, JPEG, TIFF, EXR)")
     s.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s); several are mixed")
     s.add_argument("-o", "--output", required=True, help="new image to write (never an input)")
-    s.add_argument("--method", default=default_method(), choices=list(METHODS),
-                   help="default: the strongest method with trained weights (%(default)s)")
-    s.add_argument("--strength", type=float, default=1.0, help="0 = content, 1 = full style")
-    s.add_argument("--style-weights", type=_weights,
-                   help="comma-separated mix weights, one per style")
-    s.add_argument("--preserve-color", action="store_true",
-                   help="keep the content's colours; take strokes and light from the style")
-    s.add_argument("--style-scale", type=float, default=1.0,
-                   help="stroke size: 2 paints strokes twice as large (processes at half size)")
-    s.add_argument("--tile", type=int, default=1024, help="tile size in pixels; 0 = whole image")
+    _engine_options(s, overwrite="replace OUTPUT if it exists")
     s.add_argument("--wrap", default="none", choices=[*WRAPS, "auto"],
                    help="x: 360° panorama seam; both: tileable texture stays tileable; "
                         "auto: both/x/none, whichever edges the image continues across")
-    s.add_argument("--device", default="auto", choices=list(DEVICES))
-    s.add_argument("--allow-untrained", action="store_true",
-                   help="run with deterministic random weights where trained ones are missing")
-    s.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     s.add_argument("--force-color", action="store_true",
                    help="stylize even if the content looks like a normal/roughness/height map")
     s.add_argument("--depth", help="depth map (EXR: a render's Depth pass): fine strokes in focus, "
@@ -68,7 +53,6 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--depth-side", default="both", choices=["both", "far", "near"],
                    help="with --depth: which side of the focus plane dissolves")
     s.add_argument("--far-scale", type=float, default=3.0, help="with --depth: stroke size away from focus")
-    s.add_argument("--quiet", action="store_true", help="no progress bar")
     f = sub.add_parser("frames", help="stylize a folder of frames with one transformation, steadied "
                        "by the renderer's motion vectors")
     f.add_argument("frames", help="folder of frames (PNG, JPEG, TIFF, EXR; multilayer EXR with Vector/Depth)")
@@ -80,32 +64,14 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--fps", type=float, default=24.0, help="frame rate of --video")
     f.add_argument("--coherence", type=float, default=0.75,
                    help="0..<1: how much of the previous frame, warped along the motion, is kept")
-    f.add_argument("--method", default=default_method(), choices=list(METHODS))
-    f.add_argument("--strength", type=float, default=1.0)
-    f.add_argument("--style-weights", type=_weights)
-    f.add_argument("--preserve-color", action="store_true")
-    f.add_argument("--style-scale", type=float, default=1.0)
-    f.add_argument("--tile", type=int, default=1024)
-    f.add_argument("--device", default="auto", choices=list(DEVICES))
-    f.add_argument("--allow-untrained", action="store_true")
-    f.add_argument("--overwrite", action="store_true", help="redo frames already stylized (default: resume)")
-    f.add_argument("--quiet", action="store_true")
+    _engine_options(f, overwrite="redo frames already stylized (default: resume)")
     q = sub.add_parser("panorama", help="stylize an equirectangular 360° panorama: the meridian joins; "
                        "JPEG output carries photo-sphere (GPano) metadata")
     q.add_argument("content", help="equirect image (2:1), or a folder of equirect frames")
     q.add_argument("styles", nargs="+", metavar="STYLE")
     q.add_argument("-o", "--output", required=True,
                    help="new image (.jpg gets GPano XMP) or .mp4 with spherical (360°) video metadata")
-    q.add_argument("--method", default=default_method(), choices=list(METHODS))
-    q.add_argument("--strength", type=float, default=1.0)
-    q.add_argument("--style-weights", type=_weights)
-    q.add_argument("--preserve-color", action="store_true")
-    q.add_argument("--style-scale", type=float, default=1.0)
-    q.add_argument("--tile", type=int, default=1024)
-    q.add_argument("--device", default="auto", choices=list(DEVICES))
-    q.add_argument("--allow-untrained", action="store_true")
-    q.add_argument("--overwrite", action="store_true")
-    q.add_argument("--quiet", action="store_true")
+    _engine_options(q, overwrite="replace OUTPUT if it exists")
     v = sub.add_parser("video", help="join a folder of frames into an H.264 MP4")
     v.add_argument("frames", help="folder of frames (natural order)")
     v.add_argument("-o", "--output", required=True, help="the .mp4 to write")
@@ -114,6 +80,28 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run one JSON job from stdin, JSON progress lines on stdout")
     sub.add_parser("check", help="print one JSON line: Python, torch, devices, trained methods")
     return p
+
+
+def _engine_options(p: argparse.ArgumentParser, *, overwrite: str) -> None:
+    """The options every command that runs the networks shares (stylize, frames, panorama)."""
+    from .engine import DEVICES, default_method
+    from .methods import METHODS
+
+    p.add_argument("--method", default=default_method(), choices=list(METHODS),
+                   help="default: the strongest method with trained weights (%(default)s)")
+    p.add_argument("--strength", type=float, default=1.0, help="0 = content, 1 = full style")
+    p.add_argument("--style-weights", type=_weights,
+                   help="comma-separated mix weights, one per style")
+    p.add_argument("--preserve-color", action="store_true",
+                   help="keep the content's colours; take strokes and light from the style")
+    p.add_argument("--style-scale", type=float, default=1.0,
+                   help="stroke size: 2 paints strokes twice as large (processes at half size)")
+    p.add_argument("--tile", type=int, default=1024, help="tile size in pixels; 0 = whole image")
+    p.add_argument("--device", default="auto", choices=list(DEVICES))
+    p.add_argument("--allow-untrained", action="store_true",
+                   help="run with deterministic random weights where trained ones are missing")
+    p.add_argument("--overwrite", action="store_true", help=overwrite)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _check() -> int:

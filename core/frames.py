@@ -145,6 +145,10 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
         if progress:
             progress(i / len(files), stage)
         frame = load_frame(src, vectors)
+        moved = prev is not None and frame.vector is not None   # the motion from the previous frame is known
+        if moved:
+            back = motion.backward_flow(frame.vector)
+            valid = motion.valid_mask(back, prev[1], frame.depth, prev[2])
         if dst.exists() and not job.overwrite:
             out = colour.to_working(read_image(dst).color, False)
             alone = None
@@ -155,17 +159,13 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
                 alone = colour.preserve_color(np.clip(alone, 0, 1), frame.rgb)
             alone = np.clip(alone, 0, 1)
             out = alone
-            if prev is not None and frame.vector is not None and job.coherence > 0:
-                back = motion.backward_flow(frame.vector)
-                valid = motion.valid_mask(back, prev[1], frame.depth, prev[2])
+            if moved and job.coherence > 0:
                 warped = motion.warp(prev[0], back, cv2.INTER_CUBIC)[0]  # bilinear blurs over many frames
                 out = np.clip(motion.blend(alone, warped, valid, job.coherence), 0, 1)
             pixels = out if frame.alpha is None else np.concatenate([out, frame.alpha[..., None]], -1)
             write_image(str(dst), Picture(pixels.astype(np.float32), np.dtype(np.uint8), False, str(dst)))
             done += 1
-        if prev is not None and frame.vector is not None:
-            back = motion.backward_flow(frame.vector)
-            valid = motion.valid_mask(back, prev[1], frame.depth, prev[2])
+        if moved:
             errors.append(motion.warp_error(prev[0], out, back, valid))
             if alone is not None and prev_alone is not None:
                 errors_alone.append(motion.warp_error(prev_alone, alone, back, valid))
