@@ -14,8 +14,6 @@ Disoccluded pixels keep the current frame's own stylization, so nothing smears.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 
@@ -81,14 +79,6 @@ def warp_error(prev: np.ndarray, current: np.ndarray, back: np.ndarray, valid: n
     if not valid.any():
         return 0.0
     return float(np.abs(current - warped)[valid].mean()) * 255
-
-
-@dataclass
-class Passes:
-    """One rendered frame: scene-linear colour, and the Vector and Z passes when present."""
-    rgb: np.ndarray                 # (H, W, 3) float32, linear
-    vector: np.ndarray | None       # (H, W, 4) float32, Blender's convention (see module doc)
-    depth: np.ndarray | None        # (H, W) float32, distance along the view axis
 
 
 def affine_vectors(maps: list[np.ndarray], t: int, shape: tuple[int, int]) -> np.ndarray:
