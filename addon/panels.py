@@ -45,7 +45,10 @@ def draw(layout, context) -> None:
         col.operator(render_operators.BRUSHWORK_OT_stylize_render.bl_idname, icon="RENDER_RESULT")
         col.prop(settings, "coherence", slider=True)
         col.operator(render_operators.BRUSHWORK_OT_stylize_animation.bl_idname, icon="RENDER_ANIMATION")
-        col.operator(render_operators.BRUSHWORK_OT_stylize_panorama.bl_idname, icon="WORLD")
+        row = col.row(align=True)
+        row.operator(render_operators.BRUSHWORK_OT_stylize_panorama.bl_idname, icon="WORLD")
+        row.operator(render_operators.BRUSHWORK_OT_stylize_panorama.bl_idname, text="",
+                     icon="RENDER_ANIMATION").animation = True
 
 
 class VIEW3D_PT_brushwork(bpy.types.Panel):

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 import bpy
-from bpy.props import StringProperty
+from bpy.props import BoolProperty, StringProperty
 
 from . import plan, preferences, renders
 from .driving import DrivenOperator, wait_for
@@ -39,6 +39,31 @@ def one_job(worker, label: str, work: Path):
     finally:
         worker.cancel()
         shutil.rmtree(work, ignore_errors=True)
+
+
+def render_range(scene, frames_dir: Path, passes_dir: Path | None, share: float):
+    """Steps rendering every frame of the scene's range (display PNGs, and passes when
+    given a folder for them); frames already on disk are kept, so a re-run resumes."""
+    frames = range(scene.frame_start, scene.frame_end + 1, scene.frame_step)
+    for folder in (frames_dir, passes_dir):
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+    for i, f in enumerate(frames):
+        png = frames_dir / f"frame_{f:05d}.png"
+        exr = passes_dir / f"frame_{f:05d}.exr" if passes_dir is not None else None
+        yield share * i / len(frames), f"render frame {f} ({i + 1}/{len(frames)})"
+        if not (png.exists() and (exr is None or exr.exists())):
+            renders.render_frame(scene, f, png, exr)
+
+
+def frames_job(context, spec: dict, share: float, result: dict):
+    """Steps of a frame-sequence worker job taking the progress after `share`; its
+    summary lands in `result`."""
+    worker = Worker(spec, preferences.python_setup(context))
+    try:
+        result.update((yield from wait_for(worker, lambda f: share + (1 - share) * f, "stylize")))
+    finally:
+        worker.cancel()
 
 
 def _show(context, image) -> None:
@@ -133,23 +158,12 @@ class BRUSHWORK_OT_stylize_animation(DrivenOperator, bpy.types.Operator):
         share = 0.0
         if not self.frames_dir:
             share = 0.5  # rendering takes about as long as stylizing on a CPU
-            frames = range(scene.frame_start, scene.frame_end + 1, scene.frame_step)
-            frames_in.mkdir(parents=True, exist_ok=True)
-            vectors.mkdir(parents=True, exist_ok=True)
             with renders.motion_passes(scene):
-                for i, f in enumerate(frames):
-                    png, exr = frames_in / f"frame_{f:05d}.png", vectors / f"frame_{f:05d}.exr"
-                    yield share * i / len(frames), f"render frame {f} ({i + 1}/{len(frames)})"
-                    if not (png.exists() and exr.exists()):  # a re-run resumes
-                        renders.render_frame(scene, f, png, exr)
+                yield from render_range(scene, frames_in, vectors, share)
         spec = {"frames": str(frames_in), "output": str(self.root / "frames"), "video": str(self.video),
                 "fps": scene.render.fps / scene.render.fps_base, "coherence": settings.coherence,
                 **({"vectors": str(vectors)} if vectors else {}), **engine_settings(settings)}
-        worker = Worker(spec, preferences.python_setup(context))
-        try:
-            self.result = yield from wait_for(worker, lambda f: share + (1 - share) * f, "stylize")
-        finally:
-            worker.cancel()
+        yield from frames_job(context, spec, share, self.result)
 
     def finished(self, context):
         r = self.result
@@ -165,6 +179,8 @@ class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
     bl_label = "Stylize Panorama"
 
     image_name: StringProperty(name="Image", description="An equirectangular (2:1) image instead of rendering")
+    animation: BoolProperty(name="Animation", description="Render and paint every frame of the scene's range "
+                            "with one style transformation, as a 360° MP4 (a re-run resumes)")
 
     def execute(self, context):
         scene, settings = context.scene, context.scene.brushwork
@@ -172,9 +188,19 @@ class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
         source = bpy.data.images.get(self.image_name) if self.image_name else None
         if not problem and self.image_name and source is None:
             problem = f"No image named '{self.image_name}'"
+        if not problem and self.image_name and self.animation:
+            problem = "Animation renders the scene's frame range; an image is a still"
+        if not problem and scene.camera is None:
+            problem = "The scene has no camera to render the panorama from"
         if problem:
             self.report({"ERROR"}, problem)
             return {"CANCELLED"}
+        if self.animation:
+            name = bpy.path.clean_name(scene.name)
+            self.root = plan.output_dir() / f"{name}_panorama"
+            self.video = self.root / f"{name}.stylized.mp4"
+            self.result = {}
+            return self.drive(context, self._animation(context, scene, settings))
         self.work = Path(tempfile.mkdtemp(prefix="brushwork-"))
         content = self.work / "panorama.png"
         try:
@@ -195,7 +221,24 @@ class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
                 **engine_settings(settings)}
         return self.drive(context, one_job(Worker(spec, preferences.python_setup(context)), self.source_name, self.work))
 
+    def _animation(self, context, scene, settings):
+        frames_in = self.root / "render"
+        saved = scene.frame_current
+        try:
+            with renders.equirect_camera(scene):
+                yield from render_range(scene, frames_in, None, 0.5)
+        finally:
+            scene.frame_set(saved)
+        spec = {"frames": str(frames_in), "output": str(self.root / "frames"), "video": str(self.video),
+                "fps": scene.render.fps / scene.render.fps_base, "panorama": True, **engine_settings(settings)}
+        yield from frames_job(context, spec, 0.5, self.result)
+
     def finished(self, context):
+        if self.animation:
+            r = self.result
+            self.report({"INFO"}, f"Stylized {r['frames']} panorama frames into {r['output']}; "
+                        f"360° video {r['video']}")
+            return
         image = bpy.data.images.load(self.output, check_existing=False)
         image.name = f"{self.source_name}.stylized"
         _show(context, image)

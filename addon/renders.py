@@ -72,11 +72,12 @@ def render_still(scene) -> None:
         OWN_RENDER["active"] = False
 
 
-def render_frame(scene, frame: int, png: Path, exr: Path) -> None:
-    """Render `frame` and save its display colour and its passes."""
+def render_frame(scene, frame: int, png: Path, exr: Path | None = None) -> None:
+    """Render `frame` and save its display colour (and, given `exr`, its passes)."""
     scene.frame_set(frame)
     render_still(scene)
-    save_passes(scene, exr)
+    if exr is not None:
+        save_passes(scene, exr)
     save_display(bpy.data.images["Render Result"], scene, png)
 
 

@@ -7,7 +7,6 @@ interrupted, having removed everything it wrote.
 from __future__ import annotations
 
 import argparse
-from dataclasses import replace
 import signal
 import sys
 import threading
@@ -43,6 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--wrap", default="none", choices=[*WRAPS, "auto"],
                    help="x: 360° panorama seam; both: tileable texture stays tileable; "
                         "auto: both/x/none, whichever edges the image continues across")
+    s.add_argument("--hdr", default="clip", choices=["clip", "tonemap"],
+                   help="float input brighter than 1: clip it, or tone-map it (and back, for EXR output)")
     s.add_argument("--force-color", action="store_true",
                    help="stylize even if the content looks like a normal/roughness/height map")
     s.add_argument("--depth", help="depth map (EXR: a render's Depth pass): fine strokes in focus, "
@@ -71,6 +72,10 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("styles", nargs="+", metavar="STYLE")
     q.add_argument("-o", "--output", required=True,
                    help="new image (.jpg gets GPano XMP) or .mp4 with spherical (360°) video metadata")
+    q.add_argument("--hdr", default="tonemap", choices=["clip", "tonemap"],
+                   help="float (HDRI) input brighter than 1: tone-map it (default; and back, for EXR output) or clip it")
+    q.add_argument("--no-poles", dest="poles", action="store_false",
+                   help="paint the polar caps flat with the rest (faster; strokes pinch into rays at the poles)")
     _engine_options(q, overwrite="replace OUTPUT if it exists")
     v = sub.add_parser("video", help="join a folder of frames into an H.264 MP4")
     v.add_argument("frames", help="folder of frames (natural order)")
@@ -174,7 +179,7 @@ def _stylize(args, bar) -> str:
                    settings=_settings(args), preserve_color=args.preserve_color, device=args.device,
                    allow_untrained=args.allow_untrained, overwrite=args.overwrite, force_color=args.force_color,
                    depth=args.depth, focus=args.focus, falloff=args.falloff, depth_side=args.depth_side,
-                   far_scale=args.far_scale)
+                   far_scale=args.far_scale, hdr=args.hdr)
     result = jobs.run(job, bar)
     return f"{result.output} ({result.width}×{result.height}, {result.seconds:.1f} s)"
 
@@ -197,11 +202,10 @@ def _panorama(args, bar) -> str:
             w, h = image_size(str(f))
             check_equirect(h, w, str(f))
         job = frames.FramesJob(frames=args.content, styles=args.styles, output=str(out.with_suffix("")) + "_frames",
-                               method=args.method, settings=replace(_settings(args), wrap="x"),
+                               method=args.method, settings=_settings(args), panorama=True, poles=args.poles,
                                preserve_color=args.preserve_color, device=args.device,
                                allow_untrained=args.allow_untrained, overwrite=args.overwrite, video=str(out))
         r = frames.run(job, bar)
-        spherical.inject(str(out))
         return f"{out} ({r.frames} equirect frames, 360° video metadata; frames in {r.output})"
     if out.suffix.lower() == ".mp4":
         if out.exists() and not args.overwrite:
@@ -224,7 +228,7 @@ def _panorama_job(args, output: str):
     return jobs.Job(content=args.content, styles=args.styles, output=output, method=args.method,
                     settings=_settings(args), preserve_color=args.preserve_color, device=args.device,
                     allow_untrained=args.allow_untrained, overwrite=args.overwrite, force_color=True,
-                    panorama=True)
+                    panorama=True, poles=args.poles, hdr=args.hdr)
 
 
 def _video(args, bar) -> str:

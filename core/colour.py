@@ -4,7 +4,10 @@ Integer files (8/16-bit) hold sRGB-encoded values; float files (EXR, float TIFF)
 scene-linear light. Linear input is encoded to sRGB for the networks and decoded back
 afterwards. Values above 1 (highlights brighter than display white) cannot be stylized
 by networks trained on photographs: they are clipped to 1 before stylizing, and the
-result is at most 1.0 in linear light; negatives are clipped to 0.
+result is at most 1.0 in linear light; negatives are clipped to 0. Or, on purpose, for
+HDR images whose light lives above 1 (an HDRI's sky and sun), `tonemap` compresses
+them into display range and `untonemap` undoes it on the result, so a float file stays
+high dynamic range.
 """
 from __future__ import annotations
 
@@ -40,6 +43,29 @@ def from_working(rgb: np.ndarray, channels: int, linear: bool) -> np.ndarray:
     rgb = np.clip(rgb, 0, 1)
     out = luminance(rgb)[..., None] if channels == 1 else rgb
     return (srgb_to_linear(out) if linear else out).astype(np.float32)
+
+
+KEY = 0.18  # the log-average luminance maps to middle grey (Reinhard's photographic key)
+
+
+def tonemap(color: np.ndarray) -> tuple[np.ndarray, float]:
+    """(H, W, 1|3) scene-linear HDR → (H, W, 3) sRGB in [0, 1], and the exposure used.
+
+    Reinhard's global operator on luminance (hue kept): exposure puts the log-average
+    at middle grey, then L/(1+L) rolls highlights off smoothly instead of clipping them.
+    """
+    rgb = np.clip(np.repeat(color, 3, axis=2) if color.shape[2] == 1 else color, 0, None).astype(np.float32)
+    lum = luminance(rgb)
+    exposure = float(KEY / np.exp(np.log(1e-4 + lum.astype(np.float64)).mean()))
+    display = rgb * (exposure / (1 + exposure * lum))[..., None]
+    return linear_to_srgb(np.clip(display, 0, 1)), exposure
+
+
+def untonemap(rgb: np.ndarray, exposure: float, peak: float) -> np.ndarray:
+    """The inverse of `tonemap` for a (stylized) sRGB result: scene-linear, at most `peak`."""
+    display = srgb_to_linear(np.clip(rgb, 0, 1))
+    lum = np.minimum(luminance(display), 0.999)
+    return np.clip(display / ((1 - lum) * exposure)[..., None], 0, peak).astype(np.float32)
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -25,7 +25,7 @@ from . import colour, motion, video
 from .engine import Progress, Settings, Stylizer, check_choices, default_method, warn
 from .errors import BrushworkError, Cancelled
 from .image_io import SUPPORTED, Picture, read_image, read_render_passes, write_image
-from .jobs import load_style
+from .jobs import load_style, paint_panorama
 from .methods import average_content
 
 STAT_FRAMES = 5      # frames whose content statistics are averaged into the shared transformation
@@ -46,6 +46,8 @@ class FramesJob:
     overwrite: bool = False          # redo frames whose output exists (default: resume)
     video: str | None = None         # also write the frames as this H.264 .mp4
     fps: float = 24.0
+    panorama: bool = False           # equirect frames: the meridian joins (and, with poles, clean caps)
+    poles: bool = True
 
 
 @dataclass
@@ -129,6 +131,8 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = [out_dir / f"{p.stem}.png" for p in files]
 
+    if job.panorama:
+        job = replace(job, settings=replace(job.settings, wrap="x"))
     stylizer = Stylizer(job.method, job.device, job.allow_untrained)
     if stylizer.untrained:
         warn(f"{job.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)})")
@@ -154,7 +158,10 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
             alone = None
         else:
             sub = (lambda f, s, i=i: progress((i + f) / len(files), stage)) if progress else None
-            alone = stylizer.run(frame.rgb, sides, job.settings, sub, cancel, content=shared)
+            if job.panorama and job.poles:
+                alone = paint_panorama(stylizer, frame.rgb, sides, job.settings, sub, cancel, content=shared)
+            else:
+                alone = stylizer.run(frame.rgb, sides, job.settings, sub, cancel, content=shared)
             if job.preserve_color:
                 alone = colour.preserve_color(np.clip(alone, 0, 1), frame.rgb)
             alone = np.clip(alone, 0, 1)
@@ -175,6 +182,9 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
         if progress:
             progress(0.999, "video")
         video.write_mp4(outputs, job.video, job.fps)
+        if job.panorama:
+            from . import spherical
+            spherical.inject(job.video)  # YouTube and players show it as a 360° video
     if progress:
         progress(1.0, "done")
     mean = lambda xs: float(np.mean(xs)) if xs else None  # noqa: E731

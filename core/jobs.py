@@ -20,6 +20,7 @@ from .engine import (Progress, Settings, Stylizer, check_choices, check_content,
 from .errors import BrushworkError, Cancelled
 from .image_io import SUPPORTED, Picture, read_image, write_image
 from .maptype import data_map_reason
+from .poles import fix_poles
 from .tileable import detect_wrap
 
 
@@ -41,6 +42,8 @@ class Job:
     depth_side: str = "both"       # both | far | near: which side of the focus plane dissolves
     far_scale: float = 3.0         # stroke size away from focus, relative to style_scale
     panorama: bool = False         # equirect 360°: 2:1 checked, meridian wrapped, GPano XMP in JPEG
+    poles: bool = True             # panorama: paint the polar caps in perspective views (core/poles.py)
+    hdr: str = "auto"              # float input above 1: clip | tonemap; auto: tonemap panoramas (HDRIs)
 
     @classmethod
     def from_dict(cls, spec: dict) -> "Job":
@@ -102,7 +105,10 @@ _SPEC_TYPES = {  # field → (test, what the message asks for)
     "depth_side": (lambda v: isinstance(v, str), "both, far or near"),
     "far_scale": (_is_number, "a number"),
     "panorama": (lambda v: isinstance(v, bool), "true or false"),
+    "poles": (lambda v: isinstance(v, bool), "true or false"),
+    "hdr": (lambda v: v in HDR_MODES, "auto, clip or tonemap"),
 }
+HDR_MODES = ("auto", "clip", "tonemap")
 
 
 def _check_type(name: str, value) -> None:
@@ -158,8 +164,12 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
         raise BrushworkError("no style image given")
     out_path = check_paths(job)
     content = read_image(job.content)
-    rgb = colour.to_working(content.color, content.linear)
     keep = _Layout.of(content)
+    if content.linear and _hdr(job) == "tonemap":
+        rgb, keep.exposure = colour.tonemap(content.color)
+        keep.peak = float(content.color.max())
+    else:
+        rgb = colour.to_working(content.color, content.linear)
     del content  # the decoded file is image-sized; only its layout and alpha are needed
     check_content(rgb, job.content)
     h, w = rgb.shape[:2]
@@ -188,6 +198,8 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
         settings = replace(settings, wrap=detect_wrap(rgb))  # resolved here to report it
     if job.depth:
         result = _depth_aware(job, stylizer, rgb, sides, settings, progress, cancel)
+    elif job.panorama and job.poles:
+        result = paint_panorama(stylizer, rgb, sides, settings, progress, cancel)
     else:
         result = stylizer.run(rgb, sides, settings, progress, cancel)
     if job.preserve_color:
@@ -214,6 +226,27 @@ def _depth_aware(job: Job, stylizer: Stylizer, rgb, sides, settings: Settings, p
     return depth.mix(fine, coarse, w)
 
 
+def _hdr(job: Job) -> str:
+    if job.hdr not in HDR_MODES:
+        raise BrushworkError(f"--hdr {job.hdr}: use auto, clip or tonemap")
+    return ("tonemap" if job.panorama else "clip") if job.hdr == "auto" else job.hdr
+
+
+def paint_panorama(stylizer: Stylizer, rgb, sides, settings: Settings, progress=None, cancel=None,
+                   content=None) -> np.ndarray:
+    """The equirect painted flat with the meridian wrapped, then its polar caps painted
+    in perspective views with the same transformation (core/poles.py)."""
+    part = lambda a, b: (lambda f, s: progress(a + (b - a) * f, s)) if progress else None  # noqa: E731
+    settings = replace(settings, wrap="x")
+    content = content or stylizer.content(rgb, settings)
+    flat = stylizer.run(rgb, sides, settings, part(0.0, 0.6), cancel, content=content)
+    view_settings = replace(settings, wrap="none")
+    paint = lambda view, pole: stylizer.run(  # noqa: E731
+        view, sides, view_settings, part(0.6 if pole > 0 else 0.8, 0.8 if pole > 0 else 1.0), cancel,
+        content=content)
+    return fix_poles(rgb, flat, paint)
+
+
 def _check_cancel(cancel) -> None:
     if cancel is not None and cancel():
         raise Cancelled()
@@ -226,6 +259,8 @@ class _Layout:
     linear: bool
     channels: int
     alpha: np.ndarray | None
+    exposure: float | None = None  # the input was tone-mapped with this exposure (colour.tonemap)
+    peak: float = 1.0              # its brightest value, the most the inverse gives back
 
     @classmethod
     def of(cls, pic: Picture) -> "_Layout":
@@ -248,7 +283,11 @@ class _Layout:
         elif dtype.kind == "f" and ext == ".png":
             dtype = np.dtype(np.uint16)
         linear = dtype.kind == "f"
-        color = colour.from_working(rgb, self.channels, linear)
+        if linear and self.exposure is not None:  # back to the input's high dynamic range
+            color = colour.untonemap(rgb, self.exposure, self.peak)
+            color = colour.luminance(color)[..., None] if self.channels == 1 else color
+        else:
+            color = colour.from_working(rgb, self.channels, linear)
         pixels = color if self.alpha is None else np.concatenate([color, self.alpha[..., None]], axis=2)
         return Picture(pixels=pixels.astype(np.float32, copy=False), dtype=dtype, linear=linear,
                        path=str(out_path))

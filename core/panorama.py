@@ -47,3 +47,23 @@ def seam_ratio(rgb: np.ndarray) -> float:
     img = rgb[..., :3].astype(np.float32)
     inside = float(np.abs(np.diff(img, axis=1)).mean())
     return float(np.abs(img[:, 0] - img[:, -1]).mean()) / max(inside, 1e-8)
+
+
+def pole_streaks(rgb: np.ndarray, pole: int = 1, size: int = 256) -> float:
+    """How much the strokes around a pole are radial streaks, in a straight-up (or down) view.
+
+    The ratio of gradient energy across the radius (tangential: what a radial streak
+    has) to gradient energy along it, in a ring around the pole of a 90° view: about 1
+    for strokes with no preferred direction, well above 1 where they pinch into rays."""
+    from .colour import luminance
+    from .poles import cap_view
+
+    view = luminance(cap_view(rgb[..., :3].astype(np.float32), pole, size, fov=90.0))
+    gy, gx = np.gradient(view.astype(np.float64))
+    c = (size - 1) / 2
+    y, x = np.mgrid[0:size, 0:size] - c
+    r = np.hypot(x, y)
+    ring = (r > 0.05 * c) & (r < 0.7 * c)   # within 35° of the pole, where the stretch is 1.7× to 70×
+    radial = (gx * x + gy * y)[ring] / r[ring]
+    tangential = (gy * x - gx * y)[ring] / r[ring]
+    return float((tangential ** 2).mean() / max((radial ** 2).mean(), 1e-12))

@@ -239,3 +239,28 @@ report({"result": list(result), "same_camera": before == after, "size": list(ima
         assert 'GPano:ProjectionType="equirectangular"' in im.info["xmp"].decode()
     assert seam_ratio(read_image(r["file"]).color) <= 1.5
     assert "not an equirectangular panorama" in r["refused"]
+
+
+def test_stylize_panorama_animation_is_a_360_video_of_every_frame(tmp_path):
+    proc = run_in_blender(scene(tmp_path) + '''
+bpy.ops.wm.save_as_mainfile(filepath=str(TMP / "shot.blend"))
+sc.frame_start, sc.frame_end, sc.frame_current = 1, 3, 2
+before = (cam.data.name, cam.data.type, sc.render.resolution_x, sc.render.resolution_y, sc.frame_current)
+result = bpy.ops.brushwork.stylize_panorama(animation=True)
+after = (cam.data.name, cam.data.type, sc.render.resolution_x, sc.render.resolution_y, sc.frame_current)
+report({"result": list(result), "same_scene": before == after,
+        "root": str(TMP / "stylized" / "Scene_panorama")})
+''', tmp_path)
+    r = proc.result
+    assert r["result"] == ["FINISHED"] and r["same_scene"]
+    from core.panorama import seam_ratio
+    from core.spherical import read_spherical
+    root = Path(r["root"])
+    frames = sorted((root / "frames").glob("*.png"))
+    assert [f.name for f in frames] == [f"frame_{i:05d}.png" for i in (1, 2, 3)]
+    for f in frames:
+        rgb = read_image(str(f)).color
+        assert rgb.shape[:2] == (40, 80) and seam_ratio(rgb) <= 1.5
+    video = root / "Scene.stylized.mp4"
+    assert imageio_ffmpeg.count_frames_and_secs(str(video))[0] == 3
+    assert read_spherical(str(video))["v2"]["projection"] == "equirectangular"

@@ -1,0 +1,107 @@
+"""Clean poles for equirect panoramas: the polar caps are painted in perspective views.
+
+Near a pole an equirect row is a tiny circle stretched to the full width, so a network
+that paints the equirect as a flat picture lays strokes that, seen on the sphere, pinch
+into radial streaks. Here each cap is also seen through a straight-up (or straight-down)
+perspective camera, where the sphere is not stretched; that view is painted with the
+*same* transformation as the rest (so colours agree), projected back, and blended in
+only where the stretch shows, along a smooth latitude ramp.
+
+The geometry is a gnomonic projection and bilinear sampling, a few lines of numpy: the
+panorama libraries on PyPI (py360convert) need SciPy, which would add more to the
+extension than the whole engine.
+"""
+from __future__ import annotations
+
+from math import pi, radians, tan
+from typing import Callable
+
+import numpy as np
+
+CAP_FOV = 100.0          # degrees across a cap view: it reaches down to 40° of latitude
+RAMP = (50.0, 65.0)      # |latitude| (degrees) where the cap view starts to take over, and has
+
+
+def view_size(height: int, fov: float = CAP_FOV) -> int:
+    """A cap view's side with the equirect's own angular resolution at its centre."""
+    return max(32, round(2 * tan(radians(fov) / 2) * height / pi))
+
+
+def _view_rays(size: int, pole: int, fov: float) -> np.ndarray:
+    """(size, size, 3) unit directions of a view looking at the pole (+1 zenith, −1 nadir).
+
+    Axes: y up, z towards longitude 0; the view's rows run along z, its columns along x."""
+    t = tan(radians(fov) / 2)
+    g = ((np.arange(size, dtype=np.float64) + 0.5) / size * 2 - 1) * t
+    v, u = np.meshgrid(g, g, indexing="ij")
+    d = np.stack([u, np.full_like(u, float(pole)), v * pole], axis=-1)
+    return d / np.linalg.norm(d, axis=-1, keepdims=True)
+
+
+def _sample(img: np.ndarray, rows: np.ndarray, cols: np.ndarray, wrap_x: bool) -> np.ndarray:
+    """Bilinear samples of (H, W, C) `img` at fractional pixel centres; x wraps or clamps."""
+    h, w = img.shape[:2]
+    rows = np.clip(rows, 0, h - 1)
+    if not wrap_x:
+        cols = np.clip(cols, 0, w - 1)
+    r0, c0 = np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
+    fr, fc = (rows - r0)[..., None], (cols - c0)[..., None]
+    r1 = np.minimum(r0 + 1, h - 1)
+    c1 = c0 + 1
+    if wrap_x:
+        c0, c1 = c0 % w, c1 % w
+    else:
+        c1 = np.minimum(c1, w - 1)
+    top = img[r0, c0] * (1 - fc) + img[r0, c1] * fc
+    bottom = img[r1, c0] * (1 - fc) + img[r1, c1] * fc
+    return (top * (1 - fr) + bottom * fr).astype(np.float32)
+
+
+def cap_view(equirect: np.ndarray, pole: int, size: int | None = None, fov: float = CAP_FOV) -> np.ndarray:
+    """The polar cap as a camera pointed straight up (pole=+1) or down (−1) would see it."""
+    h, w = equirect.shape[:2]
+    d = _view_rays(size or view_size(h, fov), pole, fov)
+    lon = np.arctan2(d[..., 0], d[..., 2])
+    lat = np.arcsin(np.clip(d[..., 1], -1, 1))
+    cols = (lon + pi) / (2 * pi) * w - 0.5
+    rows = (pi / 2 - lat) / pi * h - 0.5
+    return _sample(equirect, rows, cols, wrap_x=True)
+
+
+def ramp(height: int, lo: float = RAMP[0], hi: float = RAMP[1]) -> np.ndarray:
+    """(H,) weight of the cap views per equirect row: 0 below `lo`° of |latitude|, 1 above `hi`°."""
+    lat = np.degrees(np.abs(pi / 2 - (np.arange(height) + 0.5) / height * pi))
+    x = np.clip((lat - lo) / (hi - lo), 0, 1)
+    return (x * x * (3 - 2 * x)).astype(np.float32)
+
+
+def cap_back(view: np.ndarray, pole: int, rows: np.ndarray, width: int, height: int,
+             fov: float = CAP_FOV) -> np.ndarray:
+    """The view's pixels at the equirect's pixel centres of `rows` (all on the pole's side)."""
+    lat = pi / 2 - (rows.astype(np.float64) + 0.5) / height * pi
+    lon = (np.arange(width) + 0.5) / width * 2 * pi - pi
+    lat, lon = np.meshgrid(lat, lon, indexing="ij")
+    x, y, z = np.cos(lat) * np.sin(lon), np.sin(lat), np.cos(lat) * np.cos(lon)
+    t = tan(radians(fov) / 2)
+    size = view.shape[0]
+    u, v = x / (y * pole), z / y   # on the view plane at distance 1 (v·pole / (y·pole))
+    to_px = lambda a: (a / t + 1) / 2 * size - 0.5  # noqa: E731
+    return _sample(view, to_px(v), to_px(u), wrap_x=False)
+
+
+def fix_poles(equirect: np.ndarray, stylized: np.ndarray,
+              paint: Callable[[np.ndarray, int], np.ndarray], fov: float = CAP_FOV) -> np.ndarray:
+    """`stylized` with its polar caps replaced by painted cap views of `equirect`.
+
+    `paint(view, pole)` stylizes one view with the panorama's own transformation."""
+    h, w = equirect.shape[:2]
+    weight = ramp(h)
+    out = stylized.copy()
+    for pole, rows in ((1, np.nonzero(weight[: h // 2])[0]), (-1, h // 2 + np.nonzero(weight[h // 2:])[0])):
+        if rows.size == 0:
+            continue
+        painted = paint(cap_view(equirect, pole, fov=fov), pole)
+        back = cap_back(painted, pole, rows, w, h, fov)
+        a = weight[rows][:, None, None]
+        out[rows] = out[rows] * (1 - a) + back * a
+    return out
