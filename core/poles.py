@@ -27,13 +27,16 @@ def view_size(height: int, fov: float = CAP_FOV) -> int:
     return max(32, round(2 * tan(radians(fov) / 2) * height / pi))
 
 
-def _view_rays(size: int, pole: int, fov: float) -> np.ndarray:
-    """(size, size, 3) unit directions of a view looking at the pole (+1 zenith, −1 nadir).
+CHUNK = 256              # rows projected at a time: memory stays flat for 16K panoramas
+
+
+def _view_rays(size: int, rows: slice, pole: int, fov: float) -> np.ndarray:
+    """(rows, size, 3) unit directions of a view looking at the pole (+1 zenith, −1 nadir).
 
     Axes: y up, z towards longitude 0; the view's rows run along z, its columns along x."""
     t = tan(radians(fov) / 2)
     g = ((np.arange(size, dtype=np.float64) + 0.5) / size * 2 - 1) * t
-    v, u = np.meshgrid(g, g, indexing="ij")
+    v, u = np.meshgrid(g[rows], g, indexing="ij")
     d = np.stack([u, np.full_like(u, float(pole)), v * pole], axis=-1)
     return d / np.linalg.norm(d, axis=-1, keepdims=True)
 
@@ -45,7 +48,7 @@ def _sample(img: np.ndarray, rows: np.ndarray, cols: np.ndarray, wrap_x: bool) -
     if not wrap_x:
         cols = np.clip(cols, 0, w - 1)
     r0, c0 = np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
-    fr, fc = (rows - r0)[..., None], (cols - c0)[..., None]
+    fr, fc = (rows - r0).astype(np.float32)[..., None], (cols - c0).astype(np.float32)[..., None]
     r1 = np.minimum(r0 + 1, h - 1)
     c1 = c0 + 1
     if wrap_x:
@@ -60,12 +63,16 @@ def _sample(img: np.ndarray, rows: np.ndarray, cols: np.ndarray, wrap_x: bool) -
 def cap_view(equirect: np.ndarray, pole: int, size: int | None = None, fov: float = CAP_FOV) -> np.ndarray:
     """The polar cap as a camera pointed straight up (pole=+1) or down (−1) would see it."""
     h, w = equirect.shape[:2]
-    d = _view_rays(size or view_size(h, fov), pole, fov)
-    lon = np.arctan2(d[..., 0], d[..., 2])
-    lat = np.arcsin(np.clip(d[..., 1], -1, 1))
-    cols = (lon + pi) / (2 * pi) * w - 0.5
-    rows = (pi / 2 - lat) / pi * h - 0.5
-    return _sample(equirect, rows, cols, wrap_x=True)
+    size = size or view_size(h, fov)
+    out = np.empty((size, size, equirect.shape[2]), np.float32)
+    for a in range(0, size, CHUNK):
+        d = _view_rays(size, slice(a, a + CHUNK), pole, fov)
+        lon = np.arctan2(d[..., 0], d[..., 2])
+        lat = np.arcsin(np.clip(d[..., 1], -1, 1))
+        cols = (lon + pi) / (2 * pi) * w - 0.5
+        rows = (pi / 2 - lat) / pi * h - 0.5
+        out[a:a + CHUNK] = _sample(equirect, rows, cols, wrap_x=True)
+    return out
 
 
 def ramp(height: int, lo: float = RAMP[0], hi: float = RAMP[1]) -> np.ndarray:
@@ -78,30 +85,35 @@ def ramp(height: int, lo: float = RAMP[0], hi: float = RAMP[1]) -> np.ndarray:
 def cap_back(view: np.ndarray, pole: int, rows: np.ndarray, width: int, height: int,
              fov: float = CAP_FOV) -> np.ndarray:
     """The view's pixels at the equirect's pixel centres of `rows` (all on the pole's side)."""
-    lat = pi / 2 - (rows.astype(np.float64) + 0.5) / height * pi
-    lon = (np.arange(width) + 0.5) / width * 2 * pi - pi
-    lat, lon = np.meshgrid(lat, lon, indexing="ij")
-    x, y, z = np.cos(lat) * np.sin(lon), np.sin(lat), np.cos(lat) * np.cos(lon)
     t = tan(radians(fov) / 2)
     size = view.shape[0]
-    u, v = x / (y * pole), z / y   # on the view plane at distance 1 (v·pole / (y·pole))
     to_px = lambda a: (a / t + 1) / 2 * size - 0.5  # noqa: E731
-    return _sample(view, to_px(v), to_px(u), wrap_x=False)
+    lon = (np.arange(width) + 0.5) / width * 2 * pi - pi
+    out = np.empty((len(rows), width, view.shape[2]), np.float32)
+    for a in range(0, len(rows), CHUNK):
+        lat = pi / 2 - (rows[a:a + CHUNK].astype(np.float64) + 0.5) / height * pi
+        lat_, lon_ = np.meshgrid(lat, lon, indexing="ij")
+        x, y, z = np.cos(lat_) * np.sin(lon_), np.sin(lat_), np.cos(lat_) * np.cos(lon_)
+        u, v = x / (y * pole), z / y   # on the view plane at distance 1 (v·pole / (y·pole))
+        out[a:a + CHUNK] = _sample(view, to_px(v), to_px(u), wrap_x=False)
+    return out
 
 
 def fix_poles(equirect: np.ndarray, stylized: np.ndarray,
               paint: Callable[[np.ndarray, int], np.ndarray], fov: float = CAP_FOV) -> np.ndarray:
-    """`stylized` with its polar caps replaced by painted cap views of `equirect`.
+    """`stylized` (changed in place, and returned) with its polar caps replaced by
+    painted cap views of `equirect`.
 
     `paint(view, pole)` stylizes one view with the panorama's own transformation."""
     h, w = equirect.shape[:2]
     weight = ramp(h)
-    out = stylized.copy()
+    out = stylized
     for pole, rows in ((1, np.nonzero(weight[: h // 2])[0]), (-1, h // 2 + np.nonzero(weight[h // 2:])[0])):
         if rows.size == 0:
             continue
         painted = paint(cap_view(equirect, pole, fov=fov), pole)
-        back = cap_back(painted, pole, rows, w, h, fov)
-        a = weight[rows][:, None, None]
-        out[rows] = out[rows] * (1 - a) + back * a
+        for a in range(0, len(rows), CHUNK):
+            part = rows[a:a + CHUNK]
+            k = weight[part][:, None, None]
+            out[part] = out[part] * (1 - k) + cap_back(painted, pole, part, w, h, fov) * k
     return out
