@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import colour, depth, panorama
+from . import backends, colour, depth, panorama
 from .engine import (Progress, Settings, Stylizer, check_choices, check_content, check_style, default_method,
                      warn)
 from .errors import BrushworkError, Cancelled
@@ -41,6 +41,7 @@ class Job:
     depth_side: str = "both"       # both | far | near: which side of the focus plane dissolves
     far_scale: float = 3.0         # stroke size away from focus, relative to style_scale
     panorama: bool = False         # equirect 360°: 2:1 checked, meridian wrapped, GPano XMP in JPEG
+    backend: str = "auto"          # auto (torch if installed, else onnxruntime) | torch | onnx
 
     @classmethod
     def from_dict(cls, spec: dict) -> "Job":
@@ -81,6 +82,7 @@ _SPEC_TYPES = {  # field → (test, what the message asks for)
                "a path string or a list of them"),
     "method": (lambda v: isinstance(v, str), "a string"),
     "device": (lambda v: isinstance(v, str), "a string"),
+    "backend": (lambda v: isinstance(v, str), "auto, torch or onnx"),
     "wrap": (lambda v: isinstance(v, str), "a string"),
     "strength": (_is_number, "a number"),
     "style_scale": (_is_number, "a number"),
@@ -154,6 +156,7 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     t0 = time.perf_counter()
     job.settings.check(len(job.styles))
     check_choices(job.method, job.device)
+    backends.resolve(job.backend)
     if not job.styles:
         raise BrushworkError("no style image given")
     out_path = check_paths(job)
@@ -176,7 +179,7 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     for s, name in zip(styles_rgb, job.styles):
         check_style(s, name)
     _check_cancel(cancel)
-    stylizer = stylizer or Stylizer(job.method, job.device, job.allow_untrained)
+    stylizer = stylizer or Stylizer(job.method, job.device, job.allow_untrained, job.backend)
     if stylizer.untrained:
         warn(f"{job.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)} "
              "not trained yet): the output shows the plumbing, not a painting")
