@@ -121,6 +121,7 @@ class Result:
     seconds: float
     untrained: list[str]
     wrap: str  # the wrap used: "auto" resolved to what the image is
+    backend: str = ""  # the backend that ran the networks: torch | onnx
 
 
 def check_paths(job: Job) -> Path:
@@ -200,7 +201,8 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     write_image(str(out_path), keep.apply(result, out_path), xmp=xmp)
     if progress:
         progress(1.0, "done")
-    return Result(str(out_path), w, h, time.perf_counter() - t0, stylizer.untrained, settings.wrap)
+    return Result(str(out_path), w, h, time.perf_counter() - t0, stylizer.untrained, settings.wrap,
+                  getattr(stylizer.backend, "name", ""))
 
 
 def _depth_aware(job: Job, stylizer: Stylizer, rgb, sides, settings: Settings, progress, cancel):

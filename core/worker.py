@@ -71,7 +71,8 @@ def _run(stdin, stdout, stop: threading.Event) -> tuple[str, dict]:
         json_line(stdout, type="progress", fraction=0.0, stage="loading")
         result = jobs.run(job, report, stop.is_set)
         return "ok", {"output": result.output, "width": result.width, "height": result.height,
-                      "seconds": round(result.seconds, 3), "untrained": result.untrained, "wrap": result.wrap}
+                      "seconds": round(result.seconds, 3), "untrained": result.untrained, "wrap": result.wrap,
+                      "backend": result.backend}
     except BrushworkError as e:
         return "error", {"message": str(e)}
     except Cancelled:
