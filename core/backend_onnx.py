@@ -19,6 +19,8 @@ try:
     import onnxruntime as ort
 except ImportError:  # reported when the backend is asked for
     ort = None
+else:
+    ort.disable_telemetry_events()  # an add-on does not phone home on the artist's behalf
 
 # Accelerated providers an "auto" device may use, best first, where the installed
 # onnxruntime has them (CoreML ships in the macOS wheel; DirectML and CUDA in other packages).
