@@ -55,12 +55,17 @@ class OnnxBackend:
         self.providers = providers(device)
         self.device = self.providers[0].removesuffix("ExecutionProvider").lower()
         self._sessions: dict = {}
+        # The CPU arena keeps its high-water mark otherwise (2.9 GB instead of 1.8 GB for
+        # a whole 1K image); shrinking it after each call costs no measurable time.
+        self._run_options = ort.RunOptions()
+        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
 
     def _session(self, net: str, wrap: str):
         key = (net, wrap)
         if key not in self._sessions:
             options = ort.SessionOptions()
             options.log_severity_level = 3  # keep stderr to our own lines
+            options.enable_mem_pattern = False  # tiles vary in shape: no pattern to reuse
             model = self._model(net, wrap)
             provs = [(p, _PROVIDER_OPTIONS.get(p, {})) for p in self.providers]
             self._sessions[key] = ort.InferenceSession(model, options, providers=provs)
@@ -88,5 +93,5 @@ class OnnxBackend:
         """(H, W, C) or (N, H, W, C) float32 in → same rank out."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         batched = x.ndim == 4
-        y = self._session(net, wrap).run(["y"], {"x": x if batched else x[None]})[0]
+        y = self._session(net, wrap).run(["y"], {"x": x if batched else x[None]}, self._run_options)[0]
         return y if batched else y[0]
