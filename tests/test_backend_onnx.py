@@ -173,3 +173,38 @@ def test_core_runs_with_numpy_pillow_and_onnxruntime_alone(tmp_path, styles):
     assert out.color.shape == (150, 200, 3) and out.color.std() > 0.05
     refused = run("stylize", content, style, "-o", str(tmp_path / "out.exr"), "--quiet")
     assert refused.returncode == 2 and "out.exr: EXR needs the OpenEXR package" in refused.stderr
+
+
+def test_the_job_spec_and_the_cli_choose_the_backend(tmp_path, styles, capfd):
+    import io
+    import json
+
+    from core import worker
+    from core.cli import main
+    content = save(tmp_path / "content.png", photo(48, 64))
+    style = save(tmp_path / "style.png", styles[0])
+    spec = {"content": content, "styles": [style], "output": str(tmp_path / "w.png"), "method": "wct-r31",
+            "backend": "onnx"}
+    out = io.StringIO()
+    assert worker.main(io.StringIO(json.dumps(spec)), out) == 0
+    result = json.loads(out.getvalue().splitlines()[-1])
+    assert result["status"] == "ok" and result["backend"] == "onnx"
+    out = io.StringIO()
+    assert worker.main(io.StringIO(json.dumps(dict(spec, backend="gpu", output=str(tmp_path / "x.png")))), out) == 2
+    assert "--backend gpu: choose one of auto, torch, onnx" in json.loads(out.getvalue().splitlines()[-1])["message"]
+    assert not (tmp_path / "x.png").exists()
+    assert main(["stylize", content, style, "-o", str(tmp_path / "c.png"), "--method", "wct-r31",
+                 "--backend", "onnx", "--quiet"]) == 0
+    with pytest.raises(SystemExit) as e:
+        main(["stylize", content, style, "-o", str(tmp_path / "d.png"), "--backend", "tf"])
+    assert e.value.code == 2
+    assert "argument --backend: invalid choice: 'tf'" in capfd.readouterr().err
+
+
+def test_graphs_are_valid_onnx():
+    """The hand-written protobuf is what the `onnx` package's checker accepts (when installed)."""
+    onnx = pytest.importorskip("onnx")
+    for name in onnx_models.SHA256:
+        onnx.checker.check_model(str(ROOT / "models" / name), full_check=True)  # shapes inferred, data found
+        model = onnx.load(str(ROOT / "models" / name), load_external_data=False)
+        assert model.opset_import[0].version == 17 and model.graph.input[0].name == "x"
