@@ -31,6 +31,7 @@ class _Run:
         self.plan = plan.make(context, settings, self.work_dir)
         self.python = preferences.python_setup(context)
         self.worker, self.written, self.made_dirs, self.complete = None, [], [], False
+        self.backend = ""  # what ran the networks, as the worker reports it
 
     def steps(self):
         """The job generator (see driving.py): one worker job per image, then done."""
@@ -44,6 +45,7 @@ class _Run:
                 except JobError as e:
                     raise e if str(e) == "cancelled" else JobError(f"{job.image}: {e}") from None
                 self.written.append(msg["output"])
+                self.backend = msg.get("backend", "")
                 self.worker = None
             self.complete = True
         finally:
@@ -126,7 +128,9 @@ class BRUSHWORK_OT_stylize_texture(DrivenOperator, bpy.types.Operator):
     def finished(self, context):
         names = self.run.apply()
         where = Path(self.run.written[0]).parent
-        self.report({"INFO"}, f"Stylized {len(names)} image(s): {', '.join(names)} (files in {where})")
+        engine = {"onnx": "onnxruntime", "torch": "PyTorch"}.get(self.run.backend, self.run.backend)
+        self.report({"INFO"}, f"Stylized {len(names)} image(s): {', '.join(names)} (files in {where}; "
+                    f"{engine or 'engine'})")
         if not bpy.data.filepath and not self.run.settings.pack:
             self.report({"WARNING"}, "The .blend is not saved: results are in a temp folder; "
                         "save the .blend and re-run, or enable Pack into .blend")

@@ -1,9 +1,11 @@
-"""How Brushwork gets a Python with torch: install into a per-user folder, or use one you have.
+"""Which Python runs Brushwork's worker, and with what.
 
-Torch is far too large to ship inside the extension. Either Blender's own Python runs
-the worker with a dependency folder on its path (filled by "Install Dependencies", only
-when Blender may go online), or a Python the artist already has (with torch) runs it.
-"Check" runs `python -m core check` in the chosen Python and says what it found.
+Out of the box, Blender's own Python runs it with the extension's bundled wheels
+(onnxruntime, Pillow) on its path: no torch, no download. PyTorch is an optional
+accelerator (CUDA), far too large to ship: "Install Dependencies" puts it into a
+per-user folder (only when Blender may go online), or the artist points Brushwork at a
+Python that already has it. "Check" runs `python -m core check` in the chosen Python
+and says which backend and device a job will use.
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from .worker_client import PythonSetup
 
 ROOT = __package__.rpartition(".")[0] or __package__   # the extension's module: prefs are keyed by it
 # What the worker needs beside Blender's Python (kept equal to requirements.txt by a test).
-REQUIREMENTS = ["torch==2.13.0", "numpy>=1.26,<2", "pillow==13.0.0", "safetensors==0.8.0",
+REQUIREMENTS = ["torch==2.13.0", "numpy>=1.26,<2", "pillow==13.0.0", "onnxruntime==1.32.0", "safetensors==0.8.0",
                 "opencv-python-headless==4.11.0.86", "OpenEXR==3.5.3",
                 "imageio-ffmpeg==0.8.1"]
 TORCH_INDEX = {"CPU": "https://download.pytorch.org/whl/cpu",
@@ -41,12 +43,19 @@ def get(context=None):
     return addon.preferences if addon else None
 
 
+def wheels_dir() -> Path:
+    """Where Blender installed the extension's bundled wheels (onnxruntime, Pillow)."""
+    version = "python{}.{}".format(*sys.version_info[:2])
+    return Path(bpy.utils.user_resource("EXTENSIONS")) / ".local" / "lib" / version / "site-packages"
+
+
 def python_setup(context=None) -> PythonSetup:
-    """The Python the worker runs in, as the preferences say."""
+    """The Python the worker runs in, as the preferences say: Blender's own with the
+    installed dependencies (torch, if any) and the bundled wheels, or the artist's own."""
     prefs = get(context)
     if prefs and prefs.python_source == "CUSTOM" and prefs.python_path:
         return PythonSetup(bpy.path.abspath(prefs.python_path), [])
-    return PythonSetup(sys.executable, [str(deps_dir())])
+    return PythonSetup(sys.executable, [str(deps_dir()), str(wheels_dir())])
 
 
 def pip_command(build: str, target: Path) -> list[str]:
@@ -55,7 +64,7 @@ def pip_command(build: str, target: Path) -> list[str]:
 
 
 class BRUSHWORK_OT_install_dependencies(bpy.types.Operator):
-    """Install PyTorch and Brushwork's other dependencies into a per-user folder (needs Online Access)"""
+    """Install PyTorch (an optional accelerator) and Brushwork's other dependencies into a per-user folder (needs Online Access)"""
     bl_idname = "brushwork.install_dependencies"
     bl_label = "Install Dependencies"
 
@@ -122,9 +131,16 @@ def describe(info: dict) -> str:
     """One line for the artist from `python -m core check`'s JSON."""
     if "error" in info:
         return f"Not ready: {info['error']}"
-    device = f"GPU {info['gpu']}" if info.get("cuda") else "CPU only"
     trained = ", ".join(m for m, ok in info.get("methods", {}).items() if ok) or "none"
-    return f"Ready: Python {info['python']}, torch {info['torch']}, {device}; trained methods: {trained}"
+    if info.get("backend") == "onnx":
+        engine = f"onnxruntime {info['onnxruntime']} on {_DEVICE_NAMES.get(info['device'], info['device'])}"
+    else:
+        engine = f"torch {info['torch']} on " + (f"GPU {info['gpu']}" if info.get("cuda") else "CPU")
+    return f"Ready: Python {info['python']}, {engine}; trained methods: {trained}"
+
+
+_DEVICE_NAMES = {"cpu": "CPU", "coreml": "CoreML (Apple GPU/Neural Engine)", "dml": "DirectML GPU",
+                 "cuda": "CUDA GPU"}
 
 
 class BrushworkPreferences(bpy.types.AddonPreferences):
@@ -132,8 +148,8 @@ class BrushworkPreferences(bpy.types.AddonPreferences):
 
     python_source: EnumProperty(
         name="Python", default="BLENDER",
-        items=[("BLENDER", "Blender + installed dependencies",
-                "Blender's own Python, with dependencies installed by the button below"),
+        items=[("BLENDER", "Blender (bundled onnxruntime)",
+                "Blender's own Python with the bundled onnxruntime; PyTorch too if installed below"),
                ("CUSTOM", "Existing Python with torch", "A Python interpreter that already has PyTorch")])
     python_path: StringProperty(name="Python Executable", subtype="FILE_PATH",
                                 description="e.g. /usr/bin/python3 or C:\\Python311\\python.exe, with torch installed")

@@ -83,12 +83,13 @@ def _parser() -> argparse.ArgumentParser:
     v.add_argument("--fps", type=float, default=24.0)
     v.add_argument("--quiet", action="store_true")
     sub.add_parser("worker", help="run one JSON job from stdin, JSON progress lines on stdout")
-    sub.add_parser("check", help="print one JSON line: Python, torch, devices, trained methods")
+    sub.add_parser("check", help="print one JSON line: Python, backend (torch or onnxruntime), device, trained methods")
     return p
 
 
 def _engine_options(p: argparse.ArgumentParser, *, overwrite: str) -> None:
     """The options every command that runs the networks shares (stylize, frames, panorama)."""
+    from .backends import BACKENDS
     from .engine import DEVICES, default_method
     from .methods import METHODS
 
@@ -103,6 +104,8 @@ def _engine_options(p: argparse.ArgumentParser, *, overwrite: str) -> None:
                    help="stroke size: 2 paints strokes twice as large (processes at half size)")
     p.add_argument("--tile", type=int, default=1024, help="tile size in pixels; 0 = whole image")
     p.add_argument("--device", default="auto", choices=list(DEVICES))
+    p.add_argument("--backend", default="auto", choices=list(BACKENDS),
+                   help="auto: torch where installed, else onnxruntime")
     p.add_argument("--allow-untrained", action="store_true",
                    help="run with deterministic random weights where trained ones are missing")
     p.add_argument("--overwrite", action="store_true", help=overwrite)
@@ -110,30 +113,42 @@ def _engine_options(p: argparse.ArgumentParser, *, overwrite: str) -> None:
 
 
 def _check() -> int:
-    """What this Python can run (the add-on's "Check" button shows it); exit 2 without torch."""
+    """What this Python can run (the add-on's "Check" button shows it): which backend and
+    device a job would use; exit 2 when neither torch nor onnxruntime is importable."""
     import json
     import platform
 
+    from . import backends, weights
     from .engine import default_method
     from .methods import METHODS
-    from . import weights
 
     info = {"python": platform.python_version(), "executable": sys.executable, "torch": None,
-            "cuda": False, "gpu": None,
+            "cuda": False, "gpu": None, "onnxruntime": None, "backend": None, "device": None,
             "methods": {m: all(weights.is_trained(k) for k in METHODS[m].models) for m in METHODS},
             "default_method": default_method()}
     try:
-        import torch
-    except ImportError as e:
-        info["error"] = f"PyTorch is not installed for {sys.executable} ({e})"
-    else:
-        info["torch"] = torch.__version__
-        info["cuda"] = torch.cuda.is_available()
-        info["gpu"] = torch.cuda.get_device_name(0) if info["cuda"] else None
+        info["backend"] = backends.resolve("auto")
+    except BrushworkError:
+        info["error"] = f"neither PyTorch nor onnxruntime is installed for {sys.executable}"
+    if info["backend"] == "torch":
+        try:
+            import torch
+        except ImportError as e:
+            info["error"] = f"PyTorch is installed but does not import for {sys.executable} ({e})"
+        else:
+            info["torch"] = torch.__version__
+            info["cuda"] = torch.cuda.is_available()
+            info["gpu"] = torch.cuda.get_device_name(0) if info["cuda"] else None
+            info["device"] = "cuda" if info["cuda"] else "cpu"
+    elif info["backend"] == "onnx":
+        try:
+            from .backend_onnx import ort, providers
+            info["onnxruntime"] = ort.__version__
+            info["device"] = providers("auto")[0].removesuffix("ExecutionProvider").lower()
+        except (ImportError, BrushworkError, AttributeError) as e:
+            info["error"] = f"onnxruntime does not import for {sys.executable} ({e})"
     print(json.dumps(info))
-    return 0 if info["torch"] else 2
-
-
+    return 2 if "error" in info else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -151,8 +166,10 @@ def main(argv: list[str] | None = None) -> int:
     saved = {sig: signal.signal(sig, signal.default_int_handler) for sig in stops} if in_main else {}
     try:
         from .progress import Bar
+        from .backends import preferred
         run = {"frames": _frames, "video": _video, "panorama": _panorama}.get(args.command, _stylize)
-        summary = run(args, None if args.quiet else Bar())
+        with preferred(getattr(args, "backend", "auto")):
+            summary = run(args, None if args.quiet else Bar())
     except BrushworkError as e:
         print(f"brushwork: error: {e}", file=sys.stderr)
         return 2
@@ -259,5 +276,8 @@ def _frames(args, bar) -> str:
 def _quiet_opencv() -> None:
     """OpenCV writes its own warnings ("libpng error: …") to stderr for a corrupt file,
     which already becomes our one error line; keep stderr to that line."""
-    import cv2
+    try:
+        import cv2
+    except ImportError:  # optional (core/image_io.py)
+        return
     cv2.setLogLevel(0)  # LOG_LEVEL_SILENT

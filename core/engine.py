@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import tiling, weights
+from . import backends, tiling, weights
 from .buffers import buffer, release
 from .architecture import MODELS
 from .errors import BrushworkError, Cancelled
@@ -105,7 +105,9 @@ class Stylizer:
     """One method's networks on one backend, with a style cache."""
 
     def __init__(self, method: str = "linear-r41", device: str = "auto",
-                 allow_untrained: bool = False, backend=None):
+                 allow_untrained: bool = False, backend="auto"):
+        """`backend`: "auto" (torch if installed, else onnxruntime), "torch", "onnx", or a
+        backend object."""
         check_choices(method, device)
         self.method = METHODS[method]
         self.weights, self.untrained = {}, []
@@ -117,9 +119,8 @@ class Stylizer:
                 raise BrushworkError(f"method {method}: {e}{hint}") from None
             if not trained:
                 self.untrained.append(key)
-        if backend is None:
-            from .backend_torch import TorchBackend
-            backend = TorchBackend(self.weights, device)
+        if backend is None or isinstance(backend, str):
+            backend = backends.create(backend or "auto", self.weights, device, tuple(self.untrained))
         self.backend = backend
         self.batch = max(1, getattr(backend, "batch", 1))
         self._styles: dict[str, StyleSide] = {}

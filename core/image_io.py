@@ -2,7 +2,9 @@
 
 Pillow silently drops 16-bit PNG colour to 8 bits, so pixels go through OpenCV
 (PNG, JPEG, TIFF) and the OpenEXR bindings (EXR); Pillow only reads headers
-(and decodes 8-bit gray+alpha TIFF, whose alpha OpenCV drops).
+(and decodes 8-bit gray+alpha TIFF, whose alpha OpenCV drops). Both are optional:
+where they are missing (the Blender extension ships neither) 8-bit PNG and JPEG go
+through Pillow, and any other file is an error naming it and the package it needs.
 Every image comes back as float32 in RGB order with its storage type remembered,
 so it can be written back the way it came.
 
@@ -35,12 +37,28 @@ import struct
 import threading
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
-import OpenEXR
 from PIL import Image
 
 from core.errors import BrushworkError
+
+try:  # optional: without them (the Blender extension) 8-bit PNG/JPEG go through Pillow
+    import cv2
+except ImportError:
+    cv2 = None
+try:
+    import OpenEXR
+except ImportError:
+    OpenEXR = None
+_PIP = {"cv2": "opencv-python-headless", "OpenEXR": "OpenEXR"}
+
+
+def _need(module, name: str, label: str, what: str):
+    """`module`, or an error naming the file and the package it needs."""
+    if module is None:
+        raise BrushworkError(f"{label}: {what} needs the {name} package, which is not installed "
+                             f"(pip install {_PIP[name]}, or save the image as 8-bit PNG or JPEG)")
+    return module
 
 MAX_PIXELS = 16384 * 16384
 SUPPORTED = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr")
@@ -194,7 +212,7 @@ def _header(path) -> tuple[int, int, str, dict]:
             if magic == _EXR_MAGIC:
                 kind = "exr"
                 try:
-                    window = OpenEXR.File(f, header_only=True).header()["dataWindow"]
+                    window = _need(OpenEXR, "OpenEXR", label, "EXR").File(f, header_only=True).header()["dataWindow"]
                     (x0, y0), (x1, y1) = window
                     width, height = int(x1) - int(x0) + 1, int(y1) - int(y0) + 1
                 except Exception:
@@ -246,6 +264,8 @@ def read_image(path, *, max_pixels: int = MAX_PIXELS) -> Picture:
     gray_alpha_png = data[:8] == b"\x89PNG\r\n\x1a\n" and data[25:26] == b"\x04"
     if kind == "tiff" and tags["samples"] == 2:
         arr = _read_gray_alpha_tiff(data, tags, label)
+    elif cv2 is None:
+        arr = _decode_with_pillow(data, kind, tags, label)
     else:
         try:
             arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
@@ -275,11 +295,32 @@ def read_image(path, *, max_pixels: int = MAX_PIXELS) -> Picture:
     else:
         raise BrushworkError(f"{label}: unsupported sample type {arr.dtype} (use 8/16-bit or float images)")
     del arr
-    if channels >= 3:  # OpenCV's BGR(A) to RGB(A), in place
+    if channels >= 3 and cv2 is not None:  # OpenCV's BGR(A) to RGB(A), in place
         blue = pixels[..., 0].copy()
         pixels[..., 0] = pixels[..., 2]
         pixels[..., 2] = blue
     return Picture(pixels, dtype, linear=dtype.kind == "f", path=os.fspath(path))
+
+
+def _decode_with_pillow(data: bytes, kind: str, tags: dict, label: str) -> np.ndarray:
+    """8-bit PNG/JPEG without OpenCV, as OpenCV would give them but in RGB order
+    (gray+alpha PNG as gray,gray,gray,alpha, folded back by the caller)."""
+    deep = (kind == "tiff" or (data[:8] == b"\x89PNG\r\n\x1a\n" and data[24:25] == b"\x10"))
+    if deep:
+        _need(None, "cv2", label, "16-bit PNG and TIFF")
+    try:
+        with _pillow_unguarded(), Image.open(io.BytesIO(data)) as im:
+            if im.mode == "P":
+                im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+            elif im.mode == "LA":
+                im = im.convert("RGBA")
+            elif im.mode not in ("L", "RGB", "RGBA"):
+                im = im.convert("RGB")
+            return np.asarray(im)
+    except BrushworkError:
+        raise
+    except Exception:
+        raise BrushworkError(f"{label}: not a readable image (corrupt, truncated or unsupported format)") from None
 
 
 def _read_gray_alpha_tiff(data: bytes, tags: dict, label: str) -> np.ndarray:
@@ -300,6 +341,7 @@ def _read_gray_alpha_tiff(data: bytes, tags: dict, label: str) -> np.ndarray:
 
 def _read_exr(path, label: str) -> Picture:
     """RGB(A) or Y(A) from the first part's default (unprefixed) layer."""
+    _need(OpenEXR, "OpenEXR", label, "EXR")
     try:
         with open(path, "rb") as f:
             channels = OpenEXR.File(f, separate_channels=True).channels()
@@ -346,6 +388,7 @@ def read_render_passes(path, *, colour: bool = True) -> dict[str, np.ndarray]:
     """
     label = _label(path)
     _check_source(path)
+    _need(OpenEXR, "OpenEXR", label, "EXR")
     try:
         with open(path, "rb") as f:
             parts = OpenEXR.File(f, separate_channels=True).parts
@@ -386,6 +429,7 @@ def write_render_passes(path, passes: dict[str, np.ndarray], layer: str = "ViewL
         data = data[..., None] if data.ndim == 2 else data
         for i in range(data.shape[-1]):
             planes[f"{layer}.{name}.{order[name][i]}"] = np.ascontiguousarray(data[..., i], dtype=np.float32)
+    _need(OpenEXR, "OpenEXR", _label(path), "EXR")
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
     _atomic_write(path, _label(path), lambda f: OpenEXR.File(header, planes).write(f))
 
@@ -422,6 +466,7 @@ def write_image(path, picture: Picture, *, png_compression: int = 3, jpeg_qualit
             )
         names = ("Y", "A") if channels <= 2 else ("R", "G", "B", "A")
         planes = {n: np.ascontiguousarray(pixels[..., i], dtype=dtype) for i, n in enumerate(names[:channels])}
+        _need(OpenEXR, "OpenEXR", label, "EXR")
         header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
 
         def write(f):
@@ -438,23 +483,27 @@ def write_image(path, picture: Picture, *, png_compression: int = 3, jpeg_qualit
             raise BrushworkError(f"{label}: JPEG cannot hold alpha; save as PNG, TIFF or EXR")
         if dtype != np.uint8:
             raise BrushworkError(f"{label}: JPEG holds only 8-bit data, not {dtype}; save as PNG, TIFF or EXR")
-        params = [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)]
+        params = ["IMWRITE_JPEG_QUALITY", int(jpeg_quality)]
     elif ext == ".png":
         if dtype.kind == "f":
             raise BrushworkError(f"{label}: PNG cannot hold float data; save as EXR or TIFF")
-        params = [cv2.IMWRITE_PNG_COMPRESSION, int(png_compression)]
+        params = ["IMWRITE_PNG_COMPRESSION", int(png_compression)]
     else:  # TIFF
         if dtype == np.float16:
             dtype = np.dtype(np.float32)  # OpenCV would turn half into 8-bit; float32 keeps every value
         # Deflate is lossless for every type; OpenCV's default for float RGB is lossy SGILOG.
-        params = [cv2.IMWRITE_TIFF_COMPRESSION, cv2.IMWRITE_TIFF_COMPRESSION_ADOBE_DEFLATE]
+        params = ["IMWRITE_TIFF_COMPRESSION", "IMWRITE_TIFF_COMPRESSION_ADOBE_DEFLATE"]
 
     data = _to_storage(pixels, dtype)
+    if cv2 is None:
+        _write_with_pillow(path, label, ext, data, dtype, xmp, png_compression, jpeg_quality)
+        return
     if channels == 2:  # OpenCV cannot encode gray+alpha: store gray in R, G and B
         data = data[..., [0, 0, 0, 1]]
     elif channels >= 3:
         data = data[..., [2, 1, 0, 3][:channels]]  # RGB(A) to OpenCV's BGR(A)
     try:
+        params = [getattr(cv2, p) if isinstance(p, str) else p for p in params]  # names: cv2 is optional
         ok, encoded = cv2.imencode(ext, np.ascontiguousarray(data), params)
     except cv2.error as e:
         raise BrushworkError(f"{label}: could not encode image ({str(e).strip().splitlines()[-1]})") from None
@@ -469,6 +518,26 @@ def write_image(path, picture: Picture, *, png_compression: int = 3, jpeg_qualit
 
 
 _XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
+
+
+def _write_with_pillow(path, label, ext, data, dtype, xmp, png_compression, jpeg_quality) -> None:
+    """8-bit PNG/JPEG without OpenCV (gray+alpha as RGBA, as the OpenCV path writes it)."""
+    if ext not in (".png", ".jpg", ".jpeg") or dtype != np.uint8:
+        _need(None, "cv2", label, f"writing {dtype} {ext[1:].upper()}")
+    if data.shape[2] == 2:
+        data = data[..., [0, 0, 0, 1]]
+    im = Image.fromarray(np.ascontiguousarray(data[..., 0] if data.shape[2] == 1 else data))
+    buf = io.BytesIO()
+    if ext == ".png":
+        im.save(buf, "PNG", compress_level=int(png_compression))
+    else:
+        im.save(buf, "JPEG", quality=int(jpeg_quality))
+    encoded = buf.getvalue()
+    if xmp is not None:
+        if ext not in (".jpg", ".jpeg"):
+            raise BrushworkError(f"{label}: XMP metadata is written into JPEG only")
+        encoded = _with_xmp(encoded, xmp)
+    _atomic_write(path, label, lambda f: f.write(encoded))
 
 
 def _with_xmp(jpeg: bytes, xmp: bytes) -> bytes:

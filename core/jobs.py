@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import colour, depth, panorama
+from . import backends, colour, depth, panorama
 from .engine import (Progress, Settings, Stylizer, check_choices, check_content, check_style, default_method,
                      warn)
 from .errors import BrushworkError, Cancelled
@@ -44,6 +44,7 @@ class Job:
     panorama: bool = False         # equirect 360°: 2:1 checked, meridian wrapped, GPano XMP in JPEG
     poles: bool = True             # panorama: paint the polar caps in perspective views (core/poles.py)
     hdr: str = "auto"              # float input above 1: clip | tonemap; auto: tonemap panoramas (HDRIs)
+    backend: str = "auto"          # auto (torch if installed, else onnxruntime) | torch | onnx
 
     @classmethod
     def from_dict(cls, spec: dict) -> "Job":
@@ -84,6 +85,7 @@ _SPEC_TYPES = {  # field → (test, what the message asks for)
                "a path string or a list of them"),
     "method": (lambda v: isinstance(v, str), "a string"),
     "device": (lambda v: isinstance(v, str), "a string"),
+    "backend": (lambda v: isinstance(v, str), "auto, torch or onnx"),
     "wrap": (lambda v: isinstance(v, str), "a string"),
     "strength": (_is_number, "a number"),
     "style_scale": (_is_number, "a number"),
@@ -125,6 +127,7 @@ class Result:
     seconds: float
     untrained: list[str]
     wrap: str  # the wrap used: "auto" resolved to what the image is
+    backend: str = ""  # the backend that ran the networks: torch | onnx
 
 
 def check_paths(job: Job) -> Path:
@@ -160,6 +163,7 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     t0 = time.perf_counter()
     job.settings.check(len(job.styles))
     check_choices(job.method, job.device)
+    backends.resolve(job.backend)
     if not job.styles:
         raise BrushworkError("no style image given")
     out_path = check_paths(job)
@@ -186,7 +190,7 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     for s, name in zip(styles_rgb, job.styles):
         check_style(s, name)
     _check_cancel(cancel)
-    stylizer = stylizer or Stylizer(job.method, job.device, job.allow_untrained)
+    stylizer = stylizer or Stylizer(job.method, job.device, job.allow_untrained, job.backend)
     if stylizer.untrained:
         warn(f"{job.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)} "
              "not trained yet): the output shows the plumbing, not a painting")
@@ -209,7 +213,8 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     write_image(str(out_path), keep.apply(result, out_path), xmp=xmp)
     if progress:
         progress(1.0, "done")
-    return Result(str(out_path), w, h, time.perf_counter() - t0, stylizer.untrained, settings.wrap)
+    return Result(str(out_path), w, h, time.perf_counter() - t0, stylizer.untrained, settings.wrap,
+                  getattr(stylizer.backend, "name", ""))
 
 
 def _depth_aware(job: Job, stylizer: Stylizer, rgb, sides, settings: Settings, progress, cancel):

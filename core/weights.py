@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import safetensors_file
 from .architecture import MODELS
 from .errors import BrushworkError
 
@@ -59,8 +60,6 @@ def is_trained(key: str) -> bool:
 
 def load(key: str, *, models_dir: Path | None = None) -> dict[str, np.ndarray]:
     """Verified float32 arrays of one registered model file."""
-    from safetensors.numpy import load_file
-
     entry, model = REGISTRY[key], MODELS[key]
     path = Path(models_dir or MODELS_DIR) / model.file
     if entry.sha256 is None:
@@ -72,7 +71,7 @@ def load(key: str, *, models_dir: Path | None = None) -> dict[str, np.ndarray]:
     if actual != entry.sha256:
         raise BrushworkError(f"{path}: sha256 {actual[:12]}… does not match the registry "
                              f"({entry.sha256[:12]}…); re-create it with `{entry.command}`")
-    arrays = load_file(str(path))
+    arrays = safetensors_file.read(path)
     expected = model.params()
     for name, shape in expected.items():
         if name not in arrays or tuple(arrays[name].shape) != shape:

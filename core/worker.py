@@ -47,6 +47,7 @@ def main(stdin=None, stdout=None) -> int:
 def _run(stdin, stdout, stop: threading.Event) -> tuple[str, dict]:
     try:
         from . import jobs
+        from .jobs import _check_type
 
         try:
             spec = json.loads(stdin.read())
@@ -57,16 +58,21 @@ def _run(stdin, stdout, stop: threading.Event) -> tuple[str, dict]:
         report = lambda f, s: json_line(stdout, type="progress", fraction=round(f, 4), stage=s)  # noqa: E731
         if "frames" in spec:  # a frame sequence (core/frames.py)
             from . import frames
+            from .backends import preferred
+            backend = spec.pop("backend", "auto")
+            _check_type("backend", backend)
             job = jobs.from_spec(frames.FramesJob, spec, ("frames", "styles", "output"))
             json_line(stdout, type="progress", fraction=0.0, stage="loading")
-            r = frames.run(job, report, stop.is_set)
+            with preferred(backend):
+                r = frames.run(job, report, stop.is_set)
             return "ok", {"output": r.output, "frames": r.frames, "done": r.done, "video": r.video,
                           "seconds": round(r.seconds, 3), "flicker": r.flicker, "flicker_alone": r.flicker_alone}
         job = jobs.Job.from_dict(spec)  # checks field names and types
         json_line(stdout, type="progress", fraction=0.0, stage="loading")
         result = jobs.run(job, report, stop.is_set)
         return "ok", {"output": result.output, "width": result.width, "height": result.height,
-                      "seconds": round(result.seconds, 3), "untrained": result.untrained, "wrap": result.wrap}
+                      "seconds": round(result.seconds, 3), "untrained": result.untrained, "wrap": result.wrap,
+                      "backend": result.backend}
     except BrushworkError as e:
         return "error", {"message": str(e)}
     except Cancelled:

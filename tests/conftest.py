@@ -1,8 +1,9 @@
 """Fixtures shared by the CLI and worker tests."""
 from pathlib import Path
 
-import cv2
+import numpy as np
 import pytest
+from PIL import Image
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -10,9 +11,11 @@ DATA = Path(__file__).resolve().parent / "data"
 @pytest.fixture(scope="module")
 def style(tmp_path_factory):
     """The test painting at 64 px wide: small keeps the style pass fast."""
-    img = cv2.imread(str(DATA / "painting.jpg"))
+    from core.image_io import read_image
+    from core.resample import resize
+    small = resize(read_image(str(DATA / "painting.jpg")).color, (89, 64))  # area-averaged
     path = tmp_path_factory.mktemp("style") / "painting_small.png"
-    cv2.imwrite(str(path), cv2.resize(img, (64, 89), interpolation=cv2.INTER_AREA))
+    Image.fromarray(np.round(np.clip(small, 0, 1) * 255).astype(np.uint8)).save(path)
     return str(path)
 
 

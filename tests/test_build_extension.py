@@ -27,16 +27,39 @@ def names():
 def test_zip_is_named_after_the_manifest():
     with open(ROOT / "blender_manifest.toml", "rb") as fh:
         manifest = tomllib.load(fh)
-    assert extension_zip().name == f"{manifest['id']}-{manifest['version']}.zip"
+    assert extension_zip().name == f"{manifest['id']}-{manifest['version']}-linux_x64.zip"
+
+
+def test_manifest_wheels_are_the_pinned_ones_for_every_platform_and_python():
+    with open(ROOT / "blender_manifest.toml", "rb") as fh:
+        manifest = tomllib.load(fh)
+    listed = [w.removeprefix("./wheels/") for w in manifest["wheels"]]
+    assert sorted(listed) == sorted(build_extension.WHEELS)
+    assert set(manifest["platforms"]) == set(build_extension.PLATFORMS)
+    for platform in build_extension.PLATFORMS:
+        for dist in ("onnxruntime", "pillow"):
+            for py in ("cp311", "cp313"):  # Blender 4.2–5.0, 5.1+
+                assert [w for w in listed if w.startswith(f"{dist}-") and f"-{py}-" in w
+                        and build_extension.wheel_platform(w) == platform], (platform, dist, py)
+
+
+def test_the_linux_zip_carries_only_linux_wheels(names):
+    wheels = sorted(n.removeprefix("wheels/") for n in names if n.startswith("wheels/"))
+    assert wheels == sorted(w for w in build_extension.WHEELS if build_extension.wheel_platform(w) == "linux-x64")
+    assert len(wheels) == 4
+    with zipfile.ZipFile(extension_zip()) as zf:
+        manifest = tomllib.loads(zf.read("blender_manifest.toml").decode())
+    assert manifest["platforms"] == ["linux-x64"]
 
 
 def test_zip_root_holds_the_package(names):
     for required in ("blender_manifest.toml", "__init__.py", "addon/__init__.py", "core/__init__.py",
                      "core/__main__.py", "core/worker.py", "models/MODELS.md"):
         assert required in names
-    shipped = {n for n in names if n.startswith("models/") and n.endswith(".safetensors")}
-    assert shipped == {f"models/{p.name}" for p in (ROOT / "models").glob("*.safetensors")}
-    assert shipped
+    for ext in ("safetensors", "onnx"):
+        shipped = {n for n in names if n.startswith("models/") and n.endswith(f".{ext}")}
+        assert shipped == {f"models/{p.name}" for p in (ROOT / "models").glob(f"*.{ext}")}
+        assert shipped
 
 
 def test_zip_leaves_out_caches_training_and_tests(names):
@@ -69,7 +92,7 @@ def test_a_rejected_manifest_is_a_one_line_user_error(tmp_path, monkeypatch, cap
     for name in ("addon", "core", "models"):
         (root / name).symlink_to(ROOT / name, target_is_directory=True)
     monkeypatch.setattr(build_extension, "ROOT", root)
-    assert build_extension.main(["--output-dir", str(tmp_path / "out")]) == 2
+    assert build_extension.main(["--output-dir", str(tmp_path / "out"), "--platform", "linux-x64"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "Not A Blender Tag" in err
     assert not list((tmp_path / "out").glob("*.zip"))

@@ -2,12 +2,12 @@
 
 Untrained (deterministic random) networks are enough here: tiling and wrap are about
 the plumbing, and random networks are as sensitive to a wrong halo as trained ones.
+Without torch (the torch-free CI step) they run on the onnxruntime backend.
 """
 import numpy as np
 import pytest
-import torch
 
-from core import nets, weights
+from core import weights
 from core.architecture import ENCODERS, MODELS
 from core.colour import luminance
 from core.engine import Settings, Stylizer
@@ -55,6 +55,8 @@ def test_tiled_equals_whole_image(stylizers, style, method, wrap):
 
 def test_halo_covers_receptive_field():
     """A change at one pixel moves an encoder or decoder output no further than `radius`."""
+    torch = pytest.importorskip("torch")
+    from core import nets
     for part, w, scale in [(ENCODERS["r41"], weights.random("vgg19"), 8),
                            (ENCODERS["r31"], weights.random("vgg19"), 4)]:
         net = nets.encoder(part, w)

@@ -54,3 +54,16 @@ def test_random_weights_are_deterministic_and_shaped():
         assert np.array_equal(a[name], b[name])
     assert not np.array_equal(weights.random("decoder_r41")["dec3_1.weight"],
                               weights.random("ccpl_decoder_r41")["dec3_1.weight"])
+
+
+def test_the_numpy_reader_matches_the_safetensors_library():
+    """core reads safetensors without the library (Blender has no such package)."""
+    library = pytest.importorskip("safetensors.numpy")
+    from core import safetensors_file
+    for key, entry in weights.REGISTRY.items():
+        if entry.sha256:
+            path = ROOT / "models" / MODELS[key].file
+            ours, theirs = safetensors_file.read(path), library.load_file(str(path))
+            assert ours.keys() == theirs.keys()
+            for name in ours:
+                assert ours[name].dtype == theirs[name].dtype and np.array_equal(ours[name], theirs[name])

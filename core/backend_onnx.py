@@ -1,0 +1,106 @@
+"""The ONNX Runtime backend: the same `run(net, x, wrap)` as the torch one, without torch.
+
+It is what the extension runs with nothing installed (onnxruntime ships inside it).
+Trained parts run from the shipped graphs in `models/` (sha256-checked like the
+weights); untrained ones (random stand-ins, for tests) from a graph built in memory with
+the weights embedded, from the same writer (core/onnx_graph.py).
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+
+from . import onnx_models, weights
+from .errors import BrushworkError
+from .onnx_graph import model_bytes
+
+try:
+    import onnxruntime as ort
+except ImportError:  # reported when the backend is asked for
+    ort = None
+else:
+    ort.disable_telemetry_events()  # an add-on does not phone home on the artist's behalf
+
+# Accelerated providers an "auto" device may use, best first, where the installed
+# onnxruntime has them (CoreML ships in the macOS wheel; DirectML and CUDA in other packages).
+GPU_PROVIDERS = ("CUDAExecutionProvider", "CoreMLExecutionProvider", "DmlExecutionProvider")
+_PROVIDER_OPTIONS = {"CoreMLExecutionProvider": {"ModelFormat": "MLProgram", "MLComputeUnits": "ALL"}}
+
+
+def providers(device: str) -> list[str]:
+    """Execution providers for a device preference (auto | cpu | cuda)."""
+    if ort is None:
+        raise BrushworkError(f"the onnx backend needs onnxruntime, which is not installed for {sys.executable}")
+    available = ort.get_available_providers()
+    if device == "cpu":
+        return ["CPUExecutionProvider"]
+    if device == "cuda":
+        if "CUDAExecutionProvider" not in available:
+            raise BrushworkError("--device cuda: this onnxruntime has no CUDA provider "
+                                 "(use --backend torch with a CUDA build of PyTorch)")
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    return [p for p in GPU_PROVIDERS if p in available][:1] + ["CPUExecutionProvider"]
+
+
+class OnnxBackend:
+    """`run(net, x, wrap)` on onnxruntime; sessions are made lazily per (net, wrap)."""
+    name = "onnx"
+    batch = 1
+
+    def __init__(self, weights_: dict[str, dict[str, np.ndarray]], device: str = "auto",
+                 untrained: tuple[str, ...] = ()):
+        self.weights = weights_
+        self.untrained = set(untrained)
+        self.providers = providers(device)
+        self.explicit = device != "auto"  # asked for by name: failing is better than falling back
+        self.device = self.providers[0].removesuffix("ExecutionProvider").lower()
+        self._sessions: dict = {}
+        # The CPU arena keeps its high-water mark otherwise (2.9 GB instead of 2.0 GB for
+        # a whole 1K image); shrinking it after each call costs no measurable time.
+        self._run_options = ort.RunOptions()
+        self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
+
+    def _session(self, net: str, wrap: str):
+        key = (net, wrap)
+        if key not in self._sessions:
+            options = ort.SessionOptions()
+            options.log_severity_level = 3  # keep stderr to our own lines
+            options.enable_mem_pattern = False  # tiles vary in shape: no pattern to reuse
+            model = self._model(net, wrap)
+            provs = [(p, _PROVIDER_OPTIONS.get(p, {})) for p in self.providers]
+            try:
+                self._sessions[key] = ort.InferenceSession(model, options, providers=provs)
+            except Exception as e:  # an accelerator that cannot take the graph: the CPU can
+                if self.providers[0] == "CPUExecutionProvider" or self.explicit:
+                    raise
+                print(f"brushwork: warning: {self.device} could not run {net} ({e}); using the CPU",
+                      file=sys.stderr)
+                self.providers, self.device = ["CPUExecutionProvider"], "cpu"
+                self._sessions[key] = ort.InferenceSession(model, options, providers=self.providers)
+        return self._sessions[key]
+
+    def _model(self, net: str, wrap: str):
+        """The shipped graph's path (checked), or in-memory bytes for untrained weights."""
+        model = onnx_models.model_key(net)
+        if model in self.untrained:
+            part = onnx_models.part_of(net)
+            return model_bytes(part, wrap, {n: self.weights[model][n] for n in part.params()},
+                               preprocess=net.startswith("encoder_"))
+        name = onnx_models.file_name(net, wrap)
+        path = weights.MODELS_DIR / name
+        expected = onnx_models.SHA256.get(name)
+        if expected is None or not path.is_file():
+            raise BrushworkError(f"{path}: ONNX graph missing; produce it with `{onnx_models.COMMAND}`")
+        actual = weights.sha256_of(path)
+        if actual != expected:
+            raise BrushworkError(f"{path}: sha256 {actual[:12]}… does not match the registry "
+                                 f"({expected[:12]}…); re-create it with `{onnx_models.COMMAND}`")
+        return str(path)
+
+    def run(self, net: str, x: np.ndarray, wrap: str = "none") -> np.ndarray:
+        """(H, W, C) or (N, H, W, C) float32 in → same rank out."""
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        batched = x.ndim == 4
+        y = self._session(net, wrap).run(["y"], {"x": x if batched else x[None]}, self._run_options)[0]
+        return y if batched else y[0]
