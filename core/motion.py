@@ -73,6 +73,17 @@ def blend(current: np.ndarray, warped_prev: np.ndarray, valid: np.ndarray, weigh
     return current + a * (warped_prev - current)
 
 
+def carry(alone: np.ndarray, prev_out: np.ndarray, back: np.ndarray, valid: np.ndarray,
+          weight: float) -> np.ndarray:
+    """This frame stylized alone, steadied by the previous *output* warped along `back`.
+
+    The one warp-and-blend step of every sequence, whether the motion came from the
+    renderer (core/frames.py) or was estimated from footage (core/flow.py). Bicubic,
+    since bilinear would blur a little more with every frame carried."""
+    warped = warp(prev_out, back, cv2.INTER_CUBIC)[0]
+    return np.clip(blend(alone, warped, valid, weight), 0, 1)
+
+
 def warp_error(prev: np.ndarray, current: np.ndarray, back: np.ndarray, valid: np.ndarray) -> float:
     """Flicker: mean |current − warped previous| in 0–255 units over the valid pixels."""
     warped, _ = warp(prev, back, cv2.INTER_LANCZOS4)
