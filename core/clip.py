@@ -124,6 +124,7 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
     span = (end if end is not None else src.duration) - job.start
     expected = max(1, round(span * float(src.fps))) if span > 0 else None
 
+    progress = _monotonic(progress)
     styles_rgb = [load_style(p) for p in job.styles]
     _check_cancel(cancel)
     stylizer = Stylizer(job.method, job.device, job.allow_untrained)
@@ -148,8 +149,8 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
             total = max(expected or 0, i + 1)
             stage = f"frame {i + 1}/{total}"
             if progress:
-                progress(i / total, stage)
-            sub = (lambda f, s, i=i, total=total: progress((i + f) / total, stage)) if progress else None
+                progress(0.99 * i / total, stage)
+            sub = (lambda f, s, i=i, total=total: progress(0.99 * (i + f) / total, stage)) if progress else None
             alone = stylizer.run(rgb, sides, job.settings, sub, cancel, content=shared)
             if job.preserve_color:
                 alone = colour.preserve_color(np.clip(alone, 0, 1), rgb)
@@ -168,7 +169,7 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
             raise BrushworkError(f"{job.movie}: no frames in the chosen range")
         _check_cancel(cancel)
         if progress:
-            progress(0.999, "sound")
+            progress(0.99, "sound")
         writer.finish()
     except BaseException:
         if writer is not None:
@@ -193,6 +194,18 @@ def _shared_content(stylizer: Stylizer, src: video.Source, job: VideoJob, span: 
     if not sides:
         raise BrushworkError(f"{job.movie}: no frames could be decoded in the chosen range")
     return average_content(sides)
+
+
+def _monotonic(progress: Progress | None) -> Progress | None:
+    """Progress that never goes back, though the frame count is an estimate until the end."""
+    if progress is None:
+        return None
+    most = [0.0]
+
+    def report(fraction: float, stage: str) -> None:
+        most[0] = max(most[0], fraction)
+        progress(most[0], stage)
+    return report
 
 
 def _check_cancel(cancel) -> None:

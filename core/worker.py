@@ -1,7 +1,8 @@
 """`python -m core worker`: one JSON job spec on stdin, JSON lines on stdout.
 
 A spec with "frames" (a folder) is a frame sequence (core/frames.py's FramesJob fields);
-otherwise one image (core/jobs.py's Job fields).
+one with "movie" (a video file) is core/clip.py's VideoJob; otherwise one image
+(core/jobs.py's Job fields).
 
 The add-on runs this as a child process so Blender never freezes and a crash in torch
 cannot take Blender down. Lines: {"type": "progress", "fraction", "stage"} while working,
@@ -62,6 +63,14 @@ def _run(stdin, stdout, stop: threading.Event) -> tuple[str, dict]:
             r = frames.run(job, report, stop.is_set)
             return "ok", {"output": r.output, "frames": r.frames, "done": r.done, "video": r.video,
                           "seconds": round(r.seconds, 3), "flicker": r.flicker, "flicker_alone": r.flicker_alone}
+        if "movie" in spec:  # a movie file (core/clip.py)
+            from . import clip
+            job = jobs.from_spec(clip.VideoJob, spec, ("movie", "styles", "output"))
+            json_line(stdout, type="progress", fraction=0.0, stage="loading")
+            r = clip.run(job, report, stop.is_set)
+            return "ok", {"output": r.output, "frames": r.frames, "width": r.width, "height": r.height,
+                          "fps": r.fps, "seconds": round(r.seconds, 3), "flicker": r.flicker,
+                          "flicker_alone": r.flicker_alone, "notes": r.notes}
         job = jobs.Job.from_dict(spec)  # checks field names and types
         json_line(stdout, type="progress", fraction=0.0, stage="loading")
         result = jobs.run(job, report, stop.is_set)

@@ -200,3 +200,27 @@ def test_variable_rate_10_bit_and_hdr_sources_come_out_right(capfd, style, tmp_p
     if kind == "hdr":
         assert "bt709" in v and "smpte2084" not in v
         assert video.probe(str(src)).hdr == "HDR10/PQ"
+
+
+def test_the_worker_runs_a_movie_job(capfd, moving, style, tmp_path):
+    import io
+    import json
+    from core import worker
+    from tests.test_worker import check_protocol
+
+    def work(spec):
+        stdout = io.StringIO()
+        rc = worker.main(io.StringIO(json.dumps(spec)), stdout)
+        return rc, check_protocol([json.loads(ln) for ln in stdout.getvalue().splitlines()])
+
+    spec = {"movie": str(moving), "styles": [style], "output": str(tmp_path / "w.mp4"), "method": "wct-r31",
+            "end": 0.5}
+    rc, result = work(spec)
+    assert rc == 0 and result["status"] == "ok", result
+    assert result["frames"] == 6 and result["fps"] == 12 and result["flicker"] < result["flicker_alone"]
+    assert imageio_ffmpeg.count_frames_and_secs(str(tmp_path / "w.mp4"))[0] == 6
+    rc, result = work({**spec, "output": str(tmp_path / "x.mp4"), "coherence": "optical"})
+    assert rc == 2 and "'coherence' must be a number (frames) or flow/none (movie)" in result["message"]
+    rc, result = work({**spec, "output": str(tmp_path / "x.mp4"), "coherence": 0.5})
+    assert rc == 2 and "--coherence 0.5: use flow or none" in result["message"]
+    assert sorted(os.listdir(tmp_path)) == ["w.mp4"]
