@@ -32,7 +32,7 @@ def _strips(scene):
 
 
 class BRUSHWORK_OT_stylize_movie_clip(DrivenOperator, bpy.types.Operator):
-    """Paint a movie (the active Video Sequencer movie strip, or the movie file in the panel) after the style image, steadied by optical flow, into a new MP4"""
+    """Paint a movie (the active Sequencer movie strip, or the panel's movie file) into a new, steady MP4"""
     bl_idname = "brushwork.stylize_movie_clip"
     bl_label = "Stylize Movie Clip"
 
@@ -91,7 +91,8 @@ class BRUSHWORK_OT_stylize_movie_clip(DrivenOperator, bpy.types.Operator):
         if r.get("flicker") is not None and r.get("flicker_alone"):
             steady = f"; flicker {r['flicker']:.2f} (frames alone {r['flicker_alone']:.2f})"
         notes = "".join(f"; {n}" for n in r.get("notes", []))
-        self.report({"INFO"}, f"Stylized {r['frames']} frames of {self.source.name} → {self.output}{where}{steady}{notes}")
+        self.report({"INFO"}, f"Stylized {r['frames']} frames of {self.source.name} → {self.output}"
+                              f"{where}{steady}{notes}")
 
 
 class SEQUENCER_PT_brushwork(bpy.types.Panel):

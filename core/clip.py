@@ -139,9 +139,9 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
     flow = Flow() if job.coherence == "flow" else None
     errors, errors_alone = [], []
     prev = None          # (content, alone, output) of the previous frame
-    i = 0
+    frames = video.read_movie(src, job.start, seconds)
     try:
-        for i, frame in enumerate(video.read_movie(src, job.start, seconds)):
+        for i, frame in enumerate(frames):
             _check_cancel(cancel)
             rgb = colour.to_working(frame.astype(np.float32) / 255, False)
             if writer is None:
@@ -175,6 +175,8 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
         if writer is not None:
             writer.discard()
         raise
+    finally:
+        frames.close()   # stops the decoding ffmpeg now, not when the generator is collected
     if progress:
         progress(1.0, "done")
     mean = lambda xs: float(np.mean(xs)) if xs else None  # noqa: E731

@@ -3,7 +3,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import imageio_ffmpeg
@@ -12,7 +11,7 @@ import pytest
 
 from core import clip, colour, flow, motion, video
 from core.cli import main as cli_main
-from core.errors import BrushworkError, Cancelled
+from core.errors import Cancelled
 from core.image_io import read_image
 from core.training.evaluate import motion_sequence
 from tests.conftest import DATA
@@ -224,3 +223,16 @@ def test_the_worker_runs_a_movie_job(capfd, moving, style, tmp_path):
     rc, result = work({**spec, "output": str(tmp_path / "x.mp4"), "coherence": 0.5})
     assert rc == 2 and "--coherence 0.5: use flow or none" in result["message"]
     assert sorted(os.listdir(tmp_path)) == ["w.mp4"]
+
+
+def test_the_handheld_clip_holds_still_with_flow(style, tmp_path):
+    """The carried stand-in for filmed footage (tests/data/README.md): shake, a moving disc,
+    noise, H.264. Half a second of it, flow against frames alone, on the same frames."""
+    kept = []
+    job = clip.VideoJob(movie=str(DATA / "handheld.mp4"), styles=[style], output=str(tmp_path / "h.mp4"),
+                        method="linear-r31", end=0.5)
+    r = clip.run(job, on_frame=lambda i, c, a, o: kept.append(float(np.abs(a - o).mean())))
+    assert r.frames == 12 and (r.width, r.height, r.fps) == (320, 180, 24)
+    assert r.flicker < 0.5 * r.flicker_alone, (r.flicker, r.flicker_alone)
+    assert kept[0] == 0 and min(kept[1:]) > 0          # the first frame has nothing to carry
+    assert streams(tmp_path / "h.mp4")[1] is not None
