@@ -11,6 +11,8 @@ A stylized frame is steadied by warping the previous *output* into the current f
 blending it in where the two frames see the same surface: where the backward and
 forward vectors agree (Sundaram et al. 2010's consistency test) and the depths agree.
 Disoccluded pixels keep the current frame's own stylization, so nothing smears.
+Filmed footage has no Vector pass: core/flow.py estimates the same two flows (DIS optical
+flow) and everything here applies unchanged.
 """
 from __future__ import annotations
 

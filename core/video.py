@@ -1,8 +1,10 @@
-"""Frames → H.264 MP4 with imageio-ffmpeg (it ships its own ffmpeg binary: nothing to install).
+"""Frames → H.264 MP4, and movie files in and out, with imageio-ffmpeg (it ships its own
+ffmpeg binary: nothing to install).
 
-yuv420p, the pixel format every player and YouTube accept, needs even sides: an odd
-side is padded by one repeated edge pixel rather than resized. Written to a temporary
-name and renamed, like every output.
+yuv420p, the pixel format every player and YouTube accept, needs even sides: for frames
+an odd side is padded by one repeated edge pixel rather than resized; a movie keeps its
+exact odd size as 4:4:4 (MovieWriter). Written to a temporary name and renamed, like
+every output.
 """
 from __future__ import annotations
 
