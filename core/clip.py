@@ -102,8 +102,11 @@ def _notes(src: video.Source) -> list[str]:
     if src.variable_rate:
         notes.append(f"variable frame rate: resampled to a constant {float(src.fps):.3f} fps "
                      "(frames repeated or dropped where the rate varied; the sound stays in sync)")
-    if src.width % 2 or src.height % 2:
-        notes.append(f"odd size {src.width}×{src.height}: written as H.264 4:4:4 to keep it exact "
+    if src.rotation:
+        notes.append(f"the source is shown rotated by {src.rotation}°: stylized and written upright")
+    w, h = (src.height, src.width) if src.rotation in (90, 270) else (src.width, src.height)
+    if w % 2 or h % 2:
+        notes.append(f"odd size {w}×{h}: written as H.264 4:4:4 to keep it exact "
                      "(4:2:0 needs even sides)")
     return notes
 

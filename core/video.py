@@ -8,6 +8,7 @@ every output.
 """
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -85,6 +86,7 @@ class Source:
     sar: tuple[int, int]       # pixel aspect (width:height of one pixel)
     variable_rate: bool        # the average rate differs from the base rate
     audio: str | None          # codec of the first audio stream
+    rotation: int = 0          # display rotation the decoder applies (phones film sideways)
 
 
 def _exact_rate(text: str) -> Fraction:
@@ -127,13 +129,17 @@ def probe(path: str) -> Source:
     variable = abs(avg - base) > avg * Fraction(1, 1000)
     if variable:   # decode at the base rate (every frame kept) unless it is a timescale, not a rate
         avg = base if avg < base <= 120 else avg
+    turn = re.search(r"rotation of (-?[\d.]+) degrees", text)
+    rotation = round(float(turn[1])) % 360 if turn else 0
+    aspect = (int(sar[1]), int(sar[2])) if sar and int(sar[1]) > 0 else (1, 1)
+    if rotation in (90, 270):   # ffmpeg turns the pixels upright: the pixel aspect turns with them
+        aspect = aspect[::-1]
     dur = re.search(r"Duration: (\d+):(\d+):([\d.]+)", text)
     audio = re.search(r"Stream #\S+: Audio: (\w+)", text)
     return Source(path, int(size[1]), int(size[2]), avg,
                   int(dur[1]) * 3600 + int(dur[2]) * 60 + float(dur[3]) if dur else 0.0,
                   pix_fmt, bits, colour_tags, HDR_TRANSFERS.get(colour_tags[2] or ""),
-                  (int(sar[1]), int(sar[2])) if sar and int(sar[1]) > 0 else (1, 1), variable,
-                  audio[1] if audio else None)
+                  aspect, variable, audio[1] if audio else None, rotation)
 
 
 def _decode_params(src: Source, start: float, seconds: float | None) -> tuple[list[str], list[str]]:
@@ -152,6 +158,8 @@ def read_movie(src: Source, start: float = 0.0, seconds: float | None = None) ->
     import imageio_ffmpeg
 
     inp, out = _decode_params(src, start, seconds)
+    # A rotated source decodes upright, which imageio-ffmpeg logs as a size mismatch: expected here.
+    logging.getLogger("imageio_ffmpeg").setLevel(logging.ERROR)
     frames = imageio_ffmpeg.read_frames(src.path, input_params=inp, output_params=out)
     try:
         w, h = next(frames)["size"]

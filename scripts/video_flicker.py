@@ -179,7 +179,7 @@ def ghost(kept, truth, no_mask: bool = False) -> float:
     return float(np.mean(vals)) if vals else float("nan")
 
 
-def save_gif(kept, path: Path, limit: int = 24) -> None:
+def save_gif(kept, path: Path, limit: int = 16) -> None:
     from PIL import Image
     pics = []
     for c, a, o in kept[:limit]:

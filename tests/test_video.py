@@ -236,3 +236,20 @@ def test_the_handheld_clip_holds_still_with_flow(style, tmp_path):
     assert r.flicker < 0.5 * r.flicker_alone, (r.flicker, r.flicker_alone)
     assert kept[0] == 0 and min(kept[1:]) > 0          # the first frame has nothing to carry
     assert streams(tmp_path / "h.mp4")[1] is not None
+
+
+def test_a_sideways_phone_clip_comes_out_upright(capfd, style, tmp_path):
+    """Phones store sideways pixels plus a display rotation; the result is upright pixels
+    with no rotation left to apply, and the pixel aspect turned with them."""
+    frames, _ = photo_frames(6)
+    flat = encode(tmp_path / "flat.mp4", [f[:64, :96] for f in frames], extra=["-vf", "setsar=3/2"])
+    turned = tmp_path / "phone.mp4"
+    subprocess.run([FFMPEG, "-v", "error", "-display_rotation:v", "90", "-i", str(flat), "-c", "copy", str(turned)],
+                   check=True)
+    assert video.probe(str(turned)).rotation == 90
+    out = tmp_path / "upright.mp4"
+    rc, text, err = run_cli(capfd, turned, style, "-o", out, "--method", "wct-r31", "--end", "0.25")
+    assert rc == 0, err
+    assert err.strip() == "brushwork: warning: the source is shown rotated by 90°: stylized and written upright"
+    v, _, header = streams(out)
+    assert "64x96" in v and "SAR 2:3" in v and "rotation" not in header
