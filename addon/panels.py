@@ -1,7 +1,7 @@
 """The Brushwork panel, in the 3D View sidebar and the material tab: one draw for both."""
 import bpy
 
-from . import operators, previews, render_operators
+from . import movie_operators, operators, previews, render_operators
 
 
 def draw(layout, context) -> None:
@@ -49,6 +49,11 @@ def draw(layout, context) -> None:
         row.operator(render_operators.BRUSHWORK_OT_stylize_panorama.bl_idname, icon="WORLD")
         row.operator(render_operators.BRUSHWORK_OT_stylize_panorama.bl_idname, text="",
                      icon="RENDER_ANIMATION").animation = True
+        col.separator()
+        col.label(text="Movies")
+        col.prop(settings, "movie_file")
+        col.prop(settings, "movie_coherence")
+        col.operator(movie_operators.BRUSHWORK_OT_stylize_movie_clip.bl_idname, icon="FILE_MOVIE")
 
 
 class VIEW3D_PT_brushwork(bpy.types.Panel):

@@ -77,6 +77,14 @@ class BrushworkSettings(bpy.types.PropertyGroup):
         items=[("both", "Near and Far", "Both sides of the focus plane dissolve into paint"),
                ("far", "Far Only", "Only what lies beyond the focus plane"),
                ("near", "Near Only", "Only what lies in front of the focus plane")])
+    movie_file: StringProperty(
+        name="Movie", subtype="FILE_PATH",
+        description="Stylize Movie Clip: this movie file (empty: the active movie strip in the Video Sequencer)")
+    movie_coherence: EnumProperty(
+        name="Steady", default="flow",
+        items=[("flow", "Optical Flow", "Carry the previous stylized frame along the motion estimated in the footage"),
+               ("none", "Off", "Every frame stylized on its own")],
+        description="Movies: how frames are kept from flickering")
     tile: IntProperty(name="Tile Size", default=1024, min=0, soft_min=256, soft_max=4096,
                       description="Largest piece processed at once (bounds memory); 0 = whole image")
 

@@ -1,4 +1,4 @@
-"""Brushwork's command line: `python -m core stylize|frames|panorama|video|worker|check …`.
+"""Brushwork's command line: `python -m core stylize|frames|panorama|video|join|worker|check …`.
 
 Exit 0 on success; 2 with one line on stderr (no traceback) for anything the user can
 fix: bad input, missing weights, a path that would overwrite an original; 130 when
@@ -77,18 +77,28 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--no-poles", dest="poles", action="store_false",
                    help="paint the polar caps flat with the rest (faster; strokes pinch into rays at the poles)")
     _engine_options(q, overwrite="replace OUTPUT if it exists")
-    v = sub.add_parser("video", help="join a folder of frames into an H.264 MP4")
-    v.add_argument("frames", help="folder of frames (natural order)")
-    v.add_argument("-o", "--output", required=True, help="the .mp4 to write")
-    v.add_argument("--fps", type=float, default=24.0)
-    v.add_argument("--quiet", action="store_true")
+    v = sub.add_parser("video", help="stylize a movie file (MP4, MOV, …) into a new H.264 MP4, sound kept, "
+                       "steadied by optical flow")
+    v.add_argument("movie", help="the footage (any video ffmpeg reads)")
+    v.add_argument("styles", nargs="+", metavar="STYLE")
+    v.add_argument("-o", "--output", required=True, help="the new .mp4 (same rate, size, pixel aspect, sound)")
+    v.add_argument("--coherence", default="flow", choices=["flow", "none"],
+                   help="flow: blend in the previous frame along estimated motion (default); none: frames alone")
+    v.add_argument("--start", type=float, default=0.0, help="first second to stylize")
+    v.add_argument("--end", type=float, help="last second (default: the end)")
+    _engine_options(v, overwrite="replace OUTPUT if it exists")
+    j = sub.add_parser("join", help="join a folder of frames into an H.264 MP4 (no stylizing)")
+    j.add_argument("frames", help="folder of frames (natural order)")
+    j.add_argument("-o", "--output", required=True, help="the .mp4 to write")
+    j.add_argument("--fps", type=float, default=24.0)
+    j.add_argument("--quiet", action="store_true")
     sub.add_parser("worker", help="run one JSON job from stdin, JSON progress lines on stdout")
     sub.add_parser("check", help="print one JSON line: Python, backend (torch or onnxruntime), device, trained methods")
     return p
 
 
 def _engine_options(p: argparse.ArgumentParser, *, overwrite: str) -> None:
-    """The options every command that runs the networks shares (stylize, frames, panorama)."""
+    """The options every command that runs the networks shares (stylize, frames, panorama, video)."""
     from .backends import BACKENDS
     from .engine import DEVICES, default_method
     from .methods import METHODS
@@ -167,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from .progress import Bar
         from .backends import preferred
-        run = {"frames": _frames, "video": _video, "panorama": _panorama}.get(args.command, _stylize)
+        run = {"frames": _frames, "video": _video, "join": _join, "panorama": _panorama}.get(args.command, _stylize)
         with preferred(getattr(args, "backend", "auto")):
             summary = run(args, None if args.quiet else Bar())
     except BrushworkError as e:
@@ -249,6 +259,19 @@ def _panorama_job(args, output: str):
 
 
 def _video(args, bar) -> str:
+    from . import clip
+    job = clip.VideoJob(movie=args.movie, styles=args.styles, output=args.output, method=args.method,
+                        settings=_settings(args), coherence=args.coherence, start=args.start, end=args.end,
+                        preserve_color=args.preserve_color, device=args.device,
+                        allow_untrained=args.allow_untrained, overwrite=args.overwrite)
+    r = clip.run(job, bar)
+    text = f"{r.output} ({r.frames} frames, {r.width}×{r.height} at {r.fps:g} fps, {r.seconds:.1f} s)"
+    if r.flicker is not None:
+        text += f"; flicker (mean warp error, 0-255): {r.flicker:.2f} (frames alone: {r.flicker_alone:.2f})"
+    return text
+
+
+def _join(args, bar) -> str:
     from . import video
     from .frames import frame_files
     if not args.output.lower().endswith(".mp4"):

@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from . import colour, motion, video
@@ -115,7 +114,8 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
     t0 = time.perf_counter()
     job.settings.check(len(job.styles))
     check_choices(job.method, job.device)
-    if not 0 <= job.coherence < 1:
+    c = job.coherence  # a number here; a movie's "flow"/"none" is core/clip.py's
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0 <= c < 1:
         raise BrushworkError(f"--coherence {job.coherence}: must be at least 0 and below 1")
     files = frame_files(job.frames)
     vectors = {}
@@ -167,8 +167,7 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
             alone = np.clip(alone, 0, 1)
             out = alone
             if moved and job.coherence > 0:
-                warped = motion.warp(prev[0], back, cv2.INTER_CUBIC)[0]  # bilinear blurs over many frames
-                out = np.clip(motion.blend(alone, warped, valid, job.coherence), 0, 1)
+                out = motion.carry(alone, prev[0], back, valid, job.coherence)
             pixels = out if frame.alpha is None else np.concatenate([out, frame.alpha[..., None]], -1)
             write_image(str(dst), Picture(pixels.astype(np.float32), np.dtype(np.uint8), False, str(dst)))
             done += 1

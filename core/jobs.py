@@ -98,8 +98,13 @@ _SPEC_TYPES = {  # field → (test, what the message asks for)
     "frames": (lambda v: isinstance(v, str), "a folder path string"),
     "vectors": (lambda v: v is None or isinstance(v, str), "a folder path string or null"),
     "video": (lambda v: v is None or isinstance(v, str), "an .mp4 path string or null"),
-    "coherence": (_is_number, "a number"),
+    "coherence": (lambda v: _is_number(v) or v in ("flow", "none"), "a number (frames) or flow/none (movie)"),
     "fps": (_is_number, "a number"),
+    # movie files (core/clip.py)
+    "movie": (lambda v: isinstance(v, str), "a path string"),
+    "start": (_is_number, "a number of seconds"),
+    "end": (lambda v: v is None or _is_number(v), "a number of seconds or null"),
+    "blend": (_is_number, "a number"),
     # depth-aware style (core/depth.py)
     "depth": (lambda v: v is None or isinstance(v, str), "a path string or null"),
     "focus": (lambda v: v is None or _is_number(v), "a number or null"),

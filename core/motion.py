@@ -11,6 +11,8 @@ A stylized frame is steadied by warping the previous *output* into the current f
 blending it in where the two frames see the same surface: where the backward and
 forward vectors agree (Sundaram et al. 2010's consistency test) and the depths agree.
 Disoccluded pixels keep the current frame's own stylization, so nothing smears.
+Filmed footage has no Vector pass: core/flow.py estimates the same two flows (DIS optical
+flow) and everything here applies unchanged.
 """
 from __future__ import annotations
 
@@ -71,6 +73,17 @@ def blend(current: np.ndarray, warped_prev: np.ndarray, valid: np.ndarray, weigh
     m = cv2.GaussianBlur(valid.astype(np.float32), (0, 0), 1.5) * valid
     a = (weight * m)[..., None]
     return current + a * (warped_prev - current)
+
+
+def carry(alone: np.ndarray, prev_out: np.ndarray, back: np.ndarray, valid: np.ndarray,
+          weight: float) -> np.ndarray:
+    """This frame stylized alone, steadied by the previous *output* warped along `back`.
+
+    The one warp-and-blend step of every sequence, whether the motion came from the
+    renderer (core/frames.py) or was estimated from footage (core/flow.py). Bicubic,
+    since bilinear would blur a little more with every frame carried."""
+    warped = warp(prev_out, back, cv2.INTER_CUBIC)[0]
+    return np.clip(blend(alone, warped, valid, weight), 0, 1)
 
 
 def warp_error(prev: np.ndarray, current: np.ndarray, back: np.ndarray, valid: np.ndarray) -> float:

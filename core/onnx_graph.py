@@ -14,7 +14,6 @@ external data, with a Cast where the file stores float16), so nothing is stored 
 """
 from __future__ import annotations
 
-import struct
 
 import numpy as np
 

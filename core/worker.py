@@ -1,7 +1,8 @@
 """`python -m core worker`: one JSON job spec on stdin, JSON lines on stdout.
 
 A spec with "frames" (a folder) is a frame sequence (core/frames.py's FramesJob fields);
-otherwise one image (core/jobs.py's Job fields).
+one with "movie" (a video file) is core/clip.py's VideoJob; otherwise one image
+(core/jobs.py's Job fields).
 
 The add-on runs this as a child process so Blender never freezes and a crash in torch
 cannot take Blender down. Lines: {"type": "progress", "fraction", "stage"} while working,
@@ -44,6 +45,25 @@ def main(stdin=None, stdout=None) -> int:
     return 1 if extra.get("internal") else EXIT[status]
 
 
+def _sequence(spec: dict, report, stop: threading.Event) -> tuple[str, dict]:
+    """A frame sequence (core/frames.py) or a movie file (core/clip.py)."""
+    from . import jobs
+    if "frames" in spec:
+        from . import frames
+        job = jobs.from_spec(frames.FramesJob, spec, ("frames", "styles", "output"))
+        report(0.0, "loading")
+        r = frames.run(job, report, stop.is_set)
+        return "ok", {"output": r.output, "frames": r.frames, "done": r.done, "video": r.video,
+                      "seconds": round(r.seconds, 3), "flicker": r.flicker, "flicker_alone": r.flicker_alone}
+    from . import clip
+    job = jobs.from_spec(clip.VideoJob, spec, ("movie", "styles", "output"))
+    report(0.0, "loading")
+    r = clip.run(job, report, stop.is_set)
+    return "ok", {"output": r.output, "frames": r.frames, "width": r.width, "height": r.height,
+                  "fps": r.fps, "seconds": round(r.seconds, 3), "flicker": r.flicker,
+                  "flicker_alone": r.flicker_alone, "notes": r.notes}
+
+
 def _run(stdin, stdout, stop: threading.Event) -> tuple[str, dict]:
     try:
         from . import jobs
@@ -56,17 +76,12 @@ def _run(stdin, stdout, stop: threading.Event) -> tuple[str, dict]:
         if not isinstance(spec, dict):
             raise BrushworkError("job spec must be a JSON object")
         report = lambda f, s: json_line(stdout, type="progress", fraction=round(f, 4), stage=s)  # noqa: E731
-        if "frames" in spec:  # a frame sequence (core/frames.py)
-            from . import frames
+        if "frames" in spec or "movie" in spec:  # sequences pick the backend for their Stylizer here
             from .backends import preferred
             backend = spec.pop("backend", "auto")
             _check_type("backend", backend)
-            job = jobs.from_spec(frames.FramesJob, spec, ("frames", "styles", "output"))
-            json_line(stdout, type="progress", fraction=0.0, stage="loading")
             with preferred(backend):
-                r = frames.run(job, report, stop.is_set)
-            return "ok", {"output": r.output, "frames": r.frames, "done": r.done, "video": r.video,
-                          "seconds": round(r.seconds, 3), "flicker": r.flicker, "flicker_alone": r.flicker_alone}
+                return _sequence(spec, report, stop)
         job = jobs.Job.from_dict(spec)  # checks field names and types
         json_line(stdout, type="progress", fraction=0.0, stage="loading")
         result = jobs.run(job, report, stop.is_set)

@@ -121,7 +121,7 @@ def join(args) -> int:
     prefs = _addon("preferences")
     setup = prefs.python_setup()
     import subprocess
-    done = subprocess.run(setup.command("video", str(args.join), "-o", str(args.video), "--fps", str(args.fps)),
+    done = subprocess.run(setup.command("join", str(args.join), "-o", str(args.video), "--fps", str(args.fps)),
                           env=setup.env(), cwd=_addon("worker_client").PACKAGE_ROOT)
     return done.returncode
 
