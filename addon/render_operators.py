@@ -170,7 +170,8 @@ class BRUSHWORK_OT_stylize_animation(DrivenOperator, bpy.types.Operator):
         steady = ""
         if r.get("flicker") is not None and r.get("flicker_alone"):
             steady = f"; flicker {r['flicker']:.2f} (frames alone {r['flicker_alone']:.2f})"
-        self.report({"INFO"}, f"Stylized {r['frames']} frames into {r['output']}; video {r['video']}{steady}")
+        video = f"video {r['video']}" if r.get("video") else "no MP4 (install the dependencies in the preferences)"
+        self.report({"INFO"}, f"Stylized {r['frames']} frames into {r['output']}; {video}{steady}")
 
 
 class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
@@ -236,8 +237,9 @@ class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
     def finished(self, context):
         if self.animation:
             r = self.result
-            self.report({"INFO"}, f"Stylized {r['frames']} panorama frames into {r['output']}; "
-                        f"360° video {r['video']}")
+            video = f"360° video {r['video']}" if r.get("video") else \
+                "no MP4 (install the dependencies in the preferences)"
+            self.report({"INFO"}, f"Stylized {r['frames']} panorama frames into {r['output']}; {video}")
             return
         image = bpy.data.images.load(self.output, check_existing=False)
         image.name = f"{self.source_name}.stylized"

@@ -22,9 +22,8 @@ from typing import Callable
 import numpy as np
 
 from . import colour, motion, video
-from .engine import Progress, Settings, Stylizer, check_choices, default_method, warn
-from .errors import BrushworkError, Cancelled
-from .flow import Flow
+from .engine import Progress, Settings, Stylizer, check_choices, default_method
+from .errors import BrushworkError, Cancelled, warn
 from .jobs import load_style
 from .methods import average_content
 
@@ -63,12 +62,24 @@ class VideoResult:
     notes: list[str]                 # what was done to the source (10-bit, HDR, variable rate)
 
 
+def _require(module: str, package: str, what: str) -> None:
+    """A clear line, not a traceback, where the Blender extension's bundled packages stop."""
+    try:
+        __import__(module)
+    except ImportError:
+        raise BrushworkError(f"{what} needs the {package} package, which is not installed here "
+                             f"(pip install {package}, or the add-on's Install button)") from None
+
+
 def check(job: VideoJob) -> video.Source:
     """Everything that needs no network: options, paths, and what the source is."""
     job.settings.check(len(job.styles))
     check_choices(job.method, job.device)
     if not job.styles:
         raise BrushworkError("no style image given")
+    _require("imageio_ffmpeg", "imageio-ffmpeg", "decoding and encoding video")
+    if job.coherence == "flow":
+        _require("cv2", "opencv-python-headless", "optical flow (--coherence flow)")
     if job.coherence not in COHERENCE:
         raise BrushworkError(f"--coherence {job.coherence!r}: use {' or '.join(COHERENCE)}")
     if not 0 <= job.blend < 1:
@@ -139,6 +150,7 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
     shared = _shared_content(stylizer, src, job, span)
 
     writer = None
+    from .flow import Flow
     flow = Flow() if job.coherence == "flow" else None
     errors, errors_alone = [], []
     prev = None          # (content, alone, output) of the previous frame

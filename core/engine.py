@@ -11,7 +11,6 @@ stays bounded by the tile size; the temp files go away however the job ends.
 from __future__ import annotations
 
 import hashlib
-import sys
 import tempfile
 from dataclasses import dataclass, replace
 from math import ceil
@@ -252,7 +251,3 @@ def check_style(rgb: np.ndarray, name: str) -> None:
     step = max(1, int(np.sqrt(h * w / 65536)))
     if float(rgb[::step, ::step].std(axis=(0, 1)).max()) < 2 / 255:
         raise BrushworkError(f"{name}: style image is flat (one colour, no texture): nothing to transfer")
-
-
-def warn(msg: str) -> None:
-    print(f"brushwork: warning: {msg}", file=sys.stderr)

@@ -4,6 +4,15 @@
 CLI prints it and exits 2, the worker sends it as the job's result. Anything else is a
 bug and keeps its traceback.
 """
+from __future__ import annotations
+
+
+import sys
+
+
+def warn(msg: str) -> None:
+    """A line on stderr the user should see (the CLI shows it, the worker passes it on)."""
+    print(f"brushwork: warning: {msg}", file=sys.stderr)
 
 
 class BrushworkError(Exception):

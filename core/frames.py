@@ -21,8 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from . import colour, motion, video
-from .engine import Progress, Settings, Stylizer, check_choices, default_method, warn
-from .errors import BrushworkError, Cancelled
+from .engine import Progress, Settings, Stylizer, check_choices, default_method
+from .errors import BrushworkError, Cancelled, warn
 from .image_io import SUPPORTED, Picture, read_image, read_render_passes, write_image
 from .jobs import load_style, paint_panorama
 from .methods import average_content
@@ -128,6 +128,10 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
         raise BrushworkError(f"{job.output}: is the frames folder; results go to a new folder")
     if job.video and Path(job.video).suffix.lower() != ".mp4":
         raise BrushworkError(f"{job.video}: the video must be an .mp4 file")
+    if job.video and not video.can_encode():
+        warn(f"{job.video}: not written: MP4 needs the imageio-ffmpeg package (pip install imageio-ffmpeg, "
+             "or the add-on's Install button); the stylized frames are written as PNGs")
+        job = replace(job, video=None)
     out_dir.mkdir(parents=True, exist_ok=True)
     outputs = [out_dir / f"{p.stem}.png" for p in files]
 

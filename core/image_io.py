@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from core.errors import BrushworkError
+from core.errors import BrushworkError, warn
 
 try:  # optional: without them (the Blender extension) 8-bit PNG/JPEG go through Pillow
     import cv2
@@ -305,9 +305,12 @@ def read_image(path, *, max_pixels: int = MAX_PIXELS) -> Picture:
 def _decode_with_pillow(data: bytes, kind: str, tags: dict, label: str) -> np.ndarray:
     """8-bit PNG/JPEG without OpenCV, as OpenCV would give them but in RGB order
     (gray+alpha PNG as gray,gray,gray,alpha, folded back by the caller)."""
-    deep = (kind == "tiff" or (data[:8] == b"\x89PNG\r\n\x1a\n" and data[24:25] == b"\x10"))
-    if deep:
-        _need(None, "cv2", label, "16-bit PNG and TIFF")
+    if kind == "tiff":
+        _need(None, "cv2", label, "TIFF")
+    if data[:8] == b"\x89PNG\r\n\x1a\n" and data[24:25] == b"\x10" and data[25:26] != b"\x00":
+        # Pillow reads 16-bit colour PNG (Blender's render saves) as its top 8 bits: plenty
+        # for a painting, and better than refusing a render in the bundled extension.
+        warn(f"{label}: 16-bit PNG read at 8-bit precision (opencv-python-headless reads all 16 bits)")
     try:
         with _pillow_unguarded(), Image.open(io.BytesIO(data)) as im:
             if im.mode == "P":
@@ -522,6 +525,9 @@ _XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 
 def _write_with_pillow(path, label, ext, data, dtype, xmp, png_compression, jpeg_quality) -> None:
     """8-bit PNG/JPEG without OpenCV (gray+alpha as RGBA, as the OpenCV path writes it)."""
+    if ext == ".png" and dtype == np.uint16:  # Pillow cannot write 16-bit colour PNG
+        warn(f"{label}: written as 8-bit PNG (opencv-python-headless writes 16-bit)")
+        data, dtype = (data >> 8).astype(np.uint8), np.dtype(np.uint8)
     if ext not in (".png", ".jpg", ".jpeg") or dtype != np.uint8:
         _need(None, "cv2", label, f"writing {dtype} {ext[1:].upper()}")
     if data.shape[2] == 2:

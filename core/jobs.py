@@ -15,9 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from . import backends, colour, depth, panorama
-from .engine import (Progress, Settings, Stylizer, check_choices, check_content, check_style, default_method,
-                     warn)
-from .errors import BrushworkError, Cancelled
+from .engine import Progress, Settings, Stylizer, check_choices, check_content, check_style, default_method
+from .errors import BrushworkError, Cancelled, warn
 from .image_io import SUPPORTED, Picture, read_image, write_image
 from .maptype import data_map_reason
 from .poles import fix_poles

@@ -16,8 +16,14 @@ flow) and everything here applies unchanged.
 """
 from __future__ import annotations
 
-import cv2
 import numpy as np
+
+from .resample import sample
+
+try:  # faster where installed; the Blender extension runs the numpy path
+    import cv2
+except ImportError:
+    cv2 = None
 
 CONSISTENCY = (0.01, 0.5)   # |b + f|² ≤ 0.01 (|b|² + |f|²) + 0.5 px², as in Sundaram et al.
 DEPTH_TOLERANCE = 0.05      # relative depth disagreement after warping that marks an occlusion
@@ -38,13 +44,24 @@ def to_vector(back: np.ndarray, forward: np.ndarray) -> np.ndarray:
     return np.stack([back[..., 1], -back[..., 0], -forward[..., 1], forward[..., 0]], axis=-1).astype(np.float32)
 
 
-def warp(image: np.ndarray, flow: np.ndarray, interpolation=cv2.INTER_LINEAR) -> tuple[np.ndarray, np.ndarray]:
-    """`image` (the other frame) sampled at each pixel's position there: (warped, inside mask)."""
+ORDER = {"nearest": 0, "linear": 1, "cubic": 3, "lanczos": 3}  # numpy path: Lanczos becomes bicubic
+
+
+def warp(image: np.ndarray, flow: np.ndarray, interpolation: str = "linear") -> tuple[np.ndarray, np.ndarray]:
+    """`image` (the other frame) sampled at each pixel's position there: (warped, inside mask).
+
+    interpolation: nearest | linear | cubic | lanczos."""
     h, w = flow.shape[:2]
     rows, cols = np.mgrid[0:h, 0:w].astype(np.float32)
     map_r, map_c = rows + flow[..., 0], cols + flow[..., 1]
-    warped = cv2.remap(np.ascontiguousarray(image, dtype=np.float32), map_c, map_r, interpolation,
-                       borderMode=cv2.BORDER_REPLICATE)
+    if cv2 is not None:
+        flag = {"nearest": cv2.INTER_NEAREST, "linear": cv2.INTER_LINEAR, "cubic": cv2.INTER_CUBIC,
+                "lanczos": cv2.INTER_LANCZOS4}[interpolation]
+        warped = cv2.remap(np.ascontiguousarray(image, dtype=np.float32), map_c, map_r, flag,
+                           borderMode=cv2.BORDER_REPLICATE)
+    else:
+        warped = sample(np.asarray(image, np.float32), map_r, map_c, ORDER[interpolation])
+        warped = warped[..., 0] if np.ndim(image) == 2 else warped
     inside = (map_r >= 0) & (map_r <= h - 1) & (map_c >= 0) & (map_c <= w - 1)
     return warped, inside
 
@@ -59,7 +76,7 @@ def valid_mask(back: np.ndarray, prev_forward: np.ndarray | None = None,
         gap = ((back + f) ** 2).sum(-1)
         ok &= gap <= CONSISTENCY[0] * ((back ** 2).sum(-1) + (f ** 2).sum(-1)) + CONSISTENCY[1]
     if depth is not None and prev_depth is not None:
-        z, _ = warp(prev_depth, back, cv2.INTER_NEAREST)  # no blending across a depth edge
+        z, _ = warp(prev_depth, back, "nearest")  # no blending across a depth edge
         far = lambda d: ~np.isfinite(d) | (d >= 1e9)        # noqa: E731  (Cycles' empty background)
         close = np.abs(z - depth) <= DEPTH_TOLERANCE * np.abs(depth)
         ok &= np.where(far(depth) | far(z), far(depth) & far(z), close)
@@ -70,9 +87,21 @@ def blend(current: np.ndarray, warped_prev: np.ndarray, valid: np.ndarray, weigh
     """Current output pulled towards the warped previous output where valid.
 
     The mask is softened over a few pixels so occlusion borders do not draw a line."""
-    m = cv2.GaussianBlur(valid.astype(np.float32), (0, 0), 1.5) * valid
+    m = _soften(valid.astype(np.float32), 1.5) * valid
     a = (weight * m)[..., None]
     return current + a * (warped_prev - current)
+
+
+def _soften(mask: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of a 2-D mask (edges reflected), OpenCV's or a separable numpy one."""
+    if cv2 is not None:
+        return cv2.GaussianBlur(mask, (0, 0), sigma)
+    r = int(np.ceil(4 * sigma))
+    k = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2)
+    k = (k / k.sum()).astype(np.float32)
+    out = np.pad(mask, r, mode="reflect")
+    out = sum(k[i] * out[i:i + mask.shape[0]] for i in range(2 * r + 1))
+    return sum(k[i] * out[:, i:i + mask.shape[1]] for i in range(2 * r + 1)).astype(np.float32)
 
 
 def carry(alone: np.ndarray, prev_out: np.ndarray, back: np.ndarray, valid: np.ndarray,
@@ -82,13 +111,13 @@ def carry(alone: np.ndarray, prev_out: np.ndarray, back: np.ndarray, valid: np.n
     The one warp-and-blend step of every sequence, whether the motion came from the
     renderer (core/frames.py) or was estimated from footage (core/flow.py). Bicubic,
     since bilinear would blur a little more with every frame carried."""
-    warped = warp(prev_out, back, cv2.INTER_CUBIC)[0]
+    warped = warp(prev_out, back, "cubic")[0]
     return np.clip(blend(alone, warped, valid, weight), 0, 1)
 
 
 def warp_error(prev: np.ndarray, current: np.ndarray, back: np.ndarray, valid: np.ndarray) -> float:
     """Flicker: mean |current − warped previous| in 0–255 units over the valid pixels."""
-    warped, _ = warp(prev, back, cv2.INTER_LANCZOS4)
+    warped, _ = warp(prev, back, "lanczos")
     if not valid.any():
         return 0.0
     return float(np.abs(current - warped)[valid].mean()) * 255

@@ -18,6 +18,8 @@ from typing import Callable
 
 import numpy as np
 
+from .resample import sample
+
 CAP_FOV = 100.0          # degrees across a cap view: it reaches down to 40° of latitude
 RAMP = (50.0, 65.0)      # |latitude| (degrees) where the cap view starts to take over, and has
 
@@ -41,25 +43,6 @@ def _view_rays(size: int, rows: slice, pole: int, fov: float) -> np.ndarray:
     return d / np.linalg.norm(d, axis=-1, keepdims=True)
 
 
-def _sample(img: np.ndarray, rows: np.ndarray, cols: np.ndarray, wrap_x: bool) -> np.ndarray:
-    """Bilinear samples of (H, W, C) `img` at fractional pixel centres; x wraps or clamps."""
-    h, w = img.shape[:2]
-    rows = np.clip(rows, 0, h - 1)
-    if not wrap_x:
-        cols = np.clip(cols, 0, w - 1)
-    r0, c0 = np.floor(rows).astype(np.int64), np.floor(cols).astype(np.int64)
-    fr, fc = (rows - r0).astype(np.float32)[..., None], (cols - c0).astype(np.float32)[..., None]
-    r1 = np.minimum(r0 + 1, h - 1)
-    c1 = c0 + 1
-    if wrap_x:
-        c0, c1 = c0 % w, c1 % w
-    else:
-        c1 = np.minimum(c1, w - 1)
-    top = img[r0, c0] * (1 - fc) + img[r0, c1] * fc
-    bottom = img[r1, c0] * (1 - fc) + img[r1, c1] * fc
-    return (top * (1 - fr) + bottom * fr).astype(np.float32)
-
-
 def cap_view(equirect: np.ndarray, pole: int, size: int | None = None, fov: float = CAP_FOV) -> np.ndarray:
     """The polar cap as a camera pointed straight up (pole=+1) or down (−1) would see it."""
     h, w = equirect.shape[:2]
@@ -71,7 +54,7 @@ def cap_view(equirect: np.ndarray, pole: int, size: int | None = None, fov: floa
         lat = np.arcsin(np.clip(d[..., 1], -1, 1))
         cols = (lon + pi) / (2 * pi) * w - 0.5
         rows = (pi / 2 - lat) / pi * h - 0.5
-        out[a:a + CHUNK] = _sample(equirect, rows, cols, wrap_x=True)
+        out[a:a + CHUNK] = sample(equirect, rows, cols, 1, wrap_x=True)
     return out
 
 
@@ -95,7 +78,7 @@ def cap_back(view: np.ndarray, pole: int, rows: np.ndarray, width: int, height: 
         lat_, lon_ = np.meshgrid(lat, lon, indexing="ij")
         x, y, z = np.cos(lat_) * np.sin(lon_), np.sin(lat_), np.cos(lat_) * np.cos(lon_)
         u, v = x / (y * pole), z / y   # on the view plane at distance 1 (v·pole / (y·pole))
-        out[a:a + CHUNK] = _sample(view, to_px(v), to_px(u), wrap_x=False)
+        out[a:a + CHUNK] = sample(view, to_px(v), to_px(u), 1)
     return out
 
 

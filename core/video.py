@@ -33,6 +33,16 @@ def _rgb8(path: Path) -> np.ndarray:
     return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
+def can_encode() -> bool:
+    """Whether MP4s can be written here (imageio-ffmpeg, with its own ffmpeg, is installed;
+    the Blender extension does not bundle its 25–70 MB)."""
+    try:
+        import imageio_ffmpeg  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def write_mp4(frames: list[Path], output: str, fps: float = 24.0, quality: int = 18) -> None:
     """Encode `frames` (image files, all the same size) as an MP4 at `fps` (crf `quality`)."""
     import imageio_ffmpeg
@@ -230,7 +240,7 @@ class MovieWriter:
         done = subprocess.run(base + ["-c:a", "copy"] + tail, capture_output=True, text=True)
         if done.returncode != 0 and self.src.audio:
             # MP4 cannot hold every codec a .mov/.mkv/.avi carries (PCM, Vorbis, …): AAC then.
-            from .engine import warn
+            from .errors import warn
             warn(f"{self.src.path}: its {self.src.audio} sound cannot go into an MP4 as is; re-encoded as AAC")
             done = subprocess.run(base + ["-c:a", "aac", "-b:a", "192k"] + tail, capture_output=True, text=True)
         if done.returncode != 0:

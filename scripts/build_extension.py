@@ -62,6 +62,7 @@ PLATFORMS = ("windows-x64", "linux-x64", "macos-arm64")
 # Every bundled wheel and its sha256 (as published on PyPI). onnxruntime 1.32 needs
 # numpy >= 1.21.6 and runs on numpy 1.x (Blender 4.2–5.0) and 2.x (5.1); its other
 # dependencies (protobuf, flatbuffers, packaging) are for its tools, not for inference.
+# OpenEXR (1–2 MB a wheel) reads the render passes (Vector, Depth) and float textures.
 WHEELS = {
     "onnxruntime-1.32.0-cp311-cp311-macosx_14_0_arm64.whl": "366b9e53d07812cc5c92822cecf7563b76a8a0f32ba3bb8dd232a206ac3bcb6c",
     "onnxruntime-1.32.0-cp311-cp311-manylinux_2_28_x86_64.whl": "5a34fc4dfeb5a7b4a74c95dcba1e773d722abda720b474edf1b0c419dc6d163d",
@@ -69,6 +70,12 @@ WHEELS = {
     "onnxruntime-1.32.0-cp313-cp313-macosx_14_0_arm64.whl": "27bf5dad46355a8a435c9c4e1556464d99ca834ea44e0f452909712068b8821b",
     "onnxruntime-1.32.0-cp313-cp313-manylinux_2_28_x86_64.whl": "02ea12a28c069ea8510093d95a7f6ff8126bfd9fc5c0d3381c03b80fb2b424ba",
     "onnxruntime-1.32.0-cp313-cp313-win_amd64.whl": "c7f9aa98036ba2a47aa041a4a8c6d0a1f7bfe1bde44c131dcd15ce334f2f148d",
+    "openexr-3.5.3-cp311-cp311-macosx_11_0_arm64.whl": "1d50c03e12baa9a469f71e33aab890c5cc897a0d4abe3eae90b32b8555ce4cd2",
+    "openexr-3.5.3-cp311-cp311-manylinux_2_28_x86_64.whl": "45a35cb35b38b83635dc149d82627a618f8537f339753dc045f409b6dec0ac4c",
+    "openexr-3.5.3-cp311-cp311-win_amd64.whl": "6dd26f84df0cbd1468937bbbff8f06e598dcdc19f011139b775dab37898b9deb",
+    "openexr-3.5.3-cp313-cp313-macosx_11_0_arm64.whl": "2dde224419817fc7b8ca58fbff8b89cadb63ef0782b59a828730e8fa64d08d6a",
+    "openexr-3.5.3-cp313-cp313-manylinux_2_28_x86_64.whl": "0f1c9790e2b57dbbcde9f74d1788e18cb627333066101d63bbfc6be091ff24fa",
+    "openexr-3.5.3-cp313-cp313-win_amd64.whl": "885609f0329669336b24a22d9124d3cd3659dfdcafdc36d79a5ed8239c5f447c",
     "pillow-13.0.0-cp311-cp311-macosx_11_0_arm64.whl": "37290fbef0c73e2d51d594eb78fded7dc7170d1c3ad0a890269e6fd8c8c4e061",
     "pillow-13.0.0-cp311-cp311-manylinux_2_27_x86_64.manylinux_2_28_x86_64.whl": "a625df9a2a5597fa5e5266e01aefc82604bb85d291e3547981e863560d75da6c",
     "pillow-13.0.0-cp311-cp311-win_amd64.whl": "d7710eb676e9bb68965cb045be0d333b4c0d7f9dfbaa7fbf121385b1588683d3",

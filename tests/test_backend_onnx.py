@@ -208,3 +208,42 @@ def test_graphs_are_valid_onnx():
         onnx.checker.check_model(str(ROOT / "models" / name), full_check=True)  # shapes inferred, data found
         model = onnx.load(str(ROOT / "models" / name), load_external_data=False)
         assert model.opset_import[0].version == 17 and model.graph.input[0].name == "x"
+
+
+EXTENSION = BLOCK.replace("('torch', 'cv2', 'OpenEXR', 'safetensors')", "('torch', 'cv2', 'safetensors', 'imageio_ffmpeg')")
+
+
+def test_the_extension_runs_a_steadied_sequence_and_a_render_without_opencv(tmp_path):
+    """What the zip bundles (onnxruntime, Pillow, OpenEXR) runs Stylize Animation's job: 16-bit
+    render PNGs, Vector passes, numpy warping; the MP4 is skipped with a warning (no ffmpeg)."""
+    pytest.importorskip("cv2", reason="writes the 16-bit test renders")
+    from core import colour, motion
+    from core.image_io import Picture, read_image, write_image, write_render_passes
+    photo = colour.to_working(read_image(str(ROOT / "tests" / "data" / "photo.jpg")).color, False)
+    # A camera drifting 2 px right and 1 px down a frame over the photo: motion known exactly.
+    maps = [np.array([[1, 0, 8 + 2 * t], [0, 1, 8 + t]], np.float64) for t in range(4)]
+    frames = [photo[8 + t:8 + t + 96, 8 + 2 * t:8 + 2 * t + 128] for t in range(4)]
+    (tmp_path / "render").mkdir()
+    (tmp_path / "passes").mkdir()
+    for t, f in enumerate(frames):  # Blender's display saves are 16-bit PNG
+        write_image(str(tmp_path / "render" / f"frame_{t + 1:05d}.png"), Picture(f, np.dtype(np.uint16), False, ""))
+        write_render_passes(str(tmp_path / "passes" / f"frame_{t + 1:05d}.exr"),
+                            {"Vector": motion.affine_vectors(maps, t, f.shape[:2])})
+    run = subprocess.run([sys.executable, "-c", EXTENSION, "frames", str(tmp_path / "render"),
+                          str(ROOT / "tests" / "data" / "painting.jpg"), "-o", str(tmp_path / "out"),
+                          "--vectors", str(tmp_path / "passes"), "--video", str(tmp_path / "out.mp4"),
+                          "--method", "wct-r31", "--quiet"], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "16-bit PNG read at 8-bit precision" in run.stderr and "MP4 needs the imageio-ffmpeg" in run.stderr
+    flicker, alone = (float(x) for x in run.stdout.split("0-255): ")[1].replace(")", "").split(" (frames alone: "))
+    assert flicker < 0.6 * alone
+    assert len(list((tmp_path / "out").glob("*.png"))) == 4 and not (tmp_path / "out.mp4").exists()
+
+
+def test_a_movie_without_ffmpeg_or_opencv_is_one_clear_line(tmp_path):
+    run = subprocess.run([sys.executable, "-c", EXTENSION, "video", str(ROOT / "tests" / "data" / "handheld.mp4"),
+                          str(ROOT / "tests" / "data" / "painting.jpg"), "-o", str(tmp_path / "o.mp4"), "--quiet"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 2 and "Traceback" not in run.stderr
+    assert "decoding and encoding video needs the imageio-ffmpeg package" in run.stderr
+    assert not (tmp_path / "o.mp4").exists()

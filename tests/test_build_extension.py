@@ -37,7 +37,7 @@ def test_manifest_wheels_are_the_pinned_ones_for_every_platform_and_python():
     assert sorted(listed) == sorted(build_extension.WHEELS)
     assert set(manifest["platforms"]) == set(build_extension.PLATFORMS)
     for platform in build_extension.PLATFORMS:
-        for dist in ("onnxruntime", "pillow"):
+        for dist in ("onnxruntime", "openexr", "pillow"):
             for py in ("cp311", "cp313"):  # Blender 4.2–5.0, 5.1+
                 assert [w for w in listed if w.startswith(f"{dist}-") and f"-{py}-" in w
                         and build_extension.wheel_platform(w) == platform], (platform, dist, py)
@@ -46,7 +46,7 @@ def test_manifest_wheels_are_the_pinned_ones_for_every_platform_and_python():
 def test_the_linux_zip_carries_only_linux_wheels(names):
     wheels = sorted(n.removeprefix("wheels/") for n in names if n.startswith("wheels/"))
     assert wheels == sorted(w for w in build_extension.WHEELS if build_extension.wheel_platform(w) == "linux-x64")
-    assert len(wheels) == 4
+    assert len(wheels) == 6   # onnxruntime, OpenEXR, Pillow × Python 3.11, 3.13
     with zipfile.ZipFile(extension_zip()) as zf:
         manifest = tomllib.loads(zf.read("blender_manifest.toml").decode())
     assert manifest["platforms"] == ["linux-x64"]

@@ -188,3 +188,22 @@ def test_depth_aware_stylize_keeps_the_near_half_and_coarsens_the_far_half(capfd
     rc = cli_main(["stylize", str(DATA / "photo.jpg"), str(DATA / "painting.jpg"), "-o", str(tmp_path / "y.png"),
                    "--depth", str(tmp_path / "nodepth.exr"), "--quiet"])
     assert rc == 2 and "no Depth (Z) pass" in capfd.readouterr().err
+
+
+@pytest.mark.parametrize("interpolation", ["nearest", "linear", "cubic"])
+def test_the_numpy_warp_matches_opencv(monkeypatch, interpolation):
+    """The extension has no OpenCV: its numpy warp and mask blur must do what OpenCV's do."""
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:40, 0:56] / 8.0
+    image = np.stack([np.sin(x + y), np.cos(1.3 * x), rng.random((40, 56))], -1).astype(np.float32)
+    flow = np.stack([1.7 * np.sin(x / 3), -2.3 + np.cos(y / 2)], -1).astype(np.float32)
+    valid = rng.random((40, 56)) > 0.3
+    with_cv2 = motion.warp(image, flow, interpolation)
+    blurred = motion._soften(valid.astype(np.float32), 1.5)
+    monkeypatch.setattr(motion, "cv2", None)
+    without = motion.warp(image, flow, interpolation)
+    assert np.array_equal(with_cv2[1], without[1])
+    inner = (slice(4, -4), slice(4, -4))   # borders: both repeat the edge, sampled slightly differently
+    tol = {"nearest": 1e-6, "linear": 0.005, "cubic": 0.01}[interpolation]  # OpenCV rounds fractions to 1/32
+    assert np.abs(with_cv2[0][inner] - without[0][inner]).mean() < tol
+    assert np.abs(motion._soften(valid.astype(np.float32), 1.5) - blurred).max() < 0.01
