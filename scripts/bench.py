@@ -245,19 +245,43 @@ def one(spec: dict) -> dict:
     return res
 
 
+PNG_LEVELS = (1, 3, 6)  # zlib levels compared; 3 is what write_image uses, 6 zlib's own default
+
+
 def png_io(rgb: np.ndarray) -> dict:
+    """Encode (write) and decode (read) time of the result as 8-bit PNG, per zlib level."""
     from core.image_io import Picture, read_image, write_image
+    levels = []
     with tempfile.TemporaryDirectory(prefix="brushwork-bench-") as tmp:
-        path = os.path.join(tmp, "result.png")
-        t0 = time.perf_counter()
-        write_image(path, Picture(rgb, np.uint8, linear=False))
-        write_s = time.perf_counter() - t0
-        nbytes = os.path.getsize(path)
-        t0 = time.perf_counter()
-        back = read_image(path)
-        read_s = time.perf_counter() - t0
-    return {"size": list(rgb.shape[:2]), "write_seconds": write_s, "read_seconds": read_s,
-            "file_bytes": nbytes, "read_shape": list(back.pixels.shape)}
+        for level in PNG_LEVELS:
+            path = os.path.join(tmp, f"result{level}.png")
+            t0 = time.perf_counter()
+            write_image(path, Picture(rgb, np.uint8, linear=False), png_compression=level)
+            write_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            read_image(path)
+            levels.append({"level": level, "write_seconds": write_s, "read_seconds": time.perf_counter() - t0,
+                           "file_bytes": os.path.getsize(path)})
+    return {"size": list(rgb.shape[:2]), "levels": levels}
+
+
+def frames_fps(spec: dict) -> dict:
+    """Frames per second of a 1920×1080 sequence: style and content statistics computed
+    once (as `core frames` does), then every frame encode → transform → decode."""
+    from core.engine import Settings, Stylizer
+    st = Stylizer(spec["method"], spec["device"], allow_untrained=True, backend=spec.get("backend", "torch"))
+    side = st.style(photo(STYLE_PX, STYLE_PX, seed=1)[..., ::-1].copy())
+    settings = Settings(tile=TILE)
+    base = photo(1080, 1920)
+    shared = st.content(base, settings)
+    st.run(base, [side], settings, content=shared)  # warm
+    n = spec["frames"]
+    t0 = time.perf_counter()
+    for i in range(n):
+        st.run(np.roll(base, 6 * (i + 1), axis=1), [side], settings, content=shared)
+    dt = time.perf_counter() - t0
+    return {"fps": n / dt, "seconds_per_frame": dt / n,
+            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
 def spawn(spec: dict) -> dict:
@@ -329,8 +353,22 @@ def report(res: dict) -> str:
               "their times are pessimistic.", ""]
     if io:
         h, w = io["size"]
-        L.append(f"I/O: {w}×{h} result as 8-bit PNG ({io['file_bytes'] / 1e6:.1f} MB): write "
-                 f"{io['write_seconds']:.2f} s, read back {io['read_seconds']:.2f} s")
+        L += [f"### I/O: the {w}×{h} result as 8-bit PNG (encode = write, decode = read; outside the run times)", "",
+              "| zlib level | encode s | decode s | MB |", "|---|---|---|---|"]
+        L += [f"| {v['level']}{' (used)' if v['level'] == 3 else ''} | {v['write_seconds']:.2f} | "
+              f"{v['read_seconds']:.2f} | {v['file_bytes'] / 1e6:.1f} |" for v in io["levels"]]
+        L.append("")
+    if res.get("frames"):
+        L += ["### Frame sequences: 1920×1080, style and statistics once, tiled 1024", "",
+              "| method | backend | frames/s | s/frame | × floor | peak RSS |", "|---|---|---|---|---|---|"]
+        for r in res["frames"]:
+            if "fps" not in r:
+                L.append(f"| {r['method']} | {r['backend']} | — ({r.get('error', 'failed')}) | | | |")
+                continue
+            floor_s = res["floor"]["methods"][r["method"]]["floor_s_per_mp"] * 1920 * 1080 / 1e6
+            L.append(f"| {r['method']} | {r['backend']} | {r['fps']:.3f} | {r['seconds_per_frame']:.2f} | "
+                     f"{r['seconds_per_frame'] / floor_s:.2f}× | {gb(r['peak_rss_bytes'])} |")
+        L.append("")
     L += ["", "### Targets" + (" (set for CPU; shown for this CUDA run for reference)" if cuda else ""), ""]
     for t in res["targets"]:
         L.append(f"- {t['name']}: {t['value']} → **{t['verdict']}**")
@@ -389,12 +427,15 @@ def main(argv=None) -> int:
                     help="comma-separated: torch, onnx or both (default torch)")
     ap.add_argument("--whole-max", type=int, default=2048,
                     help="largest size run as one whole image (tile 0); larger ones show —")
+    ap.add_argument("--frames", type=int, default=0, metavar="N",
+                    help="also time N frames of a 1920×1080 sequence per method (style and statistics once)")
     ap.add_argument("--json", metavar="PATH", help="also write every number as JSON here")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.one:  # child: one measurement, result on stdout
-        print(MARK + json.dumps(one(json.loads(args.one))), flush=True)
+        spec = json.loads(args.one)
+        print(MARK + json.dumps(frames_fps(spec) if spec.get("frames") else one(spec)), flush=True)
         return 0
 
     import torch
@@ -456,6 +497,13 @@ def main(argv=None) -> int:
                 if isinstance(row.get("io"), dict):
                     res["io"] = row.pop("io")
                 res["runs"].append(row)
+    res["frames"] = []
+    for m in methods if args.frames else []:
+        for backend in backends:
+            log(f"frames: {m} 1920×1080 × {args.frames} on {backend}")
+            res["frames"].append({"method": m, "backend": backend,
+                                  **spawn({"method": m, "device": str(device), "backend": backend,
+                                           "frames": args.frames})})
     passes.append(floor_pass(shapes, device))
     res["floor"] = floor(methods, passes)
     for row in res["runs"]:

@@ -63,6 +63,50 @@ INSTALL_FAILED = 3
 _zip_path: Path | None = None
 
 
+def pbr_scene(through_hue: bool) -> str:
+    """Script: a cube with the wood PBR material (images from TMP), base colour directly or
+    through a Hue/Saturation pass-through, roughness and normal as Non-Color data; the scene
+    saved as TMP/scene.blend, STYLE as the style image; `links()` lists the material's links."""
+    base = ('hue = nt.nodes.new("ShaderNodeHueSaturation")\n'
+            'nt.links.new(colour.outputs["Color"], hue.inputs["Color"])\n'
+            'nt.links.new(hue.outputs["Color"], bsdf.inputs["Base Color"])\n') if through_hue else \
+        'nt.links.new(colour.outputs["Color"], bsdf.inputs["Base Color"])\n'
+    return _PBR_SCENE.replace("BASE_COLOUR_LINK\n", base)
+
+
+_PBR_SCENE = '''
+tmp = Path(TMP)
+bpy.ops.wm.read_homefile(use_empty=True)
+bpy.ops.mesh.primitive_cube_add()
+obj = bpy.context.active_object
+mat = bpy.data.materials.new("Wood")
+mat.use_nodes = True
+obj.data.materials.append(mat)
+nt = mat.node_tree
+bsdf = nt.nodes["Principled BSDF"]
+def image_node(name, data):
+    node = nt.nodes.new("ShaderNodeTexImage")
+    node.image = bpy.data.images.load(str(tmp / name))
+    if data:
+        node.image.colorspace_settings.name = "Non-Color"
+    return node
+colour = image_node("wood_basecolor.png", False)
+BASE_COLOUR_LINK
+rough = image_node("wood_roughness.png", True)
+nt.links.new(rough.outputs["Color"], bsdf.inputs["Roughness"])
+normal = image_node("wood_normal.png", True)
+nmap = nt.nodes.new("ShaderNodeNormalMap")
+nt.links.new(normal.outputs["Color"], nmap.inputs["Color"])
+nt.links.new(nmap.outputs["Normal"], bsdf.inputs["Normal"])
+bpy.ops.wm.save_as_mainfile(filepath=str(tmp / "scene.blend"))
+settings = bpy.context.scene.brushwork
+settings.style_image = STYLE
+settings.method = "WCT_R31"
+def links():
+    return sorted((l.from_node.name, l.to_node.name, l.to_socket.identifier) for l in nt.links)
+'''
+
+
 def build_extension_module():
     """scripts/build_extension.py, imported by path (scripts/ is not a package)."""
     spec = importlib.util.spec_from_file_location("build_extension", ROOT / "scripts" / "build_extension.py")

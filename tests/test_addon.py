@@ -10,9 +10,8 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import pytest
 
-from blender_env import run_in_blender
+from blender_env import pbr_scene, run_in_blender
 from core.image_io import read_image
 from core.tileable import detect_wrap
 
@@ -22,40 +21,10 @@ ROOT = DATA.parent.parent
 SCENE = '''
 import bpy, shutil
 from pathlib import Path
-tmp = Path(TMP)
 for name in ("wood_basecolor.png", "wood_normal.png", "wood_roughness.png"):
-    shutil.copy(Path(DATA) / name, tmp / name)
-bpy.ops.wm.read_homefile(use_empty=True)
-bpy.ops.mesh.primitive_cube_add()
-obj = bpy.context.active_object
-mat = bpy.data.materials.new("Wood")
-mat.use_nodes = True
-obj.data.materials.append(mat)
-nt = mat.node_tree
-bsdf = nt.nodes["Principled BSDF"]
-def image_node(name, data):
-    node = nt.nodes.new("ShaderNodeTexImage")
-    node.image = bpy.data.images.load(str(tmp / name))
-    if data:
-        node.image.colorspace_settings.name = "Non-Color"
-    return node
-colour = image_node("wood_basecolor.png", False)
-hue = nt.nodes.new("ShaderNodeHueSaturation")          # a pass-through on the way to Base Color
-nt.links.new(colour.outputs["Color"], hue.inputs["Color"])
-nt.links.new(hue.outputs["Color"], bsdf.inputs["Base Color"])
-rough = image_node("wood_roughness.png", True)
-nt.links.new(rough.outputs["Color"], bsdf.inputs["Roughness"])
-normal = image_node("wood_normal.png", True)
-nmap = nt.nodes.new("ShaderNodeNormalMap")
-nt.links.new(normal.outputs["Color"], nmap.inputs["Color"])
-nt.links.new(nmap.outputs["Normal"], bsdf.inputs["Normal"])
-bpy.ops.wm.save_as_mainfile(filepath=str(tmp / "scene.blend"))
-settings = bpy.context.scene.brushwork
-settings.style_image = str(Path(DATA) / "painting.jpg")
-settings.method = "WCT_R31"
-def links():
-    return sorted((l.from_node.name, l.to_node.name, l.to_socket.identifier) for l in nt.links)
-'''
+    shutil.copy(Path(DATA) / name, Path(TMP) / name)
+STYLE = str(Path(DATA) / "painting.jpg")
+''' + pbr_scene(through_hue=True)
 
 
 def scene(tmp_path) -> str:

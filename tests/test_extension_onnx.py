@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from blender_env import run_in_blender
+from blender_env import pbr_scene, run_in_blender
 from core import backends, jobs
 from core.image_io import read_image
 from core.resample import resize
@@ -49,36 +49,7 @@ def bare_python(tmp_path: Path) -> Path:
 SCENE = '''
 import bpy, sys
 from pathlib import Path
-tmp = Path(TMP)
-bpy.ops.wm.read_homefile(use_empty=True)
-bpy.ops.mesh.primitive_cube_add()
-obj = bpy.context.active_object
-mat = bpy.data.materials.new("Wood")
-mat.use_nodes = True
-obj.data.materials.append(mat)
-nt = mat.node_tree
-bsdf = nt.nodes["Principled BSDF"]
-def image_node(name, data):
-    node = nt.nodes.new("ShaderNodeTexImage")
-    node.image = bpy.data.images.load(str(tmp / name))
-    if data:
-        node.image.colorspace_settings.name = "Non-Color"
-    return node
-colour = image_node("wood_basecolor.png", False)
-nt.links.new(colour.outputs["Color"], bsdf.inputs["Base Color"])
-rough = image_node("wood_roughness.png", True)
-nt.links.new(rough.outputs["Color"], bsdf.inputs["Roughness"])
-normal = image_node("wood_normal.png", True)
-nmap = nt.nodes.new("ShaderNodeNormalMap")
-nt.links.new(normal.outputs["Color"], nmap.inputs["Color"])
-nt.links.new(nmap.outputs["Normal"], bsdf.inputs["Normal"])
-bpy.ops.wm.save_as_mainfile(filepath=str(tmp / "scene.blend"))
-settings = bpy.context.scene.brushwork
-settings.style_image = STYLE
-settings.method = "WCT_R31"
-def links():
-    return sorted((l.from_node.name, l.to_node.name, l.to_socket.identifier) for l in nt.links)
-
+''' + pbr_scene(through_hue=False) + '''
 sys.executable = BARE_PYTHON   # Blender's own Python: numpy, no torch
 prefs = sys.modules[ADDON_MODULE + ".addon.preferences"]
 plan = sys.modules[ADDON_MODULE + ".addon.plan"]
