@@ -13,11 +13,10 @@ from pathlib import Path
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
-from . import plan, preferences
-from .driving import DrivenOperator, wait_for
+from . import plan
+from .driving import DrivenOperator
 from .operators import check_style
-from .render_operators import engine_settings
-from .worker_client import Worker
+from .render_operators import engine_settings, sequence_job, steadiness
 
 
 def active_movie_strip(scene):
@@ -68,14 +67,7 @@ class BRUSHWORK_OT_stylize_movie_clip(DrivenOperator, bpy.types.Operator):
         spec.update(movie=str(source), output=self.output, coherence=settings.movie_coherence,
                     **engine_settings(settings))
         self.result = {}
-        return self.drive(context, self._steps(context, spec))
-
-    def _steps(self, context, spec):
-        worker = Worker(spec, preferences.python_setup(context))
-        try:
-            self.result = yield from wait_for(worker, lambda f: f, "stylize")
-        finally:
-            worker.cancel()   # no-op when it has finished; a cancelled worker removes its partial file
+        return self.drive(context, sequence_job(context, spec, 0.0, self.result))
 
     def finished(self, context):
         r = self.result
@@ -87,12 +79,9 @@ class BRUSHWORK_OT_stylize_movie_clip(DrivenOperator, bpy.types.Operator):
             new = strips.new_movie(name=f"{old.name}.stylized", filepath=self.output,
                                    channel=old.channel + 1, frame_start=old.frame_final_start)
             where = f", strip {new.name} in channel {new.channel}"
-        steady = ""
-        if r.get("flicker") is not None and r.get("flicker_alone"):
-            steady = f"; flicker {r['flicker']:.2f} (frames alone {r['flicker_alone']:.2f})"
         notes = "".join(f"; {n}" for n in r.get("notes", []))
         self.report({"INFO"}, f"Stylized {r['frames']} frames of {self.source.name} → {self.output}"
-                              f"{where}{steady}{notes}")
+                              f"{where}{steadiness(r)}{notes}")
 
 
 class SEQUENCER_PT_brushwork(bpy.types.Panel):

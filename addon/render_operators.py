@@ -56,14 +56,21 @@ def render_range(scene, frames_dir: Path, passes_dir: Path | None, share: float)
             renders.render_frame(scene, f, png, exr)
 
 
-def frames_job(context, spec: dict, share: float, result: dict):
-    """Steps of a frame-sequence worker job taking the progress after `share`; its
-    summary lands in `result`."""
+def sequence_job(context, spec: dict, share: float, result: dict):
+    """Steps of a frame-sequence or movie worker job taking the progress after `share`;
+    its summary lands in `result`. A cancelled worker removes its partial file."""
     worker = Worker(spec, preferences.python_setup(context))
     try:
         result.update((yield from wait_for(worker, lambda f: share + (1 - share) * f, "stylize")))
     finally:
         worker.cancel()
+
+
+def steadiness(result: dict) -> str:
+    """"; flicker A (frames alone B)" from a sequence job's summary, or "" without motion."""
+    if result.get("flicker") is None or not result.get("flicker_alone"):
+        return ""
+    return f"; flicker {result['flicker']:.2f} (frames alone {result['flicker_alone']:.2f})"
 
 
 def _show(context, image) -> None:
@@ -163,15 +170,12 @@ class BRUSHWORK_OT_stylize_animation(DrivenOperator, bpy.types.Operator):
         spec = {"frames": str(frames_in), "output": str(self.root / "frames"), "video": str(self.video),
                 "fps": scene.render.fps / scene.render.fps_base, "coherence": settings.coherence,
                 **({"vectors": str(vectors)} if vectors else {}), **engine_settings(settings)}
-        yield from frames_job(context, spec, share, self.result)
+        yield from sequence_job(context, spec, share, self.result)
 
     def finished(self, context):
         r = self.result
-        steady = ""
-        if r.get("flicker") is not None and r.get("flicker_alone"):
-            steady = f"; flicker {r['flicker']:.2f} (frames alone {r['flicker_alone']:.2f})"
         video = f"video {r['video']}" if r.get("video") else "no MP4 (install the dependencies in the preferences)"
-        self.report({"INFO"}, f"Stylized {r['frames']} frames into {r['output']}; {video}{steady}")
+        self.report({"INFO"}, f"Stylized {r['frames']} frames into {r['output']}; {video}{steadiness(r)}")
 
 
 class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
@@ -232,7 +236,7 @@ class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
             scene.frame_set(saved)
         spec = {"frames": str(frames_in), "output": str(self.root / "frames"), "video": str(self.video),
                 "fps": scene.render.fps / scene.render.fps_base, "panorama": True, **engine_settings(settings)}
-        yield from frames_job(context, spec, 0.5, self.result)
+        yield from sequence_job(context, spec, 0.5, self.result)
 
     def finished(self, context):
         if self.animation:

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from . import onnx_models, weights
-from .errors import BrushworkError
+from .errors import BrushworkError, warn
 from .onnx_graph import model_bytes
 
 try:
@@ -74,8 +74,7 @@ class OnnxBackend:
             except Exception as e:  # an accelerator that cannot take the graph: the CPU can
                 if self.providers[0] == "CPUExecutionProvider" or self.explicit:
                     raise
-                print(f"brushwork: warning: {self.device} could not run {net} ({e}); using the CPU",
-                      file=sys.stderr)
+                warn(f"{self.device} could not run {net} ({e}); using the CPU")
                 self.providers, self.device = ["CPUExecutionProvider"], "cpu"
                 self._sessions[key] = ort.InferenceSession(model, options, providers=self.providers)
         return self._sessions[key]

@@ -13,7 +13,6 @@ an error removes what was written. The source's sound is copied unchanged.
 """
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,9 +21,10 @@ from typing import Callable
 import numpy as np
 
 from . import colour, motion, video
+from .backends import has
 from .engine import Progress, Settings, Stylizer, check_choices, default_method
-from .errors import BrushworkError, Cancelled, warn
-from .jobs import load_style
+from .errors import BrushworkError, warn
+from .jobs import check_cancel, check_new_file, load_style
 from .methods import average_content
 
 STAT_FRAMES = 5          # frames whose content statistics are averaged into the shared transformation
@@ -64,11 +64,9 @@ class VideoResult:
 
 def _require(module: str, package: str, what: str) -> None:
     """A clear line, not a traceback, where the Blender extension's bundled packages stop."""
-    try:
-        __import__(module)
-    except ImportError:
+    if not has(module):
         raise BrushworkError(f"{what} needs the {package} package, which is not installed here "
-                             f"(pip install {package}, or the add-on's Install button)") from None
+                             f"(pip install {package}, or the add-on's Install button)")
 
 
 def check(job: VideoJob) -> video.Source:
@@ -84,17 +82,9 @@ def check(job: VideoJob) -> video.Source:
         raise BrushworkError(f"--coherence {job.coherence!r}: use {' or '.join(COHERENCE)}")
     if not 0 <= job.blend < 1:
         raise BrushworkError(f"blend {job.blend}: must be at least 0 and below 1")
-    out = Path(job.output)
-    if out.suffix.lower() != ".mp4":
+    if Path(job.output).suffix.lower() != ".mp4":
         raise BrushworkError(f"{job.output}: the stylized movie is written as .mp4; name an .mp4 file")
-    if out.exists() and Path(job.movie).exists() and os.path.samefile(out, job.movie):
-        raise BrushworkError(f"{job.output}: is the input; the stylized movie is a new file")
-    if out.is_dir():
-        raise BrushworkError(f"{job.output}: is a folder; name the .mp4 to write")
-    if out.exists() and not job.overwrite:
-        raise BrushworkError(f"{job.output}: already exists; pass --overwrite to replace it")
-    if not out.parent.is_dir():
-        raise BrushworkError(f"{job.output}: folder {out.parent} does not exist")
+    check_new_file(job.output, [job.movie, *job.styles], job.overwrite)
     src = video.probe(job.movie)
     if job.start < 0 or (job.end is not None and job.end <= job.start):
         raise BrushworkError(f"--start {job.start:g} --end {job.end}: need 0 ≤ start < end")
@@ -140,7 +130,7 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
 
     progress = _monotonic(progress)
     styles_rgb = [load_style(p) for p in job.styles]
-    _check_cancel(cancel)
+    check_cancel(cancel)
     stylizer = Stylizer(job.method, job.device, job.allow_untrained)
     if stylizer.untrained:
         warn(f"{job.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)})")
@@ -157,7 +147,7 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
     frames = video.read_movie(src, job.start, seconds)
     try:
         for i, frame in enumerate(frames):
-            _check_cancel(cancel)
+            check_cancel(cancel)
             rgb = colour.to_working(frame.astype(np.float32) / 255, False)
             if writer is None:
                 writer = video.MovieWriter(job.output, src, (rgb.shape[1], rgb.shape[0]), job.start, seconds)
@@ -182,7 +172,7 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
             prev = (rgb, alone, out)
         if writer is None:
             raise BrushworkError(f"{job.movie}: no frames in the chosen range")
-        _check_cancel(cancel)
+        check_cancel(cancel)
         if progress:
             progress(0.99, "sound")
         writer.finish()
@@ -224,7 +214,3 @@ def _monotonic(progress: Progress | None) -> Progress | None:
         progress(most[0], stage)
     return report
 
-
-def _check_cancel(cancel) -> None:
-    if cancel is not None and cancel():
-        raise Cancelled()

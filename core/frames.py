@@ -21,10 +21,11 @@ from pathlib import Path
 import numpy as np
 
 from . import colour, motion, video
+from .backends import has
 from .engine import Progress, Settings, Stylizer, check_choices, default_method
-from .errors import BrushworkError, Cancelled, warn
+from .errors import BrushworkError, warn
 from .image_io import SUPPORTED, Picture, read_image, read_render_passes, write_image
-from .jobs import load_style, paint_panorama
+from .jobs import check_cancel, load_style, paint_panorama
 from .methods import average_content
 
 STAT_FRAMES = 5      # frames whose content statistics are averaged into the shared transformation
@@ -128,7 +129,7 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
         raise BrushworkError(f"{job.output}: is the frames folder; results go to a new folder")
     if job.video and Path(job.video).suffix.lower() != ".mp4":
         raise BrushworkError(f"{job.video}: the video must be an .mp4 file")
-    if job.video and not video.can_encode():
+    if job.video and not has("imageio_ffmpeg"):  # the Blender extension does not bundle its 25–70 MB
         warn(f"{job.video}: not written: MP4 needs the imageio-ffmpeg package (pip install imageio-ffmpeg, "
              "or the add-on's Install button); the stylized frames are written as PNGs")
         job = replace(job, video=None)
@@ -147,8 +148,7 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
     prev = prev_alone = None
     errors, errors_alone, done = [], [], 0
     for i, (src, dst) in enumerate(zip(files, outputs)):
-        if cancel is not None and cancel():
-            raise Cancelled()
+        check_cancel(cancel)
         stage = f"frame {i + 1}/{len(files)}"
         if progress:
             progress(i / len(files), stage)

@@ -139,15 +139,22 @@ def check_paths(job: Job) -> Path:
     out = Path(job.output)
     if out.suffix.lower() not in SUPPORTED:
         raise BrushworkError(f"{job.output}: unsupported output format; use one of {', '.join(SUPPORTED)}")
-    for src in [job.content, *job.styles]:
+    return check_new_file(job.output, [job.content, *job.styles], job.overwrite)
+
+
+def check_new_file(output: str, inputs: list[str], overwrite: bool) -> Path:
+    """The path of a result file to write: not one of `inputs`, not a folder, not an
+    existing file unless `overwrite`, in a folder that exists."""
+    out = Path(output)
+    for src in inputs:
         if Path(src).exists() and out.exists() and os.path.samefile(src, out):
-            raise BrushworkError(f"{job.output}: is an input; results are new images, originals stay")
+            raise BrushworkError(f"{output}: is the input {src}; results are new files, originals stay")
     if out.is_dir():
-        raise BrushworkError(f"{job.output}: is a folder; name the image file to write")
-    if out.exists() and not job.overwrite:
-        raise BrushworkError(f"{job.output}: already exists; pass --overwrite to replace it")
+        raise BrushworkError(f"{output}: is a folder; name the file to write")
+    if out.exists() and not overwrite:
+        raise BrushworkError(f"{output}: already exists; pass --overwrite to replace it")
     if not out.parent.is_dir():
-        raise BrushworkError(f"{job.output}: folder {out.parent} does not exist")
+        raise BrushworkError(f"{output}: folder {out.parent} does not exist")
     return out
 
 
@@ -193,7 +200,7 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     styles_rgb = [load_style(p) for p in job.styles]
     for s, name in zip(styles_rgb, job.styles):
         check_style(s, name)
-    _check_cancel(cancel)
+    check_cancel(cancel)
     stylizer = stylizer or Stylizer(job.method, job.device, job.allow_untrained, job.backend)
     if stylizer.untrained:
         warn(f"{job.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)} "
@@ -212,7 +219,7 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
         result = stylizer.run(rgb, sides, settings, progress, cancel)
     if job.preserve_color:
         result = colour.preserve_color(np.clip(result, 0, 1), rgb)
-    _check_cancel(cancel)
+    check_cancel(cancel)
     xmp = panorama.gpano_xmp(w, h) if job.panorama and out_path.suffix.lower() in (".jpg", ".jpeg") else None
     write_image(str(out_path), keep.apply(result, out_path), xmp=xmp)
     if progress:
@@ -256,7 +263,7 @@ def paint_panorama(stylizer: Stylizer, rgb, sides, settings: Settings, progress=
     return fix_poles(rgb, flat, paint)
 
 
-def _check_cancel(cancel) -> None:
+def check_cancel(cancel) -> None:
     if cancel is not None and cancel():
         raise Cancelled()
 

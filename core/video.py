@@ -33,16 +33,6 @@ def _rgb8(path: Path) -> np.ndarray:
     return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def can_encode() -> bool:
-    """Whether MP4s can be written here (imageio-ffmpeg, with its own ffmpeg, is installed;
-    the Blender extension does not bundle its 25–70 MB)."""
-    try:
-        import imageio_ffmpeg  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
 def write_mp4(frames: list[Path], output: str, fps: float = 24.0, quality: int = 18) -> None:
     """Encode `frames` (image files, all the same size) as an MP4 at `fps` (crf `quality`)."""
     import imageio_ffmpeg
