@@ -30,8 +30,9 @@ def to_working(color: np.ndarray, linear: bool) -> np.ndarray:
     """(H, W, 1|3) file values → (H, W, 3) sRGB-encoded float32 in [0, 1]."""
     rgb = np.repeat(color, 3, axis=2) if color.shape[2] == 1 else color
     if linear:
-        rgb = linear_to_srgb(rgb)
-    return np.clip(rgb, 0, 1).astype(np.float32)
+        srgb = linear_to_srgb(rgb)  # a new array already: clip it in place
+        return np.clip(srgb, 0, 1, out=srgb)
+    return np.clip(rgb, 0, 1).astype(np.float32, copy=False)  # one copy, not two
 
 
 def from_working(rgb: np.ndarray, channels: int, linear: bool) -> np.ndarray:

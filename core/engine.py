@@ -5,13 +5,13 @@ texture set pays for each style once. Work goes tile by tile in three stages:
   1. encode tiles (halo ≥ the encoder's receptive field) into one feature map,
   2. global content statistics over that map, then the transform, built once,
   3. decode tiles (halo ≥ the decoder's receptive field), feathered into the output.
-Feature maps and outputs beyond a size limit live in memory-mapped temp files, so memory
-stays bounded by the tile size; the temp files go away however the job ends.
+Feature maps and outputs beyond a size limit live in memory-mapped anonymous temp files
+(core/buffers.py), so memory stays bounded by the tile size; a large result comes back
+still memory-mapped, and its file goes away with the array, however the job ends.
 """
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from dataclasses import dataclass, replace
 from math import ceil
 from typing import Callable
@@ -146,17 +146,18 @@ class Stylizer:
         if settings.wrap == "auto":
             settings = replace(settings, wrap=detect_wrap(rgb))
         size = processing_size(*rgb.shape[:2], settings.style_scale, settings.wrap, self.method.stride)
-        with tempfile.TemporaryDirectory(prefix="brushwork-") as tmp:
-            feats = self._encode(resize(rgb, size, settings.wrap), settings, tmp, _Stage(None, None))
-            return content_side(self.method, self.backend, self.weights, feats,
-                                settings.wrap, settings.tile // self.method.stride)
+        feats = self._encode(resize(rgb, size, settings.wrap), settings, _Stage(None, None))
+        return content_side(self.method, self.backend, self.weights, feats,
+                            settings.wrap, settings.tile // self.method.stride)
 
     def run(self, rgb: np.ndarray, styles: list[StyleSide], settings: Settings,
             progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
             content: ContentSide | None = None) -> np.ndarray:
         """Stylize an (H, W, 3) sRGB image in [0, 1]; returns the same shape, not clipped.
 
-        `content`: statistics to use instead of this image's own (see `content`)."""
+        A large result is a memory-mapped array (`buffers.is_mapped`): read it in bands
+        rather than copying it whole. `content`: statistics to use instead of this
+        image's own (see `content`)."""
         settings.check(len(styles))
         check_content(rgb, "content")
         if settings.wrap == "auto":
@@ -166,24 +167,23 @@ class Stylizer:
         stage = _Stage(progress, cancel)
         size = processing_size(h, w, settings.style_scale, settings.wrap, self.method.stride)
         work = resize(rgb, size, settings.wrap)
-        with tempfile.TemporaryDirectory(prefix="brushwork-") as tmp:
-            feats = self._encode(work, settings, tmp, stage.sub(0.0, 0.5, "encode"))
-            if content is None:
-                content = content_side(self.method, self.backend, self.weights, feats,
-                                       settings.wrap, settings.tile // self.method.stride)
-            stage.sub(0.5, 0.05, "statistics")(1.0)
-            transform = Transform(self.method, self.backend, self.weights, content,
-                                  list(zip(styles, weights_)), settings.strength)
-            out = self._decode(feats, transform, settings, tmp, stage.sub(0.55, 0.45, "decode"))
-            out = out[:size[0], :size[1]]  # the ceil-mode margin goes
-            if isinstance(out, np.memmap):
-                out = np.array(out)  # off the temp file before it is removed
+        feats = self._encode(work, settings, stage.sub(0.0, 0.5, "encode"))
+        del work
+        if content is None:
+            content = content_side(self.method, self.backend, self.weights, feats,
+                                   settings.wrap, settings.tile // self.method.stride)
+        stage.sub(0.5, 0.05, "statistics")(1.0)
+        transform = Transform(self.method, self.backend, self.weights, content,
+                              list(zip(styles, weights_)), settings.strength)
+        out = self._decode(feats, transform, settings, stage.sub(0.55, 0.45, "decode"))
+        del feats  # its temp file goes now, before the result is resized or written
+        out = out[:size[0], :size[1]]  # the ceil-mode margin goes
         return resize(out, (h, w), settings.wrap)
 
-    def _encode(self, img: np.ndarray, settings: Settings, tmp: str, stage: _Stage) -> np.ndarray:
+    def _encode(self, img: np.ndarray, settings: Settings, stage: _Stage) -> np.ndarray:
         part, s = self.method.encoder, self.method.stride
         h, w = img.shape[:2]
-        feats = buffer((ceil(h / s), ceil(w / s), part.channels), tmp, "features")
+        feats = buffer((ceil(h / s), ceil(w / s), part.channels), "features")
         wins = tiling.windows((h, w), settings.tile, part.halo(s), tiling.WRAPS[settings.wrap], align=s)
         for done, group in self._batches(wins):
             stage(done)
@@ -197,13 +197,13 @@ class Stylizer:
         stage(1.0)
         return feats
 
-    def _decode(self, feats: np.ndarray, transform: Transform, settings: Settings, tmp: str,
+    def _decode(self, feats: np.ndarray, transform: Transform, settings: Settings,
                 stage: _Stage) -> np.ndarray:
         part = MODELS[self.method.decoder].parts["decoder"]
         s = self.method.stride
         fh, fw, _ = feats.shape
         band = max(1, FEATHER_PX // s)
-        out = buffer((fh * s, fw * s, 3), tmp, "output")
+        out = buffer((fh * s, fw * s, 3), "output")
         tile = settings.tile // s if settings.tile else 0
         wins = tiling.windows((fh, fw), tile, part.halo(), tiling.WRAPS[settings.wrap], band=band)
         for done, group in self._batches(wins):

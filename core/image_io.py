@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from core.buffers import bands, release
 from core.errors import BrushworkError, warn
 
 try:  # optional: without them (the Blender extension) 8-bit PNG/JPEG go through Pillow
@@ -497,14 +498,15 @@ def write_image(path, picture: Picture, *, png_compression: int = 3, jpeg_qualit
         # Deflate is lossless for every type; OpenCV's default for float RGB is lossy SGILOG.
         params = ["IMWRITE_TIFF_COMPRESSION", "IMWRITE_TIFF_COMPRESSION_ADOBE_DEFLATE"]
 
-    data = _to_storage(pixels, dtype)
     if cv2 is None:
-        _write_with_pillow(path, label, ext, data, dtype, xmp, png_compression, jpeg_quality)
+        _write_with_pillow(path, label, ext, _to_storage(pixels, dtype), dtype, xmp, png_compression, jpeg_quality)
         return
+    order = None
     if channels == 2:  # OpenCV cannot encode gray+alpha: store gray in R, G and B
-        data = data[..., [0, 0, 0, 1]]
+        order = [0, 0, 0, 1]
     elif channels >= 3:
-        data = data[..., [2, 1, 0, 3][:channels]]  # RGB(A) to OpenCV's BGR(A)
+        order = [2, 1, 0, 3][:channels]  # RGB(A) to OpenCV's BGR(A)
+    data = _to_storage(pixels, dtype, order)
     try:
         params = [getattr(cv2, p) if isinstance(p, str) else p for p in params]  # names: cv2 is optional
         ok, encoded = cv2.imencode(ext, np.ascontiguousarray(data), params)
@@ -554,15 +556,26 @@ def _with_xmp(jpeg: bytes, xmp: bytes) -> bytes:
     return jpeg[:2] + b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload + jpeg[2:]
 
 
-def _to_storage(pixels: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """Float pixels to the file's storage type: integers are clipped to 0..1 and rounded."""
-    if dtype.kind == "f":
+def _to_storage(pixels: np.ndarray, dtype: np.dtype, order: list[int] | None = None) -> np.ndarray:
+    """Float pixels to the file's storage type, channels picked by `order`: integers are
+    clipped to 0..1 and rounded. Done in row bands, so a 16K picture (perhaps memory-mapped)
+    needs no image-sized float temporaries on the way."""
+    if dtype.kind == "f" and order is None:
         return pixels.astype(dtype, copy=False)
-    scaled = np.nan_to_num(pixels.astype(np.float32), nan=0.0, copy=False)
-    np.clip(scaled, 0.0, 1.0, out=scaled)
-    scaled *= np.iinfo(dtype).max
-    np.rint(scaled, out=scaled)
-    return scaled.astype(dtype)
+    h, w, c = pixels.shape
+    out = np.empty((h, w, c if order is None else len(order)), dtype)
+    for a, b in bands(h, w * c * 4):
+        band = pixels[a:b] if order is None else pixels[a:b][..., order]
+        if dtype.kind == "f":
+            out[a:b] = band
+            continue
+        scaled = np.nan_to_num(band.astype(np.float32), nan=0.0, copy=False)
+        np.clip(scaled, 0.0, 1.0, out=scaled)
+        scaled *= np.iinfo(dtype).max
+        np.rint(scaled, out=scaled)
+        out[a:b] = scaled
+        release(pixels)
+    return out
 
 
 def _atomic_write(path, label: str, write) -> None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import backends, colour, depth, panorama
+from .buffers import bands, buffer, release
 from .engine import Progress, Settings, Stylizer, check_choices, check_content, check_style, default_method
 from .errors import BrushworkError, Cancelled, warn
 from .image_io import SUPPORTED, Picture, read_image, write_image
@@ -132,6 +133,7 @@ class Result:
     untrained: list[str]
     wrap: str  # the wrap used: "auto" resolved to what the image is
     backend: str = ""  # the backend that ran the networks: torch | onnx
+    timings: dict = field(default_factory=dict)  # seconds: read, style, stylize, write
 
 
 def check_paths(job: Job) -> Path:
@@ -178,6 +180,7 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     if not job.styles:
         raise BrushworkError("no style image given")
     out_path = check_paths(job)
+    timings, t = {}, time.perf_counter()
     content = read_image(job.content)
     keep = _Layout.of(content)
     if content.linear and _hdr(job) == "tonemap":
@@ -200,12 +203,15 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     styles_rgb = [load_style(p) for p in job.styles]
     for s, name in zip(styles_rgb, job.styles):
         check_style(s, name)
+    timings["read"] = time.perf_counter() - t
     check_cancel(cancel)
     stylizer = stylizer or Stylizer(job.method, job.device, job.allow_untrained, job.backend)
     if stylizer.untrained:
         warn(f"{job.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)} "
              "not trained yet): the output shows the plumbing, not a painting")
+    t = time.perf_counter()
     sides = [stylizer.style(s, name) for s, name in zip(styles_rgb, job.styles)]
+    timings["style"], t = time.perf_counter() - t, time.perf_counter()
     settings = job.settings
     if job.panorama:
         settings = replace(settings, wrap="x")  # the ±180° meridian joins
@@ -219,13 +225,16 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
         result = stylizer.run(rgb, sides, settings, progress, cancel)
     if job.preserve_color:
         result = colour.preserve_color(np.clip(result, 0, 1), rgb)
+    del rgb  # image-sized, and not needed to write
+    timings["stylize"], t = time.perf_counter() - t, time.perf_counter()
     check_cancel(cancel)
     xmp = panorama.gpano_xmp(w, h) if job.panorama and out_path.suffix.lower() in (".jpg", ".jpeg") else None
     write_image(str(out_path), keep.apply(result, out_path), xmp=xmp)
+    timings["write"] = time.perf_counter() - t
     if progress:
         progress(1.0, "done")
     return Result(str(out_path), w, h, time.perf_counter() - t0, stylizer.untrained, settings.wrap,
-                  getattr(stylizer.backend, "name", ""))
+                  getattr(stylizer.backend, "name", ""), timings)
 
 
 def _depth_aware(job: Job, stylizer: Stylizer, rgb, sides, settings: Settings, progress, cancel):
@@ -299,11 +308,20 @@ class _Layout:
         elif dtype.kind == "f" and ext == ".png":
             dtype = np.dtype(np.uint16)
         linear = dtype.kind == "f"
-        if linear and self.exposure is not None:  # back to the input's high dynamic range
-            color = colour.untonemap(rgb, self.exposure, self.peak)
-            color = colour.luminance(color)[..., None] if self.channels == 1 else color
-        else:
-            color = colour.from_working(rgb, self.channels, linear)
-        pixels = color if self.alpha is None else np.concatenate([color, self.alpha[..., None]], axis=2)
-        return Picture(pixels=pixels.astype(np.float32, copy=False), dtype=dtype, linear=linear,
-                       path=str(out_path))
+        h, w = rgb.shape[:2]
+        c = self.channels
+        # Band by band into a buffer that is memory-mapped when large (core/buffers.py),
+        # so a 16K result never needs an image-sized temporary in RAM.
+        pixels = buffer((h, w, c + (self.alpha is not None)), "result")
+        for a, b in bands(h, w * 3 * 4 * 4):
+            if linear and self.exposure is not None:  # back to the input's high dynamic range
+                color = colour.untonemap(rgb[a:b], self.exposure, self.peak)
+                color = colour.luminance(color)[..., None] if c == 1 else color
+            else:
+                color = colour.from_working(rgb[a:b], c, linear)
+            pixels[a:b, :, :c] = color
+            if self.alpha is not None:
+                pixels[a:b, :, c] = self.alpha[a:b]
+            release(rgb)
+            release(pixels)
+        return Picture(pixels=pixels, dtype=dtype, linear=linear, path=str(out_path))

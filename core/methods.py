@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import tiling
-from .buffers import release
+from .buffers import bands, release
 from .architecture import ENCODERS, MATRIX, MODELS
 
 EPS = 1e-5  # CCPL's variance epsilon
@@ -89,13 +89,19 @@ def style_side(method: Method, backend, weights: dict, rgb: np.ndarray) -> Style
     return StyleSide(matrix.astype(np.float64), mean.astype(np.float64))
 
 
-def channel_moments(feats: np.ndarray, rows: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def _row_bands(feats: np.ndarray):
+    """Row bands of about 32 MB in float64, however wide the map (a 16K image's is 4096)."""
+    h, w, c = feats.shape
+    return bands(h, w * c * 8)
+
+
+def channel_moments(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and unbiased std of an (H, W, C) array, read in row bands."""
     h, w, c = feats.shape
     s1 = np.zeros(c)
     s2 = np.zeros(c)
-    for y in range(0, h, rows):
-        band = feats[y:y + rows].reshape(-1, c).astype(np.float64)
+    for a, b in _row_bands(feats):
+        band = feats[a:b].reshape(-1, c).astype(np.float64)
         s1 += band.sum(0)
         s2 += (band * band).sum(0)
         release(feats)
@@ -105,13 +111,13 @@ def channel_moments(feats: np.ndarray, rows: int = 64) -> tuple[np.ndarray, np.n
     return mean, np.sqrt(var + EPS)
 
 
-def channel_covariance(feats: np.ndarray, mean: np.ndarray, rows: int = 64) -> np.ndarray:
+def channel_covariance(feats: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """(C, C) covariance of an (H, W, C) array around `mean`, summed in row bands
     (a Gram adds up exactly, so a memory-mapped map is read once, band by band)."""
     h, w, c = feats.shape
     gram = np.zeros((c, c))
-    for y in range(0, h, rows):
-        gram += _gram(feats[y:y + rows])
+    for a, b in _row_bands(feats):
+        gram += _gram(feats[a:b])
         release(feats)
     n = h * w
     return (gram - n * np.outer(mean, mean)) / max(n - 1, 1)

@@ -5,14 +5,18 @@ Why this exists: a runtime means little unless you know what the hardware could 
 In one run this script (1) times, with torch on the same device, every distinct
 convolution shape in each method's encoder and decoder on its own. That gives the
 *floor*: how long a megapixel would take if every conv ran exactly that fast and nothing
-else cost anything. (2) It times `Stylizer.run` per method, size and mode (whole image or
-1024-px tiles). Each run is a fresh subprocess, so peak RSS (and peak GPU memory) belongs
-to that run alone. (3) It times an 8-bit PNG write and read. It then prints
-measured ÷ floor and checks the targets (4K linear-r31 within 1.5× of the floor, peak
-RSS < 3 GB).
+else cost anything. (2) It runs whole jobs, 8-bit PNG in → PNG out as `python -m core
+stylize` does, per method, size and mode (whole image or 1024-px tiles), and times the
+compute apart from decoding and encoding. Each run is a fresh subprocess, so peak RSS
+(and peak GPU memory) belongs to that job alone. (3) It times the PNG write and read per
+zlib level, (4) optionally 1920×1080 frames per second, and (5) with --peer-microast, a
+MicroAST checkout's whole-image time and memory at the same sizes. It then prints
+measured ÷ floor and checks issue 10's targets.
 
     python scripts/bench.py                                  # 3 methods × 1K, 2K, 4K (+8K on CUDA)
     python scripts/bench.py --sizes 1024 --methods linear-r31 --json /tmp/bench.json
+    python scripts/bench.py --methods linear-r31,linear-r41,wct-r31 --sizes 1024,2048,4096,8192,16384 \
+        --cap linear-r41=8192 --cap wct-r31=8192 --frames 3 --peer-microast ../MicroAST
     python scripts/bench.py --backends torch,onnx --methods linear-r31 --sizes 1024,2048 --device cpu
 
 With `--backends torch,onnx` every run is made on both backends (onnxruntime: what the
@@ -29,6 +33,7 @@ import json
 import os
 import platform
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -48,9 +53,12 @@ TILE = 1024            # the engine's default tile, and the floor's representati
 STYLE_PX = 512         # style image side (the engine's STYLE_SIZE)
 DOMINANT_SHARE = 0.05  # a conv shape is "dominant" if it carries ≥ 5 % of some method's FLOPs
 EXPECTED_MFLOP_PX = {"linear-r31": 0.50, "linear-r41": 1.01, "ccpl": 0.96, "wct-r31": 0.45}
-TARGET_METHOD, TARGET_SIZE, TARGET_RATIO, TARGET_RSS_GB = "linear-r31", 4096, 1.5, 3.0
+TARGET_RATIO = 1.5                       # 4K r31 and r41 within this factor of the floor
+RSS_TARGETS_GB = {4096: 3.0, 8192: 4.0}  # peak RSS of a whole job, per size
+FLAT = 0.15                              # MP/s may vary this much from 2K up
 MARK = "BENCH-RESULT "
 CONTENDED = 0.25       # cores busy elsewhere during a run above which its time is flagged
+PEER_GB_AT_4K = 9.6    # MicroAST's whole-image peak at 4K (issue 10): sizes it cannot fit are skipped
 
 
 # ----------------------------------------------------------------------------- floor
@@ -210,34 +218,49 @@ def photo(h: int, w: int, seed: int = 0) -> np.ndarray:
     return out
 
 
+def make_input(spec: dict) -> dict:
+    """Write the photo of one size as an 8-bit PNG (in its own process, so making it
+    counts towards no run's peak RSS)."""
+    from core.image_io import Picture, write_image
+    img = photo(spec["size"], spec["size"], seed=spec.get("seed", 0))
+    if spec.get("flip"):
+        img = img[..., ::-1].copy()
+    write_image(spec["path"], Picture(img, np.uint8, linear=False))
+    return {"bytes": os.path.getsize(spec["path"])}
+
+
 def one(spec: dict) -> dict:
-    """One (method, size, mode, backend) measurement; runs in its own process (torch is
-    imported only for the torch backend, so an onnx run's RSS holds no torch)."""
+    """One (method, size, mode, backend) measurement of a whole job, PNG file in → PNG file
+    out, as `python -m core stylize` runs it; in its own process (torch is imported only
+    for the torch backend, so an onnx run's RSS holds no torch). Compute (`stylize`) is
+    timed apart from decoding (`read`), the style and encoding (`write`)."""
+    from core import jobs
     from core.engine import Settings, Stylizer
     backend = spec.get("backend", "torch")
     st = Stylizer(spec["method"], spec["device"], allow_untrained=True, backend=backend)
     cuda = backend == "torch" and st.backend.device.type == "cuda"
     if backend == "torch":
         import torch
-    style_img = photo(STYLE_PX, STYLE_PX, seed=1)[..., ::-1].copy()
-    t0 = time.perf_counter()
-    side = st.style(style_img)
-    style_s = time.perf_counter() - t0
     settings = Settings(tile=spec["tile"])
-    st.run(photo(256, 256, seed=2), [side], settings)  # builds the decoder, warms allocators
-    img = photo(spec["size"], spec["size"])
+    warm = st.style(photo(STYLE_PX, STYLE_PX, seed=3))
+    st.run(photo(256, 256, seed=2), [warm], settings)  # builds the networks, warms allocators
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
-    times, cpu, out = [], [], None
+    runs, cpu = [], []
+    out = os.path.join(spec["folder"], f"out-{os.getpid()}.png")
     for _ in range(spec["repeat"]):
-        out = None  # the previous result must not count towards this run's memory
-        r0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
-        out = st.run(img, [side], settings)
-        r1, dt = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter() - t0
-        times.append(dt)
-        cpu.append((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / dt)
-    res = {"seconds": statistics.median(times), "times": times, "style_seconds": style_s,
+        job = jobs.Job(content=spec["input"], styles=[spec["style"]], output=out, method=spec["method"],
+                       settings=settings, device=spec["device"], allow_untrained=True, backend=backend,
+                       overwrite=True)
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
+        result = jobs.run(job, stylizer=st)
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        runs.append(result.timings)
+        cpu.append((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / result.seconds)
+    med = {k: statistics.median(t[k] for t in runs) for k in runs[0]}
+    res = {"seconds": med["stylize"], "times": [t["stylize"] for t in runs],
+           "read_seconds": med["read"], "write_seconds": med["write"], "style_seconds": runs[0]["style"],
            "cores_busy": statistics.median(cpu),
            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
            "peak_gpu_bytes": torch.cuda.max_memory_allocated() if cuda else None,
@@ -245,8 +268,39 @@ def one(spec: dict) -> dict:
            "threads": torch.get_num_threads() if backend == "torch" else os.cpu_count(),
            "untrained": st.untrained}
     if spec.get("png_io"):
-        res["io"] = png_io(out)
+        from core.image_io import read_image
+        res["io"] = png_io(read_image(out).color)
+    os.remove(out)
     return res
+
+
+def peer(spec: dict) -> dict:
+    """MicroAST (Wang et al., AAAI 2023) from a checkout the user supplies, whole image,
+    tensor to tensor, as its own test script runs it; random weights (its checkpoints are
+    pickles, which we never load): the compute and memory are the same."""
+    import torch
+    sys.path.insert(0, spec["dir"])
+    import net_microAST as net
+    torch.manual_seed(0)
+    dev = torch.device(spec["device"])
+    model = net.TestNet(net.Encoder(), net.Encoder(), net.Modulator(), net.Decoder()).eval().to(dev)
+    tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None].to(dev)  # noqa: E731
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
+    style = tensor(photo(STYLE_PX, STYLE_PX, seed=1))
+    times = []
+    with torch.inference_mode():
+        model(tensor(photo(256, 256, seed=2)), style)  # warm
+        content = tensor(photo(spec["size"], spec["size"]))
+        for _ in range(spec["repeat"]):
+            sync()
+            t0 = time.perf_counter()
+            out = model(content, style)
+            sync()
+            times.append(time.perf_counter() - t0)
+            del out
+    return {"seconds": statistics.median(times), "times": times,
+            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
+            "peak_gpu_bytes": torch.cuda.max_memory_allocated() if dev.type == "cuda" else None}
 
 
 PNG_LEVELS = (1, 3, 6)  # zlib levels compared; 3 is what write_image uses, 6 zlib's own default
@@ -289,8 +343,9 @@ def frames_fps(spec: dict) -> dict:
 
 
 def spawn(spec: dict) -> dict:
-    """Run `one(spec)` in a fresh interpreter (its stderr passes through), noting how many
-    cores other processes kept busy meanwhile."""
+    """Run a child measurement (`spec["kind"]`: run, frames, peer or input) in a fresh
+    interpreter (its stderr passes through), noting how many cores other processes kept
+    busy meanwhile."""
     before, c0, t0 = _cpu_seconds(), _own_cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
     proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", json.dumps(spec)],
                           stdout=subprocess.PIPE, text=True)
@@ -331,23 +386,28 @@ def report(res: dict) -> str:
         L.append(f"| {m} | {f['flop_px'] / 1e6:.3f} | {f['floor_s_per_mp']:.3f} | "
                  f"{statistics.median(st):.2f} |" if st else f"| {m} | {f['flop_px'] / 1e6:.3f} | "
                  f"{f['floor_s_per_mp']:.3f} | — |")
-    L += ["", f"### Stylizer.run (median of {res['repeat']}; style excluded)", ""]
-    head = "| method | backend | size | mode | s | MP/s | MFLOP/px | GFLOP/s | × floor | cores busy | peak RSS |"
-    L += [head + (" peak GPU |" if cuda else ""), "|---" * (11 + cuda) + "|"]
+    L += ["", f"### Whole jobs, 8-bit PNG in → PNG out (median of {res['repeat']})", "",
+          "`s` is compute alone (`Stylizer.run`: encode, statistics, transform, decode); the style, "
+          "decoding the input (read) and encoding the result (write) are timed apart. Peak RSS is the "
+          "whole job's, reading and writing included.", ""]
+    head = ("| method | backend | size | mode | s | MP/s | MFLOP/px | GFLOP/s | × floor | cores busy | "
+            "read s | write s | peak RSS |")
+    L += [head + (" peak GPU |" if cuda else ""), "|---" * (13 + cuda) + "|"]
     for r in res["runs"]:
         mode = "whole" if r["tile"] == 0 else f"tiled {r['tile']}"
         row = f"| {r['method']} | {r.get('backend', 'torch')} | {size_label(r['size'])} | {mode} |"
         if "seconds" not in r:
             why = "skipped" if r.get("skipped") else r.get("error", "failed")
-            L.append(row + f" — ({why}) |" + " — |" * (6 + cuda))
+            L.append(row + f" — ({why}) |" + " — |" * (8 + cuda))
             continue
         busy = r.get("others_cores")
         mark = "*" if busy is not None and busy > CONTENDED else ""
         row += (f" {r['seconds']:.2f}{mark} | {r['mp_per_s']:.2f} | {r['flop_px'] / 1e6:.3f} | "
                 f"{r['flop_per_s'] / 1e9:.1f} | {r['ratio']:.2f}× | {r['cores_busy']:.2f} | "
-                f"{gb(r['peak_rss_bytes'])} |")
+                f"{r['read_seconds']:.2f} | {r['write_seconds']:.2f} | {gb(r['peak_rss_bytes'])} |")
         L.append(row + (f" {gb(r['peak_gpu_bytes'])} |" if cuda else ""))
     L += compare_backends(res["runs"])
+    L += compare_peer(res)
     io = res.get("io")
     L.append("")
     contended = [r for r in res["runs"] if (r.get("others_cores") or 0) > CONTENDED]
@@ -357,7 +417,7 @@ def report(res: dict) -> str:
               "their times are pessimistic.", ""]
     if io:
         h, w = io["size"]
-        L += [f"### I/O: the {w}×{h} result as 8-bit PNG (encode = write, decode = read; outside the run times)", "",
+        L += [f"### PNG settings: the {w}×{h} result as 8-bit PNG per zlib level (encode = write, decode = read)", "",
               "| zlib level | encode s | decode s | MB |", "|---|---|---|---|"]
         L += [f"| {v['level']}{' (used)' if v['level'] == 3 else ''} | {v['write_seconds']:.2f} | "
               f"{v['read_seconds']:.2f} | {v['file_bytes'] / 1e6:.1f} |" for v in io["levels"]]
@@ -397,21 +457,59 @@ def compare_backends(runs: list[dict]) -> list[str]:
     return L
 
 
+def compare_peer(res: dict) -> list[str]:
+    """MicroAST whole-image beside Brushwork's tiled default (first method) at each size."""
+    if not res.get("peer"):
+        return []
+    first = res["methods"][0]
+    ours = {r["size"]: r for r in res["runs"] if r["method"] == first and r["tile"] == TILE
+            and r.get("backend", "torch") == "torch" and "seconds" in r}
+    L = ["", f"### Peer: MicroAST, whole image, tensor to tensor, same run (Brushwork: {first}, tiled)", "",
+         "| size | MicroAST s | MicroAST peak RSS | Brushwork s | Brushwork peak RSS (whole job) | "
+         "MicroAST ÷ Brushwork time |", "|---|---|---|---|---|---|"]
+    for p in res["peer"]:
+        o = ours.get(p["size"])
+        theirs = (f"{p['seconds']:.2f} | {gb(p['peak_rss_bytes'])}" if "seconds" in p
+                  else f"— ({p.get('skipped') or p.get('error', 'failed')}) | —")
+        mine = f"{o['seconds']:.2f} | {gb(o['peak_rss_bytes'])}" if o else "— | —"
+        ratio = f"{p['seconds'] / o['seconds']:.2f}" if o and "seconds" in p else "—"
+        L.append(f"| {size_label(p['size'])} | {theirs} | {mine} | {ratio} |")
+    return L
+
+
 def targets(res: dict) -> list[dict]:
-    runs = [r for r in res["runs"] if r["method"] == TARGET_METHOD and r["size"] == TARGET_SIZE
-            and "seconds" in r and r.get("backend", "torch") == "torch"]
-    run = min(runs, key=lambda r: r["tile"] == 0) if runs else None  # prefer the tiled (default) run
-    what = f"{size_label(TARGET_SIZE)} {TARGET_METHOD}"
-    if run:
-        what += " (tiled)" if run["tile"] else " (whole)"
-    missing = {"value": "not measured in this run", "verdict": "n/a"}
-    ratio = {"name": f"{what} within {TARGET_RATIO}× of the floor", **missing}
-    rss = {"name": f"{what} peak RSS < {TARGET_RSS_GB:g} GB", **missing}
-    if run:
-        ratio.update(value=f"{run['ratio']:.2f}×", verdict="PASS" if run["ratio"] <= TARGET_RATIO else "FAIL")
-        v = run["peak_rss_bytes"] / 1e9
-        rss.update(value=f"{v:.2f} GB", verdict="PASS" if v < TARGET_RSS_GB else "FAIL")
-    return [ratio, rss]
+    """Issue 10's CPU targets, judged on this run's tiled torch rows."""
+    runs = {(r["method"], r["size"]): r for r in res["runs"]
+            if r["tile"] == TILE and r.get("backend", "torch") == "torch" and "seconds" in r}
+    out = []
+
+    def target(name, ok, value):
+        out.append({"name": name, "value": value, "verdict": "n/a" if ok is None else ("PASS" if ok else "FAIL")})
+
+    for m in ("linear-r31", "linear-r41"):
+        r = runs.get((m, 4096))
+        target(f"4K {m} within {TARGET_RATIO}× of the floor", r["ratio"] <= TARGET_RATIO if r else None,
+               f"{r['ratio']:.2f}×" if r else "not measured in this run")
+    for size, limit in RSS_TARGETS_GB.items():
+        worst = max((r["peak_rss_bytes"] / 1e9 for (_, n), r in runs.items() if n == size), default=None)
+        target(f"{size_label(size)} peak RSS < {limit:g} GB (every method)", None if worst is None else worst < limit,
+               "not measured in this run" if worst is None else f"at most {worst:.2f} GB")
+    for m in res["methods"]:
+        mine = sorted((n, r["mp_per_s"]) for (mm, n), r in runs.items() if mm == m and n >= 2048)
+        if len(mine) < 2:
+            continue
+        spread = max(abs(v / mine[0][1] - 1) for _, v in mine)
+        target(f"{m}: MP/s flat (±{FLAT:.0%}) from {size_label(mine[0][0])} to {size_label(mine[-1][0])}",
+               spread <= FLAT, " → ".join(f"{v:.3f}" for _, v in mine) + f" MP/s (at most {spread:.0%} off)")
+    big = [r for (_, n), r in runs.items() if n >= 16384]
+    target("16K completes (output memory-mapped)", True if big else None,
+           ", ".join(f"{r['method']} {r['seconds']:.0f} s, {gb(r['peak_rss_bytes'])}" for r in big) or "not run")
+    theirs = next((p for p in res.get("peer", []) if p["size"] == 4096 and "seconds" in p), None)
+    ours = runs.get((res["methods"][0], 4096))
+    both = theirs is not None and ours is not None
+    target(f"4K {res['methods'][0]} faster than MicroAST whole-image", ours["seconds"] < theirs["seconds"] if both else None,
+           f"{ours['seconds']:.1f} s vs {theirs['seconds']:.1f} s" if both else "not measured in this run")
+    return out
 
 
 def log(msg: str) -> None:
@@ -433,13 +531,18 @@ def main(argv=None) -> int:
                     help="largest size run as one whole image (tile 0); larger ones show —")
     ap.add_argument("--frames", type=int, default=0, metavar="N",
                     help="also time N frames of a 1920×1080 sequence per method (style and statistics once)")
+    ap.add_argument("--cap", action="append", default=[], metavar="METHOD=SIZE",
+                    help="largest size to run METHOD at (e.g. linear-r41=8192: 16K r41 takes ~1 h on 2 cores)")
+    ap.add_argument("--peer-microast", metavar="DIR",
+                    help="a MicroAST checkout (never committed): adds its whole-image time and memory")
     ap.add_argument("--json", metavar="PATH", help="also write every number as JSON here")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
 
     if args.one:  # child: one measurement, result on stdout
         spec = json.loads(args.one)
-        print(MARK + json.dumps(frames_fps(spec) if spec.get("frames") else one(spec)), flush=True)
+        child = {"run": one, "frames": frames_fps, "peer": peer, "input": make_input}[spec.get("kind", "run")]
+        print(MARK + json.dumps(child(spec)), flush=True)
         return 0
 
     import torch
@@ -467,6 +570,14 @@ def main(argv=None) -> int:
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     if not backends or set(backends) - {"torch", "onnx"}:
         ap.error(f"--backends {args.backends}: give torch, onnx or torch,onnx")
+    caps = {}
+    for cap in args.cap:
+        m, _, n = cap.partition("=")
+        if m not in METHODS or not n.isdigit():
+            ap.error(f"--cap {cap}: give METHOD=SIZE, e.g. linear-r41=8192")
+        caps[m] = int(n)
+    if args.peer_microast and not (Path(args.peer_microast) / "net_microAST.py").is_file():
+        ap.error(f"--peer-microast {args.peer_microast}: no net_microAST.py there (a MicroAST checkout)")
 
     for m in methods:
         got, want = flop_px(m) / 1e6, EXPECTED_MFLOP_PX.get(m, flop_px(m) / 1e6)
@@ -475,27 +586,52 @@ def main(argv=None) -> int:
     name = torch.cuda.get_device_name(device) if cuda else (_cpu_name() or platform.processor() or "CPU")
     res = {"device": str(device), "device_name": name, "torch": torch.__version__, "revision": _revision(),
            "threads": torch.get_num_threads(), "repeat": args.repeat, "whole_max": args.whole_max,
-           "sizes": sizes, "methods": methods, "backends": backends}
+           "sizes": sizes, "methods": methods, "backends": backends, "caps": caps}
+    folder = tempfile.mkdtemp(prefix="brushwork-bench-")
+    try:
+        measure(res, args, device, methods, sizes, backends, caps, folder)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    res["targets"] = targets(res)
+    text = report(res)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(json.dumps(res, indent=1))
+    return 0
+
+
+def measure(res: dict, args, device, methods, sizes, backends, caps, folder: str) -> None:
+    """Every measurement of one benchmark, into `res`; inputs are PNG files in `folder`."""
     # The floor is measured before and after the runs; per shape the faster pass counts,
     # so a burst of load from elsewhere during one pass does not flatter the ratios.
     shapes = shapes_of(methods)
     passes = [floor_pass(shapes, device)]
     res["runs"] = []
+    style = os.path.join(folder, "style.png")
+    spawn({"kind": "input", "size": STYLE_PX, "seed": 1, "flip": True, "path": style})
+    inputs = {}
+    for size in sizes:
+        inputs[size] = os.path.join(folder, f"photo-{size}.png")
+        log(f"input: {size}² PNG")
+        spawn({"kind": "input", "size": size, "path": inputs[size]})
+    io_size = max(s for s in sizes if s <= 4096) if min(sizes) <= 4096 else min(sizes)
     for m in methods:
         for size in sizes:
             for tile, backend in [(t, b) for t in (0, TILE) for b in backends]:
                 spec = {"method": m, "size": size, "tile": tile, "device": str(device),
-                        "repeat": args.repeat, "backend": backend,
-                        "png_io": m == methods[0] and size == max(sizes) and tile == TILE and backend == backends[0]}
-                row = dict(spec)
-                if tile == 0 and size > args.whole_max:
+                        "repeat": args.repeat, "backend": backend, "input": inputs[size], "style": style,
+                        "folder": folder,
+                        "png_io": m == methods[0] and size == io_size and tile == TILE and backend == backends[0]}
+                row = {k: v for k, v in spec.items() if k not in ("input", "style", "folder")}
+                if (tile == 0 and size > args.whole_max) or size > caps.get(m, size):
                     row["skipped"] = True
                     res["runs"].append(row)
                     continue
                 log(f"run: {m} {size}² {'whole' if tile == 0 else f'tile {tile}'} on {backend}")
                 row.update(spawn(spec))
                 if "seconds" in row:
-                    log(f"     {row['seconds']:.2f} s, peak RSS {gb(row['peak_rss_bytes'])}")
+                    log(f"     {row['seconds']:.2f} s compute, {row['read_seconds']:.2f} s read, "
+                        f"{row['write_seconds']:.2f} s write, peak RSS {gb(row['peak_rss_bytes'])}")
                 else:
                     log(f"     failed: {row.get('error')}")
                 if isinstance(row.get("io"), dict):
@@ -506,8 +642,19 @@ def main(argv=None) -> int:
         for backend in backends:
             log(f"frames: {m} 1920×1080 × {args.frames} on {backend}")
             res["frames"].append({"method": m, "backend": backend,
-                                  **spawn({"method": m, "device": str(device), "backend": backend,
-                                           "frames": args.frames})})
+                                  **spawn({"kind": "frames", "method": m, "device": str(device),
+                                           "backend": backend, "frames": args.frames})})
+    res["peer"] = []
+    for size in sizes if args.peer_microast else []:
+        need = PEER_GB_AT_4K * (size / 4096) ** 2
+        row = {"name": "MicroAST", "size": size, "mode": "whole"}
+        if need > 0.8 * _ram_gb():
+            row["skipped"] = f"needs ~{need:.0f} GB whole-image"
+        else:
+            log(f"peer: MicroAST {size}² whole")
+            row.update(spawn({"kind": "peer", "dir": str(Path(args.peer_microast).resolve()), "size": size,
+                              "repeat": args.repeat, "device": str(device)}))
+        res["peer"].append(row)
     passes.append(floor_pass(shapes, device))
     res["floor"] = floor(methods, passes)
     for row in res["runs"]:
@@ -517,12 +664,13 @@ def main(argv=None) -> int:
                        flop_per_s=f["flop_px"] * px / row["seconds"],
                        floor_seconds=f["floor_s_per_mp"] * px / 1e6,
                        ratio=row["seconds"] / (f["floor_s_per_mp"] * px / 1e6))
-    res["targets"] = targets(res)
-    text = report(res)
-    print(text)
-    if args.json:
-        Path(args.json).write_text(json.dumps(res, indent=1))
-    return 0
+
+
+def _ram_gb() -> float:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
+    except (ValueError, OSError, AttributeError):
+        return 16.0
 
 
 def _revision() -> str:

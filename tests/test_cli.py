@@ -496,8 +496,7 @@ def test_interrupt_leaves_nothing(style, tmp_path, out_dir, sig):
             seen.append(line)
             if "encode" in line:
                 break
-        assert any("encode" in line for line in seen), "".join(seen)
-        assert [d for d in os.listdir(tmpdir) if d.startswith("brushwork-")]  # the job is under way
+        assert any("encode" in line for line in seen), "".join(seen)  # the job is under way
         time.sleep(0.5)  # inside the first tiles
         p.send_signal(sig)
         _, rest = p.communicate(timeout=120)

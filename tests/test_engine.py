@@ -215,15 +215,42 @@ def test_progress_is_monotonic_and_cancel_stops(stylizers, style):
         st.run(img, [side], Settings(tile=128), cancel=lambda: calls.append(1) or len(calls) > 2)
 
 
-def test_memory_mapped_buffers_give_the_same_picture(stylizers, style, monkeypatch):
+def test_memory_mapped_buffers_give_the_same_picture(stylizers, style, monkeypatch, tmp_path):
+    """Past the size limit features and result live in anonymous temp files: same picture,
+    the result comes back still mapped (16K is written out band by band, never copied
+    whole), and no file is ever visible in the temp folder, even while the result lives."""
+    import tempfile
+
     from core import buffers
     st = stylizers["linear-r41"]
     img = _photo(200, 264)
     side = st.style(style)
     in_memory = st.run(img, [side], Settings(tile=128))
+    assert not buffers.is_mapped(in_memory)
     monkeypatch.setattr(buffers, "IN_MEMORY_BYTES", 1024)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     mapped = st.run(img, [side], Settings(tile=128))
+    assert buffers.is_mapped(mapped) and mapped.shape == img.shape
     assert np.abs(in_memory - mapped).max() < 1e-6
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_result_is_written_in_bands_from_a_mapped_buffer(tmp_path, monkeypatch):
+    """A memory-mapped float result becomes the file's storage type band by band, with the
+    same bytes as converting it whole (alpha and channel order included)."""
+    from core import buffers, image_io
+    from core.image_io import Picture, read_image, write_image
+    monkeypatch.setattr(buffers, "IN_MEMORY_BYTES", 1024)
+    rng = np.random.default_rng(3)
+    rgba = rng.uniform(-0.1, 1.1, (301, 97, 4)).astype(np.float32)
+    mapped = buffers.buffer(rgba.shape, "test")
+    mapped[:] = rgba
+    assert buffers.is_mapped(mapped)
+    seven = lambda n, row_bytes: ((a, min(n, a + 7)) for a in range(0, n, 7))  # noqa: E731
+    monkeypatch.setattr(image_io, "bands", seven)
+    write_image(tmp_path / "a.png", Picture(mapped, np.uint8, linear=False))
+    back = read_image(tmp_path / "a.png").pixels
+    assert np.array_equal(np.round(back * 255), np.rint(np.clip(rgba, 0, 1) * 255))
 
 
 def test_wct_gives_content_features_the_style_statistics(stylizers, style):

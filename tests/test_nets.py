@@ -46,3 +46,34 @@ def test_converted_vgg_sees_a_photo_like_the_reference_network():
     rand = nets.encoder(ENCODERS["r41"], weights.random("vgg19"))
     with torch.no_grad():
         assert rand(torch.from_numpy(img.transpose(2, 0, 1).copy())[None]).abs().mean() < 50
+
+
+@pytest.mark.parametrize("base", ["reflect", "constant"])
+@pytest.mark.parametrize("wrap", ["none", "x", "both"])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_upconv_equals_upsampling_then_convolving(base, wrap, channels_last):
+    """The sub-pixel form (4 instead of 9 multiply-adds per pixel) is the same function."""
+    torch.manual_seed(1)
+    conv = torch.nn.Conv2d(6, 5, 3)
+    x = torch.randn(2, 6, 5, 7)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    expected = nets.PadConv(conv, base, wrap)(F.interpolate(x, scale_factor=2, mode="nearest"))
+    got = nets.UpConv(conv, base, wrap)(x)
+    assert got.shape == expected.shape == (2, 5, 10, 14)
+    assert torch.allclose(got, expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("wrap", ["none", "x", "both"])
+def test_decoders_with_and_without_fused_upsampling_agree(wrap):
+    from core.architecture import MODELS
+    part = MODELS["decoder_r41"].parts["decoder"]
+    w = weights.random("decoder_r41")
+    x = torch.rand(1, 512, 9, 11).contiguous(memory_format=torch.channels_last)
+    fused = nets.build(part, w, wrap)
+    plain = nets.build(part, w, wrap, fuse_up=False)
+    assert any(isinstance(m, nets.UpConv) for m in fused)
+    assert not any(isinstance(m, nets.UpConv) for m in plain)
+    with torch.inference_mode():
+        a, b = fused(x), plain(x)
+    assert torch.allclose(a, b, atol=1e-4 * float(b.abs().max()))

@@ -238,8 +238,6 @@ def test_sigterm_cancels_cleanly(big_spec, tmp_path, out_dir, when):
             assert msg["type"] == "progress", msg
             if when == "loading" or (msg["stage"] == "encode" and msg["fraction"] > 0):
                 break
-        if when == "encoding":
-            assert [d for d in os.listdir(tmpdir) if d.startswith("brushwork-")]  # under way
         p.send_signal(signal.SIGTERM)
         rest, err = p.communicate(timeout=120)
     finally:
