@@ -97,8 +97,12 @@ class OnnxBackend:
                                  f"({expected[:12]}…); re-create it with `{onnx_models.COMMAND}`")
         return str(path)
 
-    def run(self, net: str, x: np.ndarray, wrap: str = "none") -> np.ndarray:
-        """(H, W, C) or (N, H, W, C) float32 in → same rank out."""
+    def run(self, net: str, x: np.ndarray, wrap: str = "none", affine=None) -> np.ndarray:
+        """(H, W, C) or (N, H, W, C) float32 in → same rank out. `affine` = (Mᵀ, v): the
+        input's channels are mapped f ↦ f Mᵀ + v first (the engine's transform; the
+        graphs have fixed weights, so here it is a matrix product on the host)."""
+        if affine is not None:
+            x = x @ affine[0] + affine[1]
         x = np.ascontiguousarray(x, dtype=np.float32)
         batched = x.ndim == 4
         y = self._session(net, wrap).run(["y"], {"x": x if batched else x[None]}, self._run_options)[0]

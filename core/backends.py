@@ -48,10 +48,12 @@ def resolve(name: str) -> str:
     return name
 
 
-def create(name: str, weights: dict, device: str, untrained: tuple[str, ...] = ()):
-    """A backend object for `Stylizer`."""
+def create(name: str, weights: dict, device: str, untrained: tuple[str, ...] = (),
+           precision: str = "auto"):
+    """A backend object for `Stylizer`. `precision` (auto, fp32, bf16, fp16) is torch's:
+    onnxruntime runs the graphs in fp32."""
     if resolve(name) == "torch":
         from .backend_torch import TorchBackend
-        return TorchBackend(weights, device)
+        return TorchBackend(weights, device, precision)
     from .backend_onnx import OnnxBackend
     return OnnxBackend(weights, device, untrained)

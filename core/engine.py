@@ -104,9 +104,9 @@ class Stylizer:
     """One method's networks on one backend, with a style cache."""
 
     def __init__(self, method: str = "linear-r41", device: str = "auto",
-                 allow_untrained: bool = False, backend="auto"):
+                 allow_untrained: bool = False, backend="auto", precision: str = "auto"):
         """`backend`: "auto" (torch if installed, else onnxruntime), "torch", "onnx", or a
-        backend object."""
+        backend object. `precision`: auto (fp16 on CUDA, fp32 elsewhere), fp32, bf16, fp16."""
         check_choices(method, device)
         self.method = METHODS[method]
         self.weights, self.untrained = {}, []
@@ -119,7 +119,7 @@ class Stylizer:
             if not trained:
                 self.untrained.append(key)
         if backend is None or isinstance(backend, str):
-            backend = backends.create(backend or "auto", self.weights, device, tuple(self.untrained))
+            backend = backends.create(backend or "auto", self.weights, device, tuple(self.untrained), precision)
         self.backend = backend
         self.batch = max(1, getattr(backend, "batch", 1))
         self._styles: dict[str, StyleSide] = {}
@@ -185,16 +185,13 @@ class Stylizer:
         h, w = img.shape[:2]
         feats = buffer((ceil(h / s), ceil(w / s), part.channels), "features")
         wins = tiling.windows((h, w), settings.tile, part.halo(s), tiling.WRAPS[settings.wrap], align=s)
-        for done, group in self._batches(wins):
-            stage(done)
-            encoded = self.backend.run(f"encoder_{self.method.layer}",
-                                       np.stack([win.read(img) for win in group]), settings.wrap)
+        for group, encoded in self._pipeline(f"encoder_{self.method.layer}", wins,
+                                             lambda win: win.read(img), settings.wrap, stage):
             for win, result in zip(group, encoded):
                 core = win.core(result, 1 / s)
                 y, x = win.y.a // s, win.x.a // s
                 feats[y: y + core.shape[0], x: x + core.shape[1]] = core
             release(feats)
-        stage(1.0)
         return feats
 
     def _decode(self, feats: np.ndarray, transform: Transform, settings: Settings,
@@ -206,16 +203,38 @@ class Stylizer:
         out = buffer((fh * s, fw * s, 3), "output")
         tile = settings.tile // s if settings.tile else 0
         wins = tiling.windows((fh, fw), tile, part.halo(), tiling.WRAPS[settings.wrap], band=band)
-        for done, group in self._batches(wins):
-            stage(done)
-            decoded = self.backend.run(f"{self.method.decoder}.decoder",
-                                       np.stack([transform(win.read(feats)) for win in group]), settings.wrap)
+        # An affine transform (Linear, WCT) goes to the backend, which folds it into the
+        # decoder's first convolution; CCPL's (a network of its own) runs here per tile.
+        affine = transform.affine
+        read = (lambda win: win.read(feats)) if affine is not None else (lambda win: transform(win.read(feats)))
+        for group, decoded in self._pipeline(f"{self.method.decoder}.decoder", wins, read, settings.wrap,
+                                             stage, affine=affine):
             for win, result in zip(group, decoded):
                 win.blend_into(out, result, s)
             release(feats)
             release(out)
-        stage(1.0)
         return out
+
+    def _pipeline(self, net: str, wins: list, read, wrap: str, stage: _Stage, **options):
+        """(windows, results) batch by batch. Where the backend can `submit` (torch), the
+        next batch is queued before the previous one's results are waited for, so an
+        accelerator computes while the host reads and blends tiles: the only waits in
+        the loop are for work already queued."""
+        submit = getattr(self.backend, "submit", None)
+        pending = None
+        for done, group in self._batches(wins):
+            stage(done)
+            x = np.stack([read(win) for win in group])
+            if submit is None:
+                yield group, self.backend.run(net, x, wrap, **options)
+                continue
+            queued = (group, submit(net, x, wrap, **options))
+            if pending is not None:
+                yield pending[0], pending[1]()
+            pending = queued
+        if pending is not None:
+            yield pending[0], pending[1]()
+        stage(1.0)
 
     def _batches(self, wins: list):
         """(fraction done, windows): runs of same-shaped windows, `backend.batch` at a time.

@@ -45,6 +45,7 @@ class Job:
     poles: bool = True             # panorama: paint the polar caps in perspective views (core/poles.py)
     hdr: str = "auto"              # float input above 1: clip | tonemap; auto: tonemap panoramas (HDRIs)
     backend: str = "auto"          # auto (torch if installed, else onnxruntime) | torch | onnx
+    precision: str = "auto"        # torch: auto (fp16 on CUDA, fp32 elsewhere) | fp32 | bf16 | fp16
 
     @classmethod
     def from_dict(cls, spec: dict) -> "Job":
@@ -86,6 +87,7 @@ _SPEC_TYPES = {  # field → (test, what the message asks for)
     "method": (lambda v: isinstance(v, str), "a string"),
     "device": (lambda v: isinstance(v, str), "a string"),
     "backend": (lambda v: isinstance(v, str), "auto, torch or onnx"),
+    "precision": (lambda v: v in ("auto", "fp32", "bf16", "fp16"), "auto, fp32, bf16 or fp16"),
     "wrap": (lambda v: isinstance(v, str), "a string"),
     "strength": (_is_number, "a number"),
     "style_scale": (_is_number, "a number"),
@@ -205,7 +207,7 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
         check_style(s, name)
     timings["read"] = time.perf_counter() - t
     check_cancel(cancel)
-    stylizer = stylizer or Stylizer(job.method, job.device, job.allow_untrained, job.backend)
+    stylizer = stylizer or Stylizer(job.method, job.device, job.allow_untrained, job.backend, job.precision)
     if stylizer.untrained:
         warn(f"{job.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)} "
              "not trained yet): the output shows the plumbing, not a painting")

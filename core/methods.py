@@ -181,6 +181,7 @@ class Transform:
         total = sum(wt for _, wt in styles)
         s_matrix = sum(side.matrix * (wt / total) for side, wt in styles)
         s_mean = sum(side.mean * (wt / total) for side, wt in styles)
+        self.affine = None  # (Mᵀ, v) where the transform is f ↦ f Mᵀ + v: a backend may fold it
         if method.kind == "wct":
             # colour(whiten(f − μc)) + μs, the same folded affine form as Linear.
             m = s_matrix @ content.matrix
@@ -207,6 +208,7 @@ class Transform:
         eye = np.eye(m.shape[0])
         self.mt = (self.alpha * m + (1 - self.alpha) * eye).T.astype(np.float32)
         self.v = (self.alpha * v).astype(np.float32)
+        self.affine = (self.mt, self.v)
 
     def __call__(self, feats: np.ndarray) -> np.ndarray:
         """(h, w, C) content features → (h, w, C) stylized features."""

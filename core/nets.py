@@ -20,7 +20,8 @@ _FUSED = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", N
 def conv_relu(x, weight, bias, padding: int, relu: bool):
     """A convolution, with the ReLU after it fused in where oneDNN can (CPU): one pass over
     the output fewer. Elsewhere the plain convolution, then an in-place ReLU."""
-    if relu and _FUSED is not None and x.device.type == "cpu" and x.dtype == torch.float32:
+    if (relu and _FUSED is not None and x.device.type == "cpu" and x.dtype == torch.float32
+            and not torch.is_autocast_enabled("cpu")):  # under autocast: the low-precision conv
         try:
             return _FUSED(x, weight, bias, [padding] * 2, [1, 1], [1, 1], 1, "relu", [], "")
         except RuntimeError:
@@ -43,6 +44,14 @@ class PadConv(nn.Module):
         wrap_x, wrap_y = WRAPS[wrap]
         self.mode_x = "circular" if wrap_x else base
         self.mode_y = "circular" if wrap_y else base
+
+    def with_weights(self, weight: torch.Tensor, bias: torch.Tensor) -> "PadConv":
+        """The same padded convolution (borders, fused ReLU) with other weights."""
+        conv = nn.Conv2d(weight.shape[1], weight.shape[0], weight.shape[2])
+        conv.weight.data, conv.bias.data = weight.contiguous(), bias.contiguous()
+        other = PadConv(conv.eval().requires_grad_(False), "constant", "none", self.relu)
+        other.mode_x, other.mode_y = self.mode_x, self.mode_y
+        return other
 
     @staticmethod
     def _beyond(x, dim: int, mode: str, first: bool):
