@@ -18,12 +18,16 @@ import numpy as np
 IN_MEMORY_BYTES = 512 << 20
 
 
-def buffer(shape: tuple, name: str = "buffer", dtype=np.float32) -> np.ndarray:
-    """A zeroed array, memory-mapped on an anonymous temp file when larger than the limit."""
+def buffer(shape: tuple, name: str = "buffer", dtype=np.float32, mapped_dtype=None) -> np.ndarray:
+    """A zeroed array, memory-mapped on an anonymous temp file when larger than the limit;
+    then stored as `mapped_dtype` where one is given (features: float16, so that a 16K
+    image's map, 17 GB in float32, stays in the page cache instead of going to disk)."""
     dtype = np.dtype(dtype)
     nbytes = int(np.prod(shape)) * dtype.itemsize
     if nbytes <= IN_MEMORY_BYTES:
         return np.zeros(shape, dtype=dtype)
+    dtype = np.dtype(mapped_dtype or dtype)
+    nbytes = int(np.prod(shape)) * dtype.itemsize
     with tempfile.TemporaryFile(prefix=f"brushwork-{name}-") as f:
         f.truncate(nbytes)  # sparse zeros: no disk written until a tile lands
         return np.memmap(f, dtype=dtype, mode="r+", shape=shape)  # the map keeps the file

@@ -9,12 +9,17 @@ warped along that motion, wherever the two frames see the same surface (core/mot
 
 Frames are read in natural order (frame_2 before frame_10). Outputs are PNGs named like
 the inputs; a frame whose output exists is not redone (a re-run resumes), and serves
-as the previous frame for the next one.
+as the previous frame for the next one. The next frame is read and finished ones are
+written on threads while the networks work (decoders and encoders release the GIL),
+so on a fast GPU the files are not what sets the pace.
 """
 from __future__ import annotations
 
+import os
 import re
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -145,14 +150,29 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
     picks = sorted({round(i) for i in np.linspace(0, len(files) - 1, min(STAT_FRAMES, len(files)))})
     shared = average_content([stylizer.content(load_frame(files[i], vectors).rgb, job.settings) for i in picks])
 
+    # Reading runs one frame ahead and writes go to a few threads; leaving the block (done,
+    # failed or cancelled) waits for writes already started, each of which is atomic.
+    with ThreadPoolExecutor(WRITERS + 1, thread_name_prefix="brushwork-io") as pool:
+        return _each_frame(job, files, outputs, vectors, stylizer, sides, shared, pool, progress, cancel, t0)
+
+
+WRITERS = min(4, os.cpu_count() or 1)  # PNG encodes in flight at once (cv2 releases the GIL)
+
+
+def _each_frame(job: FramesJob, files, outputs, vectors, stylizer, sides, shared, pool, progress, cancel,
+                t0: float) -> FramesResult:
     prev = prev_alone = None
     errors, errors_alone, done = [], [], 0
+    writes: deque = deque()
+    ahead = pool.submit(load_frame, files[0], vectors)
     for i, (src, dst) in enumerate(zip(files, outputs)):
         check_cancel(cancel)
         stage = f"frame {i + 1}/{len(files)}"
         if progress:
             progress(i / len(files), stage)
-        frame = load_frame(src, vectors)
+        frame = ahead.result()
+        if i + 1 < len(files):
+            ahead = pool.submit(load_frame, files[i + 1], vectors)
         moved = prev is not None and frame.vector is not None   # the motion from the previous frame is known
         if moved:
             back = motion.backward_flow(frame.vector)
@@ -173,7 +193,10 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
             if moved and job.coherence > 0:
                 out = motion.carry(alone, prev[0], back, valid, job.coherence)
             pixels = out if frame.alpha is None else np.concatenate([out, frame.alpha[..., None]], -1)
-            write_image(str(dst), Picture(pixels.astype(np.float32), np.dtype(np.uint8), False, str(dst)))
+            while len(writes) >= WRITERS:
+                writes.popleft().result()  # a failed write stops the job here, as before
+            writes.append(pool.submit(write_image, str(dst),
+                                      Picture(pixels.astype(np.float32), np.dtype(np.uint8), False, str(dst))))
             done += 1
         if moved:
             errors.append(motion.warp_error(prev[0], out, back, valid))
@@ -181,6 +204,8 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
                 errors_alone.append(motion.warp_error(prev_alone, alone, back, valid))
         forward = motion.forward_flow(frame.vector) if frame.vector is not None else None
         prev, prev_alone = (out, forward, frame.depth), alone
+    while writes:
+        writes.popleft().result()
     if job.video:
         if progress:
             progress(0.999, "video")
@@ -191,5 +216,5 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
     if progress:
         progress(1.0, "done")
     mean = lambda xs: float(np.mean(xs)) if xs else None  # noqa: E731
-    return FramesResult(str(out_dir), len(files), done, time.perf_counter() - t0, mean(errors), mean(errors_alone),
+    return FramesResult(str(Path(job.output)), len(files), done, time.perf_counter() - t0, mean(errors), mean(errors_alone),
                         job.video)

@@ -216,9 +216,10 @@ def test_progress_is_monotonic_and_cancel_stops(stylizers, style):
 
 
 def test_memory_mapped_buffers_give_the_same_picture(stylizers, style, monkeypatch, tmp_path):
-    """Past the size limit features and result live in anonymous temp files: same picture,
-    the result comes back still mapped (16K is written out band by band, never copied
-    whole), and no file is ever visible in the temp folder, even while the result lives."""
+    """Past the size limit features (in float16) and result live in anonymous temp files:
+    the same picture to far below 1/255, the result comes back still mapped (16K is written
+    out band by band, never copied whole), and no file is ever visible in the temp folder,
+    even while the result lives."""
     import tempfile
 
     from core import buffers
@@ -231,7 +232,8 @@ def test_memory_mapped_buffers_give_the_same_picture(stylizers, style, monkeypat
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     mapped = st.run(img, [side], Settings(tile=128))
     assert buffers.is_mapped(mapped) and mapped.shape == img.shape
-    assert np.abs(in_memory - mapped).max() < 1e-6
+    diff = np.abs(np.clip(in_memory, 0, 1) - np.clip(mapped, 0, 1))
+    assert 0 < diff.max() < 1 / 255 / 4  # float16 features did round, and it does not show
     assert list(tmp_path.iterdir()) == []
 
 
