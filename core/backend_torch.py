@@ -22,9 +22,9 @@ import torch
 
 from . import nets
 from .architecture import ENCODERS, MODELS
+from .backends import PRECISIONS
 from .errors import BrushworkError
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 

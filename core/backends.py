@@ -12,6 +12,7 @@ import importlib.util
 from .errors import BrushworkError
 
 BACKENDS = ("auto", "torch", "onnx")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # torch's arithmetic (core/backend_torch.py)
 _preferred = ["auto"]  # what "auto" means for this process: see `preferred`
 
 

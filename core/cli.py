@@ -30,6 +30,7 @@ def _weights(text: str) -> list[float]:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from .backends import PRECISIONS
     from .tiling import WRAPS
 
     p = _Parser(prog="python -m core", description=__doc__.splitlines()[0])
@@ -54,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--depth-side", default="both", choices=["both", "far", "near"],
                    help="with --depth: which side of the focus plane dissolves")
     s.add_argument("--far-scale", type=float, default=3.0, help="with --depth: stroke size away from focus")
-    s.add_argument("--precision", default="auto", choices=["auto", "fp32", "bf16", "fp16"],
+    s.add_argument("--precision", default="auto", choices=list(PRECISIONS),
                    help="torch's arithmetic: auto = fp16 on CUDA (within 1/255 of fp32), fp32 on a CPU")
     f = sub.add_parser("frames", help="stylize a folder of frames with one transformation, steadied "
                        "by the renderer's motion vectors")

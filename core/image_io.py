@@ -568,12 +568,12 @@ def _to_storage(pixels: np.ndarray, dtype: np.dtype, order: list[int] | None = N
         band = pixels[a:b] if order is None else pixels[a:b][..., order]
         if dtype.kind == "f":
             out[a:b] = band
-            continue
-        scaled = np.nan_to_num(band.astype(np.float32), nan=0.0, copy=False)
-        np.clip(scaled, 0.0, 1.0, out=scaled)
-        scaled *= np.iinfo(dtype).max
-        np.rint(scaled, out=scaled)
-        out[a:b] = scaled
+        else:
+            scaled = np.nan_to_num(band.astype(np.float32), nan=0.0, copy=False)
+            np.clip(scaled, 0.0, 1.0, out=scaled)
+            scaled *= np.iinfo(dtype).max
+            np.rint(scaled, out=scaled)
+            out[a:b] = scaled
         release(pixels)
     return out
 

@@ -87,7 +87,7 @@ _SPEC_TYPES = {  # field → (test, what the message asks for)
     "method": (lambda v: isinstance(v, str), "a string"),
     "device": (lambda v: isinstance(v, str), "a string"),
     "backend": (lambda v: isinstance(v, str), "auto, torch or onnx"),
-    "precision": (lambda v: v in ("auto", "fp32", "bf16", "fp16"), "auto, fp32, bf16 or fp16"),
+    "precision": (lambda v: v in backends.PRECISIONS, "auto, fp32, bf16 or fp16"),
     "wrap": (lambda v: isinstance(v, str), "a string"),
     "strength": (_is_number, "a number"),
     "style_scale": (_is_number, "a number"),
