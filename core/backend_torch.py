@@ -11,9 +11,11 @@ Three things keep an accelerator busy rather than waiting on the host:
 * The per-position affine transform (Linear, WCT) is folded into the decoder's first
   convolution (`affine=`): no 256/512-channel matrix product on the host, and on a CPU
   one pass over the feature tile fewer.
-* `precision` fp16 (CUDA's default) or bf16 runs the networks under autocast, fp32
-  accumulation (fp32 on a CPU by default; the difference from fp32 is measured in
-  tests/test_engine.py).
+* `precision` fp16 (CUDA's default) or bf16 runs copies of the networks in that type
+  (`nets.lower`: fp32 accumulation; the convolutions that touch the 3-channel picture,
+  and a decoder's folded first layer, stay fp32). fp32 is a CPU's default; bf16 is the
+  fast opt-in on CPUs with AMX (oneDNN, about 1.8× a whole job). The differences from
+  fp32 are measured in tests/test_engine.py and docs/PERFORMANCE.md.
 """
 from __future__ import annotations
 
@@ -38,8 +40,9 @@ def pick_device(name: str) -> torch.device:
 
 def pick_precision(name: str, device: torch.device) -> str:
     """auto: fp16 on CUDA (tensor cores), fp32 elsewhere. fp16 rather than bf16: measured
-    against fp32 on the trained r31 networks, fp16 stays within 0.7/255 everywhere, bf16
-    reaches 2.3/255 (its 8-bit mantissa); VGG's activations stay far below fp16's limit."""
+    against fp32 on the trained r31 networks over the validation split, fp16 stays within
+    0.5/255 everywhere, bf16 reaches 5/255 at its worst pixel (8-bit mantissa), so bf16
+    is never chosen for the user; VGG's activations stay far below fp16's limit."""
     if name not in PRECISIONS:
         raise BrushworkError(f"--precision {name}: choose one of {', '.join(PRECISIONS)}")
     if name == "auto":
@@ -74,6 +77,19 @@ class TorchBackend:
             self._nets[key] = module.to(self.device, memory_format=torch.channels_last)
         return self._nets[key]
 
+    def _lowered(self, net: str, wrap: str):
+        """The net as it runs at this backend's precision (`_net` keeps float32 weights,
+        which the affine fold starts from)."""
+        key = (net, wrap, self.precision)
+        if key not in self._nets:
+            self._nets[key] = self._lower(self._net(net, wrap))
+        return self._nets[key]
+
+    def _lower(self, module, centre=None):
+        if self.precision != "fp32":
+            module = nets.lower(module, _DTYPES[self.precision], centre)
+        return module.to(self.device, memory_format=torch.channels_last)
+
     def _with_affine(self, net: str, wrap: str, affine):
         """The net with f ↦ f Mᵀ + v applied to its input channels first, folded into its
         first convolution (exact: a per-position map commutes with reflect/circular
@@ -85,29 +101,27 @@ class TorchBackend:
         first = module[0]
         if not isinstance(first, nets.PadConv) or first.mode_x == "constant" or first.mode_y == "constant":
             return None
-        mt, v = (torch.as_tensor(a, dtype=torch.float64) for a in affine)
+        mt, v, *centre = (torch.as_tensor(a, dtype=torch.float64) for a in affine)
+        centre = centre[0] if centre and self.precision != "fp32" else None
+        if centre is not None:  # f Mᵀ + v = (f − c) Mᵀ + (c Mᵀ + v): the lowered net centres f
+            v = v + centre @ mt
         w = first.conv.weight.detach().to("cpu", torch.float64)  # (C_out, C, 3, 3)
         weight = torch.einsum("ojhw,ij->oihw", w, mt)
         bias = first.conv.bias.detach().to("cpu", torch.float64) + torch.einsum("ojhw,j->o", w, v)
         folded = torch.nn.Sequential(first.with_weights(weight.float(), bias.float()), *module[1:])
-        folded = folded.to(self.device, memory_format=torch.channels_last)
+        folded = self._lower(folded, centre)
         self._folded = (net, wrap, affine, folded)
         return folded
 
     def _forward(self, net: str, t: torch.Tensor, wrap: str, affine) -> torch.Tensor:
         """(N, H, W, C) float32 on the device → (N, H, W, C') float32 on the device."""
         t = t.permute(0, 3, 1, 2)  # NCHW view, channels_last strides
-        module = self._with_affine(net, wrap, affine) if affine is not None else self._net(net, wrap)
+        module = self._with_affine(net, wrap, affine) if affine is not None else self._lowered(net, wrap)
         if module is None:  # cannot fold: the product on the device
-            mt, v = (torch.as_tensor(a, dtype=torch.float32, device=t.device) for a in affine)
+            mt, v = (torch.as_tensor(a, dtype=torch.float32, device=t.device) for a in affine[:2])
             t = torch.einsum("nchw,cd->ndhw", t, mt) + v[:, None, None]
-            module = self._net(net, wrap)
-        if self.precision == "fp32":
-            y = module(t)
-        else:
-            with torch.autocast(t.device.type, dtype=_DTYPES[self.precision]):
-                y = module(t)
-        return y.permute(0, 2, 3, 1).float()
+            module = self._lowered(net, wrap)
+        return module(t).permute(0, 2, 3, 1).float()
 
     @torch.inference_mode()
     def submit(self, net: str, x: np.ndarray, wrap: str = "none", affine=None):

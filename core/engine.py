@@ -228,7 +228,8 @@ class Stylizer:
         pending = None
         for done, group in self._batches(wins):
             stage(done)
-            x = np.stack([read(win) for win in group])
+            # one tile (a CPU's batch): a view with a batch axis, not a copy of the tile
+            x = read(group[0])[None] if len(group) == 1 else np.stack([read(win) for win in group])
             if submit is None:
                 yield group, self.backend.run(net, x, wrap, **options)
                 continue

@@ -181,12 +181,14 @@ class Transform:
         total = sum(wt for _, wt in styles)
         s_matrix = sum(side.matrix * (wt / total) for side, wt in styles)
         s_mean = sum(side.mean * (wt / total) for side, wt in styles)
-        self.affine = None  # (Mᵀ, v) where the transform is f ↦ f Mᵀ + v: a backend may fold it
+        # (Mᵀ, v, c) where the transform is f ↦ f Mᵀ + v, c the content mean (where a
+        # low-precision backend centres the features before rounding): a backend may fold it
+        self.affine = None
         if method.kind == "wct":
             # colour(whiten(f − μc)) + μs, the same folded affine form as Linear.
             m = s_matrix @ content.matrix
             v = s_mean - m @ content.mean
-            self._fold(m, v)
+            self._fold(m, v, content.mean)
             return
         w = weights[method.transform]
         if method.kind == "linear":
@@ -194,7 +196,7 @@ class Transform:
             t = s_matrix @ content.matrix
             cw, cb = w["compress.weight"], w["compress.bias"]
             uw, ub = w["unzip.weight"], w["unzip.bias"]
-            self._fold(uw @ t @ cw, uw @ t @ (cb - cw @ content.mean) + ub + s_mean)
+            self._fold(uw @ t @ cw, uw @ t @ (cb - cw @ content.mean) + ub + s_mean, content.mean)
         else:
             self.mean = content.mean.astype(np.float32)
             self.std = content.std.astype(np.float32)
@@ -202,13 +204,13 @@ class Transform:
             self.mt = (w["uncompress.weight"] @ s_matrix).T.astype(np.float32)
             self.v = (w["uncompress.bias"] + s_mean).astype(np.float32)
 
-    def _fold(self, m: np.ndarray, v: np.ndarray) -> None:
+    def _fold(self, m: np.ndarray, v: np.ndarray, centre: np.ndarray) -> None:
         """An affine map f ↦ M f + v blended with the identity by strength, kept as row
         vectors (positions × channels): f' = f Mᵀ + v."""
         eye = np.eye(m.shape[0])
         self.mt = (self.alpha * m + (1 - self.alpha) * eye).T.astype(np.float32)
         self.v = (self.alpha * v).astype(np.float32)
-        self.affine = (self.mt, self.v)
+        self.affine = (self.mt, self.v, centre.astype(np.float32))
 
     def __call__(self, feats: np.ndarray) -> np.ndarray:
         """(h, w, C) content features → (h, w, C) stylized features."""

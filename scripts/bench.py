@@ -107,11 +107,18 @@ def flop_px(method: str) -> float:
     return sum(c.flop_px for c in conv_layers(method))
 
 
-def measure_conv(shape, device, warmup=1, repeats=None) -> dict:
-    """Sustained FLOP/s of one conv shape on a 1024-px tile's worth of input at its scale."""
+def torch_dtype(precision: str):
+    import torch
+    return {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
+
+
+def measure_conv(shape, device, warmup=1, repeats=None, precision="fp32") -> dict:
+    """Sustained FLOP/s of one conv shape on a 1024-px tile's worth of input at its scale,
+    in `precision` (the arithmetic the runs it judges use)."""
     import torch
     import torch.nn.functional as F
     cin, cout, k, scale = shape
+    dtype = torch_dtype(precision)
     side = TILE // scale
     repeats = repeats or (3 if device.type == "cpu" else 10)
     g = torch.Generator().manual_seed(cin * 1000 + cout)
@@ -119,6 +126,7 @@ def measure_conv(shape, device, warmup=1, repeats=None) -> dict:
     w = ((torch.rand(cout, cin, k, k, generator=g) - 0.5) / (cin * k * k) ** 0.5).to(device)
     w = w.contiguous(memory_format=torch.channels_last)
     b = torch.zeros(cout).to(device)
+    x, w, b = x.to(dtype), w.to(dtype), b.to(dtype)
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
     times = []
     with torch.inference_mode():
@@ -136,13 +144,13 @@ def measure_conv(shape, device, warmup=1, repeats=None) -> dict:
             "seconds": secs, "flops": flops, "rate": flops / secs}
 
 
-def floor_pass(shapes, device) -> tuple[dict, float | None]:
+def floor_pass(shapes, device, precision="fp32") -> tuple[dict, float | None]:
     """One measurement of every shape, and the cores other processes used meanwhile."""
     before, r0, t0 = _cpu_seconds(), _own_cpu(resource.RUSAGE_SELF), time.perf_counter()
     rates = {}
     for shape in shapes:
-        log(f"floor: conv {shape[0]}→{shape[1]} k{shape[2]} at 1/{shape[3]}")
-        rates[shape] = measure_conv(shape, device)
+        log(f"floor ({precision}): conv {shape[0]}→{shape[1]} k{shape[2]} at 1/{shape[3]}")
+        rates[shape] = measure_conv(shape, device, precision=precision)
     return rates, _others(before, _own_cpu(resource.RUSAGE_SELF) - r0, time.perf_counter() - t0)
 
 
@@ -236,8 +244,8 @@ def one(spec: dict) -> dict:
     timed apart from decoding (`read`), the style and encoding (`write`)."""
     from core import jobs
     from core.engine import Settings, Stylizer
-    backend = spec.get("backend", "torch")
-    st = Stylizer(spec["method"], spec["device"], allow_untrained=True, backend=backend)
+    backend, precision = spec.get("backend", "torch"), spec.get("precision", "fp32")
+    st = Stylizer(spec["method"], spec["device"], allow_untrained=True, backend=backend, precision=precision)
     cuda = backend == "torch" and st.backend.device.type == "cuda"
     if backend == "torch":
         import torch
@@ -248,19 +256,19 @@ def one(spec: dict) -> dict:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     runs, cpu = [], []
-    probe = [probe_rate(st.backend.device) if backend == "torch" else None]
+    probe = [probe_rate(st.backend.device, precision) if backend == "torch" else None]
     out = os.path.join(spec["folder"], f"out-{os.getpid()}.png")
     for _ in range(spec["repeat"]):
         job = jobs.Job(content=spec["input"], styles=[spec["style"]], output=out, method=spec["method"],
                        settings=settings, device=spec["device"], allow_untrained=True, backend=backend,
-                       overwrite=True)
+                       precision=precision, overwrite=True)
         r0 = resource.getrusage(resource.RUSAGE_SELF)
         result = jobs.run(job, stylizer=st)
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         runs.append(result.timings)
         cpu.append((r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime) / result.seconds)
     if probe[0] is not None:
-        probe.append(probe_rate(st.backend.device))
+        probe.append(probe_rate(st.backend.device, precision))
     med = {k: statistics.median(t[k] for t in runs) for k in runs[0]}
     res = {"seconds": med["stylize"], "times": [t["stylize"] for t in runs],
            "read_seconds": med["read"], "write_seconds": med["write"], "style_seconds": runs[0]["style"],
@@ -281,24 +289,26 @@ def one(spec: dict) -> dict:
 PROBE = (64, 64, 3, 1)  # the dominant shape of every method: how fast the machine is right now
 
 
-def probe_rate(device) -> float:
+def probe_rate(device, precision="fp32") -> float:
     """FLOP/s of the probe shape, measured inside a run's own process just before and
     after its job: a shared machine's speed drifts over minutes (here by up to a third),
     so each run is also judged against the speed the machine had while it ran."""
-    return measure_conv(PROBE, device)["rate"]
+    return measure_conv(PROBE, device, precision=precision)["rate"]
 
 
 def peer(spec: dict) -> dict:
     """MicroAST (Wang et al., AAAI 2023) from a checkout the user supplies, whole image,
     tensor to tensor, as its own test script runs it; random weights (its checkpoints are
-    pickles, which we never load): the compute and memory are the same."""
+    pickles, which we never load): the compute and memory are the same. In `precision`:
+    the whole network converted, as a user would run it to compare with our bf16/fp16."""
     import torch
     sys.path.insert(0, spec["dir"])
     import net_microAST as net
     torch.manual_seed(0)
     dev = torch.device(spec["device"])
-    model = net.TestNet(net.Encoder(), net.Encoder(), net.Modulator(), net.Decoder()).eval().to(dev)
-    tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None].to(dev)  # noqa: E731
+    dtype = torch_dtype(spec.get("precision", "fp32"))
+    model = net.TestNet(net.Encoder(), net.Encoder(), net.Modulator(), net.Decoder()).eval().to(dev, dtype)
+    tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None].to(dev, dtype)  # noqa: E731
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     style = tensor(photo(STYLE_PX, STYLE_PX, seed=1))
     times = []
@@ -341,7 +351,8 @@ def frames_fps(spec: dict) -> dict:
     """Frames per second of a 1920×1080 sequence: style and content statistics computed
     once (as `core frames` does), then every frame encode → transform → decode."""
     from core.engine import Settings, Stylizer
-    st = Stylizer(spec["method"], spec["device"], allow_untrained=True, backend=spec.get("backend", "torch"))
+    st = Stylizer(spec["method"], spec["device"], allow_untrained=True, backend=spec.get("backend", "torch"),
+                  precision=spec.get("precision", "fp32"))
     side = st.style(photo(STYLE_PX, STYLE_PX, seed=1)[..., ::-1].copy())
     settings = Settings(tile=TILE)
     base = photo(1080, 1920)
@@ -381,25 +392,28 @@ def gb(n) -> str:
 
 
 def report(res: dict) -> str:
-    fl, cuda = res["floor"], res["device"].startswith("cuda")
+    cuda = res["device"].startswith("cuda")
     L = [f"## Brushwork benchmark — {res['device_name']}, torch {res['torch']}, "
          f"{res['threads']} threads, code {res['revision']}", ""]
-    L += ["### Convolution floor (each shape alone, channels_last float32, 1024-px tile at its scale)", "",
-          "| conv | scale | input (C×H×W) | ms | GFLOP/s | dominant |", "|---|---|---|---|---|---|"]
-    for s in fl["shapes"]:
-        c, h, w = s["input"]
-        L.append(f"| {s['cin']}→{s['cout']} {s['k']}×{s['k']} | 1/{s['scale']} | {c}×{h}×{w} | "
-                 f"{s['seconds'] * 1e3:.1f} | {s['rate'] / 1e9:.1f} | {'yes' if s['dominant'] else ''} |")
-    busy = ", ".join("?" if o is None else f"{o:.2f}" for o in fl["others_cores"])
-    L += ["", f"Measured before and after the runs; per shape the faster pass counts (other processes "
-          f"kept {busy} cores busy during the two passes).", "",
-          f"Peak sustained rate over the dominant shapes: **{fl['peak_rate'] / 1e9:.1f} GFLOP/s**", "",
-          "| method | MFLOP/px | floor s/MP | style (512², cold) s |", "|---|---|---|---|"]
-    for m, f in fl["methods"].items():
-        st = [r["style_seconds"] for r in res["runs"] if r["method"] == m and "style_seconds" in r]
-        L.append(f"| {m} | {f['flop_px'] / 1e6:.3f} | {f['floor_s_per_mp']:.3f} | "
-                 f"{statistics.median(st):.2f} |" if st else f"| {m} | {f['flop_px'] / 1e6:.3f} | "
-                 f"{f['floor_s_per_mp']:.3f} | — |")
+    for prec, fl in res.get("floors", {"fp32": res["floor"]}).items():
+        L += [f"### Convolution floor, {prec} (each shape alone, channels_last, 1024-px tile at its scale)", "",
+              "| conv | scale | input (C×H×W) | ms | GFLOP/s | dominant |", "|---|---|---|---|---|---|"]
+        for s in fl["shapes"]:
+            c, h, w = s["input"]
+            L.append(f"| {s['cin']}→{s['cout']} {s['k']}×{s['k']} | 1/{s['scale']} | {c}×{h}×{w} | "
+                     f"{s['seconds'] * 1e3:.1f} | {s['rate'] / 1e9:.1f} | {'yes' if s['dominant'] else ''} |")
+        busy = ", ".join("?" if o is None else f"{o:.2f}" for o in fl["others_cores"])
+        L += ["", f"Measured before and after the runs; per shape the faster pass counts (other processes "
+              f"kept {busy} cores busy during the two passes).", "",
+              f"Peak sustained rate over the dominant shapes ({prec}): **{fl['peak_rate'] / 1e9:.1f} GFLOP/s**", "",
+              "| method | MFLOP/px | floor s/MP | style (512², cold) s |", "|---|---|---|---|"]
+        for m, f in fl["methods"].items():
+            st = [r["style_seconds"] for r in res["runs"]
+                  if r["method"] == m and "style_seconds" in r and r.get("precision", prec) == prec]
+            L.append(f"| {m} | {f['flop_px'] / 1e6:.3f} | {f['floor_s_per_mp']:.3f} | "
+                     f"{statistics.median(st):.2f} |" if st else f"| {m} | {f['flop_px'] / 1e6:.3f} | "
+                     f"{f['floor_s_per_mp']:.3f} | — |")
+        L.append("")
     L += ["", f"### Whole jobs, 8-bit PNG in → PNG out (median of {res['repeat']})", "",
           "`s` is compute alone (`Stylizer.run`: encode, statistics, transform, decode); the style, "
           "decoding the input (read) and encoding the result (write) are timed apart. Peak RSS is the "
@@ -407,12 +421,14 @@ def report(res: dict) -> str:
     L += ["`speed` is how fast the machine ran the probe convolution (64→64, 3×3) inside the run's own "
           "process, just before and after its job, relative to the floor passes: this shared machine's "
           "speed drifts over minutes. `× floor now` and `MP/s now` are judged at that speed.", ""]
-    head = ("| method | backend | size | mode | s | MP/s | MFLOP/px | GFLOP/s | × floor | speed | × floor now | "
-            "MP/s now | cores busy | read s | write s | peak RSS |")
-    L += [head + (" peak GPU |" if cuda else ""), "|---" * (16 + cuda) + "|"]
+    L += ["`× floor` compares a run with the floor of its own precision.", ""]
+    head = ("| method | backend | precision | size | mode | s | MP/s | MFLOP/px | GFLOP/s | × floor | speed | "
+            "× floor now | MP/s now | cores busy | read s | write s | peak RSS |")
+    L += [head + (" peak GPU |" if cuda else ""), "|---" * (17 + cuda) + "|"]
     for r in res["runs"]:
         mode = "whole" if r["tile"] == 0 else f"tiled {r['tile']}"
-        row = f"| {r['method']} | {r.get('backend', 'torch')} | {size_label(r['size'])} | {mode} |"
+        row = (f"| {r['method']} | {r.get('backend', 'torch')} | {r.get('precision', 'fp32')} | "
+               f"{size_label(r['size'])} | {mode} |")
         if "seconds" not in r:
             why = "skipped" if r.get("skipped") else r.get("error", "failed")
             L.append(row + f" — ({why}) |" + " — |" * (11 + cuda))
@@ -442,13 +458,17 @@ def report(res: dict) -> str:
         L.append("")
     if res.get("frames"):
         L += ["### Frame sequences: 1920×1080, style and statistics once, tiled 1024", "",
-              "| method | backend | frames/s | s/frame | × floor | peak RSS |", "|---|---|---|---|---|---|"]
+              "| method | backend | precision | frames/s | s/frame | × floor | peak RSS |",
+              "|---|---|---|---|---|---|---|"]
+        floors = res.get("floors", {})
         for r in res["frames"]:
+            prec = r.get("precision", "fp32")
             if "fps" not in r:
-                L.append(f"| {r['method']} | {r['backend']} | — ({r.get('error', 'failed')}) | | | |")
+                L.append(f"| {r['method']} | {r['backend']} | {prec} | — ({r.get('error', 'failed')}) | | | |")
                 continue
-            floor_s = res["floor"]["methods"][r["method"]]["floor_s_per_mp"] * 1920 * 1080 / 1e6
-            L.append(f"| {r['method']} | {r['backend']} | {r['fps']:.3f} | {r['seconds_per_frame']:.2f} | "
+            fl = floors.get(prec, res["floor"])
+            floor_s = fl["methods"][r["method"]]["floor_s_per_mp"] * 1920 * 1080 / 1e6
+            L.append(f"| {r['method']} | {r['backend']} | {prec} | {r['fps']:.3f} | {r['seconds_per_frame']:.2f} | "
                      f"{r['seconds_per_frame'] / floor_s:.2f}× | {gb(r['peak_rss_bytes'])} |")
         L.append("")
     L += ["", "### Targets" + (" (set for CPU; shown for this CUDA run for reference)" if cuda else ""), ""]
@@ -480,25 +500,29 @@ def compare_peer(res: dict) -> list[str]:
     if not res.get("peer"):
         return []
     first = res["methods"][0]
-    ours = {r["size"]: r for r in res["runs"] if r["method"] == first and r["tile"] == TILE
-            and r.get("backend", "torch") == "torch" and "seconds" in r}
-    L = ["", f"### Peer: MicroAST, whole image, tensor to tensor, same run (Brushwork: {first}, tiled)", "",
-         "| size | MicroAST s | MicroAST peak RSS | Brushwork s | Brushwork peak RSS (whole job) | "
-         "MicroAST ÷ Brushwork time |", "|---|---|---|---|---|---|"]
+    ours = {(r["size"], r.get("precision", "fp32")): r for r in res["runs"] if r["method"] == first
+            and r["tile"] == TILE and r.get("backend", "torch") == "torch" and "seconds" in r}
+    L = ["", f"### Peer: MicroAST, whole image, tensor to tensor, same run (Brushwork: {first}, tiled), "
+         "each precision against the same", "",
+         "| size | precision | MicroAST s | MicroAST peak RSS | Brushwork s | Brushwork peak RSS (whole job) | "
+         "MicroAST ÷ Brushwork time |", "|---|---|---|---|---|---|---|"]
     for p in res["peer"]:
-        o = ours.get(p["size"])
+        o = ours.get((p["size"], p.get("precision", "fp32")))
         theirs = (f"{p['seconds']:.2f} | {gb(p['peak_rss_bytes'])}" if "seconds" in p
                   else f"— ({p.get('skipped') or p.get('error', 'failed')}) | —")
         mine = f"{o['seconds']:.2f} | {gb(o['peak_rss_bytes'])}" if o else "— | —"
         ratio = f"{p['seconds'] / o['seconds']:.2f}" if o and "seconds" in p else "—"
-        L.append(f"| {size_label(p['size'])} | {theirs} | {mine} | {ratio} |")
+        L.append(f"| {size_label(p['size'])} | {p.get('precision', 'fp32')} | {theirs} | {mine} | {ratio} |")
     return L
 
 
 def targets(res: dict) -> list[dict]:
-    """Issue 10's CPU targets, judged on this run's tiled torch rows."""
-    runs = {(r["method"], r["size"]): r for r in res["runs"]
-            if r["tile"] == TILE and r.get("backend", "torch") == "torch" and "seconds" in r}
+    """Issue 10's CPU targets, judged on this run's tiled torch rows in its first precision
+    (MicroAST: in every precision, each against the same)."""
+    first = res.get("precisions", ["fp32"])[0]
+    every = [r for r in res["runs"]
+             if r["tile"] == TILE and r.get("backend", "torch") == "torch" and "seconds" in r]
+    runs = {(r["method"], r["size"]): r for r in every if r.get("precision", "fp32") == first}
     out = []
 
     def target(name, ok, value):
@@ -526,11 +550,15 @@ def targets(res: dict) -> list[dict]:
     big = [r for (_, n), r in runs.items() if n >= 16384]
     target("16K completes (output memory-mapped)", True if big else None,
            ", ".join(f"{r['method']} {r['seconds']:.0f} s, {gb(r['peak_rss_bytes'])}" for r in big) or "not run")
-    theirs = next((p for p in res.get("peer", []) if p["size"] == 4096 and "seconds" in p), None)
-    ours = runs.get((res["methods"][0], 4096))
-    both = theirs is not None and ours is not None
-    target(f"4K {res['methods'][0]} faster than MicroAST whole-image", ours["seconds"] < theirs["seconds"] if both else None,
-           f"{ours['seconds']:.1f} s vs {theirs['seconds']:.1f} s" if both else "not measured in this run")
+    for prec in res.get("precisions", ["fp32"]):
+        theirs = next((p for p in res.get("peer", []) if p["size"] == 4096 and "seconds" in p
+                       and p.get("precision", "fp32") == prec), None)
+        ours = next((r for r in every if r["method"] == res["methods"][0] and r["size"] == 4096
+                     and r.get("precision", "fp32") == prec), None)
+        both = theirs is not None and ours is not None
+        target(f"4K {res['methods'][0]} faster than MicroAST whole-image, both {prec}",
+               ours["seconds"] < theirs["seconds"] if both else None,
+               f"{ours['seconds']:.1f} s vs {theirs['seconds']:.1f} s" if both else "not measured in this run")
     return out
 
 
@@ -557,6 +585,9 @@ def main(argv=None) -> int:
                     help="largest size to run METHOD at (e.g. linear-r41=8192: 16K r41 takes ~1 h on 2 cores)")
     ap.add_argument("--peer-microast", metavar="DIR",
                     help="a MicroAST checkout (never committed): adds its whole-image time and memory")
+    ap.add_argument("--precision", default="auto",
+                    help="comma-separated: auto (what a job picks: fp16 on CUDA, fp32 on a CPU), fp32, bf16, "
+                         "fp16; each gets its own floor, rows and MicroAST rows")
     ap.add_argument("--json", metavar="PATH", help="also write every number as JSON here")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -569,12 +600,16 @@ def main(argv=None) -> int:
 
     import torch
 
-    from core.backend_torch import pick_device
+    from core.backend_torch import pick_device, pick_precision
     from core.errors import BrushworkError
     try:
         device = pick_device(args.device)
+        precisions = list(dict.fromkeys(pick_precision(p.strip(), device)
+                                        for p in args.precision.split(",") if p.strip()))
     except BrushworkError as e:
         ap.error(str(e))
+    if not precisions:
+        ap.error("--precision: give at least one of auto, fp32, bf16, fp16")
     cuda = device.type == "cuda"
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     for m in methods:
@@ -608,7 +643,7 @@ def main(argv=None) -> int:
     name = torch.cuda.get_device_name(device) if cuda else (_cpu_name() or platform.processor() or "CPU")
     res = {"device": str(device), "device_name": name, "torch": torch.__version__, "revision": _revision(),
            "threads": torch.get_num_threads(), "repeat": args.repeat, "whole_max": args.whole_max,
-           "sizes": sizes, "methods": methods, "backends": backends, "caps": caps}
+           "sizes": sizes, "methods": methods, "backends": backends, "caps": caps, "precisions": precisions}
     folder = tempfile.mkdtemp(prefix="brushwork-bench-")
     try:
         measure(res, args, device, methods, sizes, backends, caps, folder)
@@ -626,8 +661,8 @@ def measure(res: dict, args, device, methods, sizes, backends, caps, folder: str
     """Every measurement of one benchmark, into `res`; inputs are PNG files in `folder`."""
     # The floor is measured before and after the runs; per shape the faster pass counts,
     # so a burst of load from elsewhere during one pass does not flatter the ratios.
-    shapes = shapes_of(methods)
-    passes = [floor_pass(shapes, device)]
+    shapes, precisions = shapes_of(methods), res["precisions"]
+    passes = {p: [floor_pass(shapes, device, p)] for p in precisions}
     res["runs"] = []
     style = os.path.join(folder, "style.png")
     spawn({"kind": "input", "size": STYLE_PX, "seed": 1, "flip": True, "path": style})
@@ -639,17 +674,19 @@ def measure(res: dict, args, device, methods, sizes, backends, caps, folder: str
     io_size = max(s for s in sizes if s <= 4096) if min(sizes) <= 4096 else min(sizes)
     for m in methods:
         for size in sizes:
-            for tile, backend in [(t, b) for t in (0, TILE) for b in backends]:
+            for tile, backend, prec in [(t, b, p) for t in (0, TILE) for b in backends for p in precisions
+                                        if b == "torch" or p == precisions[0]]:  # onnx: fp32 only
                 spec = {"method": m, "size": size, "tile": tile, "device": str(device),
                         "repeat": args.repeat, "backend": backend, "input": inputs[size], "style": style,
-                        "folder": folder,
-                        "png_io": m == methods[0] and size == io_size and tile == TILE and backend == backends[0]}
+                        "folder": folder, "precision": prec if backend == "torch" else "fp32",
+                        "png_io": (m == methods[0] and size == io_size and tile == TILE and backend == backends[0]
+                                   and prec == precisions[0])}
                 row = {k: v for k, v in spec.items() if k not in ("input", "style", "folder")}
                 if (tile == 0 and size > args.whole_max) or size > caps.get(m, size):
                     row["skipped"] = True
                     res["runs"].append(row)
                     continue
-                log(f"run: {m} {size}² {'whole' if tile == 0 else f'tile {tile}'} on {backend}")
+                log(f"run: {m} {size}² {'whole' if tile == 0 else f'tile {tile}'} on {backend} {spec['precision']}")
                 row.update(spawn(spec))
                 if "seconds" in row:
                     log(f"     {row['seconds']:.2f} s compute, {row['read_seconds']:.2f} s read, "
@@ -661,34 +698,40 @@ def measure(res: dict, args, device, methods, sizes, backends, caps, folder: str
                 res["runs"].append(row)
     res["frames"] = []
     for m in methods if args.frames else []:
-        for backend in backends:
-            log(f"frames: {m} 1920×1080 × {args.frames} on {backend}")
-            res["frames"].append({"method": m, "backend": backend,
+        for backend, prec in [(b, p) for b in backends for p in precisions if b == "torch" or p == precisions[0]]:
+            prec = prec if backend == "torch" else "fp32"
+            log(f"frames: {m} 1920×1080 × {args.frames} on {backend} {prec}")
+            res["frames"].append({"method": m, "backend": backend, "precision": prec,
                                   **spawn({"kind": "frames", "method": m, "device": str(device),
-                                           "backend": backend, "frames": args.frames})})
+                                           "backend": backend, "frames": args.frames, "precision": prec})})
     res["peer"] = []
-    for size in sizes if args.peer_microast else []:
+    for size, prec in [(n, p) for n in sizes for p in precisions] if args.peer_microast else []:
         need = PEER_GB_AT_4K * (size / 4096) ** 2
-        row = {"name": "MicroAST", "size": size, "mode": "whole"}
+        row = {"name": "MicroAST", "size": size, "mode": "whole", "precision": prec}
         if need > 0.8 * _ram_gb():
             row["skipped"] = f"needs ~{need:.0f} GB whole-image"
         else:
-            log(f"peer: MicroAST {size}² whole")
+            log(f"peer: MicroAST {size}² whole {prec}")
             row.update(spawn({"kind": "peer", "dir": str(Path(args.peer_microast).resolve()), "size": size,
-                              "repeat": args.repeat, "device": str(device)}))
+                              "repeat": args.repeat, "device": str(device), "precision": prec}))
         res["peer"].append(row)
-    passes.append(floor_pass(shapes, device))
-    res["floor"] = floor(methods, passes)
-    probe_floor = max((p[PROBE]["rate"] for p, _ in passes if PROBE in p), default=None)
+    for p in precisions:
+        passes[p].append(floor_pass(shapes, device, p))
+    res["floors"] = {p: floor(methods, passes[p]) for p in precisions}
+    res["floor"] = res["floors"][precisions[0]]
+    probe_floor = {p: max((ps[PROBE]["rate"] for ps, _ in passes[p] if PROBE in ps), default=None)
+                   for p in precisions}
     for row in res["runs"]:
         if "seconds" in row:
-            f, px = res["floor"]["methods"][row["method"]], row["size"] ** 2
+            prec = row["precision"] if row["precision"] in precisions else precisions[0]
+            f, px = res["floors"][prec]["methods"][row["method"]], row["size"] ** 2
             row.update(mp_per_s=px / 1e6 / row["seconds"], flop_px=f["flop_px"],
                        flop_per_s=f["flop_px"] * px / row["seconds"],
                        floor_seconds=f["floor_s_per_mp"] * px / 1e6,
                        ratio=row["seconds"] / (f["floor_s_per_mp"] * px / 1e6))
             # the machine's speed during this run, relative to the floor passes (1 = as fast)
-            speed = row["probe_rate"] / probe_floor if row.get("probe_rate") and probe_floor else 1.0
+            pf = probe_floor[prec]
+            speed = row["probe_rate"] / pf if row.get("probe_rate") and pf else 1.0
             row.update(speed=speed, ratio_now=row["ratio"] * speed, mp_per_s_now=row["mp_per_s"] / speed)
 
 

@@ -326,9 +326,10 @@ def test_transform_folded_into_the_decoder_equals_applying_it(stylizers, wrap):
 
 @pytest.mark.parametrize("method", ["linear-r31", "wct-r31"])
 def test_half_precision_stays_within_2_of_255_of_fp32(method):
-    """What a GPU runs by default (fp16 under autocast, fp32 accumulation) against fp32, on
-    the trained networks and a real photo; bf16 is measured too (2.3/255 at most, noted
-    in docs/PERFORMANCE.md) but not the default."""
+    """What a GPU runs by default (fp16, the picture-side convolutions in fp32) against
+    fp32, on the trained networks and a real photo: within 1/255 everywhere. bf16 (the
+    fast opt-in on CPUs with AMX) is held to what docs/PERFORMANCE.md reports for it on
+    the validation split: a small mean, a few /255 at the worst pixel."""
     pytest.importorskip("torch")
     from pathlib import Path
 
@@ -338,9 +339,25 @@ def test_half_precision_stays_within_2_of_255_of_fp32(method):
     img = colour.to_working(read_image(data / "photo.jpg").color, False)
     sty = colour.to_working(read_image(data / "painting.jpg").color, False)
     out = {}
-    for precision in ("fp32", "fp16"):
+    for precision in ("fp32", "fp16", "bf16"):
         st = Stylizer(method, "cpu", backend="torch", precision=precision)
         out[precision] = np.clip(st.run(img, [st.style(sty)], Settings(tile=128)), 0, 1)
-    diff = np.abs(out["fp16"] - out["fp32"]) * 255
     assert out["fp32"].std() > 0.05
-    assert 0 < diff.max() <= 2.0  # fp16 did run (it differs), and within 2/255 everywhere
+    fp16 = np.abs(out["fp16"] - out["fp32"]) * 255
+    bf16 = np.abs(out["bf16"] - out["fp32"]) * 255
+    assert 0 < fp16.max() <= 1.0  # fp16 did run (it differs), and within 1/255 everywhere
+    assert bf16.max() > fp16.max() and bf16.mean() <= 0.25 and bf16.max() <= 6.0
+
+
+@pytest.mark.parametrize("precision", ["bf16", "fp16"])
+def test_tiled_equals_whole_image_in_half_precision(precision):
+    """Tiles stay invisible at the precisions a user can pick, within 1/255."""
+    pytest.importorskip("torch")
+    st = Stylizer("linear-r31", "cpu", backend="torch", precision=precision)
+    img = _photo(272, 400)
+    side = st.style(_photo(96, 128))
+    for wrap in ("none", "both"):
+        whole = np.clip(st.run(img, [side], Settings(tile=0, wrap=wrap)), 0, 1)
+        tiled = np.clip(st.run(img, [side], Settings(tile=128, wrap=wrap)), 0, 1)
+        assert whole.std() > 0.05
+        assert np.abs(whole - tiled).max() < 1 / 255

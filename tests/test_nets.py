@@ -77,3 +77,39 @@ def test_decoders_with_and_without_fused_upsampling_agree(wrap):
     with torch.inference_mode():
         a, b = fused(x), plain(x)
     assert torch.allclose(a, b, atol=1e-4 * float(b.abs().max()))
+
+
+def _dtypes(net):
+    """(layer type, parameter dtype) for the layers with parameters, in order."""
+    return [(type(m).__name__, next(m.parameters()).dtype) for m in net if any(True for _ in m.parameters())]
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_lowered_networks_keep_the_picture_layers_at_float32_accuracy(dtype):
+    """`lower` runs the networks in bf16/fp16; the convolutions that read or write the
+    3-channel picture run on split hi/lo operands and stay as accurate as float32 (up to
+    the rounding of what they hand on), and the float32 networks it copies stay as they were."""
+    from core.architecture import MODELS
+    enc = nets.encoder(ENCODERS["r31"], weights.random("vgg19"))
+    dec = nets.build(MODELS["decoder_r31"].parts["decoder"], weights.random("decoder_r31"))
+    low_enc, low_dec = nets.lower(enc, dtype), nets.lower(dec, dtype, centre=torch.zeros(256))
+    f32 = torch.float32
+    assert [type(m).__name__ for m in low_enc][:3] == ["Conv2d", "SplitInput", "PadConv"]
+    assert [d for _, d in _dtypes(low_enc)] == [f32] + [dtype] * 5  # the 1×1 Caffe preprocessing stays fp32
+    assert [type(m).__name__ for m in low_dec][::6] == ["Centre", "MergeOutput"]
+    assert [d for _, d in _dtypes(low_dec)] == [dtype] * 5
+    assert all(d == f32 for _, d in _dtypes(enc) + _dtypes(dec))  # the originals stay float32
+    x = torch.rand(1, 3, 40, 48).contiguous(memory_format=torch.channels_last)
+    eps = 2.0 ** -(8 if dtype == torch.bfloat16 else 11)  # one rounding of the output
+    with torch.inference_mode():
+        first, low_first = enc[1](enc[0](x)), low_enc[2](low_enc[1](low_enc[0](x)))
+        assert (low_first.float() - first).abs().max() <= eps * first.abs().max()
+        h = torch.rand(1, 64, 24, 20).to(dtype).contiguous(memory_format=torch.channels_last)
+        last, low_last = dec[-1](h.float()), low_dec[-1](low_dec[-2](h))
+        bias = dec[-1].conv.bias.reshape(1, -1, 1, 1)  # the rounding is of the part before the bias
+        assert low_last.dtype == f32 and (low_last - last).abs().max() <= eps * (last - bias).abs().max()
+        feats, low_feats = enc(x), low_enc(x)
+        out, low_out = dec(feats), low_dec(feats)
+    assert low_feats.dtype == dtype and low_out.dtype == f32  # the picture comes out float32
+    assert torch.allclose(low_feats.float(), feats, rtol=0.05, atol=0.02 * float(feats.abs().max()))
+    assert 0 < (low_out - out).abs().max() <= 0.05 * float(out.abs().max())
