@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from . import nets
+from .buffers import as_float32
 from .architecture import ENCODERS, MODELS
 from .backends import PRECISIONS
 from .errors import BrushworkError
@@ -129,7 +130,7 @@ class TorchBackend:
 
         On CUDA the copies are asynchronous (pinned host memory) and the wait is an event
         for this batch alone; elsewhere the work is done before returning."""
-        x = np.ascontiguousarray(x, dtype=np.float32)
+        x = as_float32(x)  # float16 features: torch's conversion, not NumPy's scalar one
         batched = x.ndim == 4
         t = torch.from_numpy(x if batched else x[None])
         if self.device.type != "cuda":

@@ -19,7 +19,7 @@ from typing import Callable
 import numpy as np
 
 from . import backends, tiling, weights
-from .buffers import buffer, release
+from .buffers import buffer, release, store
 from .architecture import MODELS
 from .errors import BrushworkError, Cancelled
 from .methods import METHODS, PREFERENCE, ContentSide, StyleSide, Transform, content_side, style_side
@@ -191,10 +191,8 @@ class Stylizer:
                                              lambda win: win.read(img), settings.wrap, stage):
             for win, result in zip(group, encoded):
                 core = win.core(result, 1 / s)
-                if feats.dtype == np.float16:  # ReLU features are ≥ 0; keep them finite
-                    core = np.minimum(core, np.finfo(np.float16).max)
                 y, x = win.y.a // s, win.x.a // s
-                feats[y: y + core.shape[0], x: x + core.shape[1]] = core
+                store(feats[y: y + core.shape[0], x: x + core.shape[1]], core)
             release(feats)
         return feats
 

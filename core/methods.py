@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import tiling
-from .buffers import bands, release
+from .buffers import as_float32, bands, release
 from .architecture import ENCODERS, MATRIX, MODELS
 
 EPS = 1e-5  # CCPL's variance epsilon
@@ -69,7 +69,7 @@ def _dense(w: dict, name: str, x: np.ndarray) -> np.ndarray:
 
 def _gram(x: np.ndarray) -> np.ndarray:
     """Sum of outer products over positions, float64 so tile sums stay exact."""
-    flat = x.reshape(-1, x.shape[-1]).astype(np.float64)
+    flat = as_float32(x).reshape(-1, x.shape[-1]).astype(np.float64)
     return flat.T @ flat
 
 
@@ -101,7 +101,7 @@ def channel_moments(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     s1 = np.zeros(c)
     s2 = np.zeros(c)
     for a, b in _row_bands(feats):
-        band = feats[a:b].reshape(-1, c).astype(np.float64)
+        band = as_float32(feats[a:b]).reshape(-1, c).astype(np.float64)
         s1 += band.sum(0)
         s2 += (band * band).sum(0)
         release(feats)
@@ -159,7 +159,7 @@ def content_side(method: Method, backend, weights: dict, feats: np.ndarray,
     part = MODELS[method.transform].parts["cnet"]
     gram = np.zeros((MATRIX, MATRIX))
     for win in tiling.windows(feats.shape[:2], tile, part.halo(), tiling.WRAPS[wrap]):
-        x = win.read(feats) - mean.astype(np.float32)
+        x = as_float32(win.read(feats)) - mean.astype(np.float32)  # not in place: a read may be a view
         gram += _gram(win.core(backend.run(f"{method.transform}.cnet", x, wrap)))
         release(feats)
     gram /= feats.shape[0] * feats.shape[1]

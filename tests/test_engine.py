@@ -237,6 +237,51 @@ def test_memory_mapped_buffers_give_the_same_picture(stylizers, style, monkeypat
     assert list(tmp_path.iterdir()) == []
 
 
+def test_features_in_memory_as_float16_between_the_limits(stylizers, style, monkeypatch):
+    """Past the limit in float32 but within it in float16 (a 4K relu3_1 map), features stay
+    in memory as float16, not in a file; the picture is the same as with float32 features."""
+    from core import buffers
+    st = stylizers["linear-r31"]
+    img = _photo(200, 264)
+    side = st.style(style)
+    reference = st.run(img, [side], Settings(tile=128))
+    made = []
+    real = buffers.buffer
+
+    def spy(shape, name="buffer", dtype=np.float32, mapped_dtype=None):
+        made.append(arr := real(shape, name, dtype, mapped_dtype))
+        return arr
+    feature_bytes = 50 * 66 * 256 * 4  # the relu3_1 map of 200×264, float32
+    monkeypatch.setattr(buffers, "IN_MEMORY_BYTES", feature_bytes // 2)
+    monkeypatch.setattr("core.engine.buffer", spy)
+    half = st.run(img, [side], Settings(tile=128))
+    feats = next(a for a in made if a.ndim == 3 and a.shape[-1] == 256)
+    assert feats.dtype == np.float16 and not buffers.is_mapped(feats)
+    diff = np.abs(np.clip(reference, 0, 1) - np.clip(half, 0, 1))
+    assert 0 < diff.max() < 1 / 255 / 4
+
+
+@pytest.mark.parametrize("with_torch", [True, False])
+def test_float16_conversions_agree_with_and_without_torch(with_torch, monkeypatch):
+    """`buffers.store` / `as_float32` give NumPy's values whether or not torch does the
+    conversion; values beyond float16's range are clipped, strided targets are filled."""
+    from core import buffers
+    if with_torch:
+        pytest.importorskip("torch")
+    else:
+        monkeypatch.setattr(buffers, "_torch", lambda: None)
+    rng = np.random.default_rng(1)
+    src = rng.uniform(0, 300, (7, 9, 5)).astype(np.float32)
+    src[0, 0, 0] = 1e6
+    dst = np.zeros((10, 12, 5), np.float16)
+    buffers.store(dst[2:9, 1:10], src)
+    expected = np.minimum(src, np.finfo(np.float16).max).astype(np.float16)
+    assert np.array_equal(dst[2:9, 1:10], expected) and not dst[:2].any() and not dst[:, 10:].any()
+    back = buffers.as_float32(dst[2:9, 1:10])
+    assert back.dtype == np.float32 and back.flags.c_contiguous
+    assert np.array_equal(back, expected.astype(np.float32))
+
+
 def test_result_is_written_in_bands_from_a_mapped_buffer(tmp_path, monkeypatch):
     """A memory-mapped float result becomes the file's storage type band by band, with the
     same bytes as converting it whole (alpha and channel order included)."""
