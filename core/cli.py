@@ -56,8 +56,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="with --depth: which side of the focus plane dissolves")
     s.add_argument("--far-scale", type=float, default=3.0, help="with --depth: stroke size away from focus")
     s.add_argument("--precision", default="auto", choices=list(PRECISIONS),
-                   help="torch's arithmetic: auto = fp16 on CUDA (within 1/255 of fp32), fp32 on a CPU; "
-                   "bf16 ≈ 1.8× faster on CPUs with AMX, a few /255 off fp32 at worst (previews)")
+                   help="torch's arithmetic: auto = fp16 on CUDA (within 0.5/255 of fp32), fp32 on a CPU "
+                   "(WCT: fp32 everywhere); bf16 ≈ 2× faster on CPUs with AMX, up to 5/255 off fp32 "
+                   "(previews; not WCT)")
     f = sub.add_parser("frames", help="stylize a folder of frames with one transformation, steadied "
                        "by the renderer's motion vectors")
     f.add_argument("frames", help="folder of frames (PNG, JPEG, TIFF, EXR; multilayer EXR with Vector/Depth)")

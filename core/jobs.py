@@ -45,7 +45,7 @@ class Job:
     poles: bool = True             # panorama: paint the polar caps in perspective views (core/poles.py)
     hdr: str = "auto"              # float input above 1: clip | tonemap; auto: tonemap panoramas (HDRIs)
     backend: str = "auto"          # auto (torch if installed, else onnxruntime) | torch | onnx
-    precision: str = "auto"        # torch: auto (fp16 on CUDA, fp32 elsewhere) | fp32 | bf16 | fp16
+    precision: str = "auto"        # torch: auto (fp16 on CUDA, fp32 elsewhere; WCT fp32) | fp32 | bf16 | fp16
 
     @classmethod
     def from_dict(cls, spec: dict) -> "Job":
