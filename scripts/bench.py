@@ -18,10 +18,12 @@ measured ÷ floor and checks issue 10's targets.
     python scripts/bench.py --methods linear-r31,linear-r41,wct-r31 --sizes 1024,2048,4096,8192,16384 \
         --cap linear-r41=8192 --cap wct-r31=8192 --frames 3 --peer-microast ../MicroAST
     python scripts/bench.py --backends torch,onnx --methods linear-r31 --sizes 1024,2048 --device cpu
+    python scripts/bench.py --precision fp32,bf16 --methods linear-r31 --sizes 2048,4096 --peer-microast ../MicroAST
 
 With `--backends torch,onnx` every run is made on both backends (onnxruntime: what the
 Blender extension runs without torch) and a last table compares them. The floor is
-torch's either way.
+torch's either way. With `--precision fp32,bf16` (torch) every run, the floor and
+MicroAST are measured in each precision, each judged against its own floor.
 
 Untrained (deterministic random) weights are used where no trained file exists; the
 compute is identical.
