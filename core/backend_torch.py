@@ -12,10 +12,11 @@ Three things keep an accelerator busy rather than waiting on the host:
   convolution (`affine=`): no 256/512-channel matrix product on the host, and on a CPU
   one pass over the feature tile fewer.
 * `precision` fp16 (CUDA's default) or bf16 runs copies of the networks in that type
-  (`nets.lower`: fp32 accumulation; the convolutions that touch the 3-channel picture,
-  and a decoder's folded first layer, stay fp32). fp32 is a CPU's default; bf16 is the
-  fast opt-in on CPUs with AMX (oneDNN, about 1.8× a whole job). The differences from
-  fp32 are measured in tests/test_engine.py and docs/PERFORMANCE.md.
+  (`nets.lower`: fp32 accumulation; the convolutions that touch the 3-channel picture at
+  fp32 accuracy on split operands; a folded decoder's input centred in fp32 first). fp32
+  is a CPU's default; bf16 is the fast opt-in on CPUs with AMX (oneDNN: about 2× a whole
+  job). The differences from fp32 are measured in tests/test_engine.py and
+  docs/PERFORMANCE.md.
 """
 from __future__ import annotations
 
