@@ -30,7 +30,6 @@ def _weights(text: str) -> list[float]:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from .backends import PRECISIONS
     from .tiling import WRAPS
 
     p = _Parser(prog="python -m core", description=__doc__.splitlines()[0])
@@ -55,10 +54,6 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--depth-side", default="both", choices=["both", "far", "near"],
                    help="with --depth: which side of the focus plane dissolves")
     s.add_argument("--far-scale", type=float, default=3.0, help="with --depth: stroke size away from focus")
-    s.add_argument("--precision", default="auto", choices=list(PRECISIONS),
-                   help="torch's arithmetic: auto = fp16 on CUDA (within 0.5/255 of fp32), fp32 on a CPU "
-                   "(WCT: fp32 everywhere); bf16 ≈ 2× faster on CPUs with AMX, up to 5/255 off fp32 "
-                   "(previews; not WCT)")
     f = sub.add_parser("frames", help="stylize a folder of frames with one transformation, steadied "
                        "by the renderer's motion vectors")
     f.add_argument("frames", help="folder of frames (PNG, JPEG, TIFF, EXR; multilayer EXR with Vector/Depth)")
@@ -104,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _engine_options(p: argparse.ArgumentParser, *, overwrite: str) -> None:
     """The options every command that runs the networks shares (stylize, frames, panorama, video)."""
-    from .backends import BACKENDS
+    from .backends import BACKENDS, PRECISIONS
     from .engine import DEVICES, default_method
     from .methods import METHODS
 
@@ -121,6 +116,10 @@ def _engine_options(p: argparse.ArgumentParser, *, overwrite: str) -> None:
     p.add_argument("--device", default="auto", choices=list(DEVICES))
     p.add_argument("--backend", default="auto", choices=list(BACKENDS),
                    help="auto: torch where installed, else onnxruntime")
+    p.add_argument("--precision", default="auto", choices=list(PRECISIONS),
+                   help="torch's arithmetic: auto = fp16 on CUDA (within 0.5/255 of fp32), fp32 on a CPU "
+                   "(WCT: fp32 everywhere); bf16 ≈ 2× faster on CPUs with AMX, up to 5/255 off fp32 "
+                   "(previews; not WCT)")
     p.add_argument("--allow-untrained", action="store_true",
                    help="run with deterministic random weights where trained ones are missing")
     p.add_argument("--overwrite", action="store_true", help=overwrite)
@@ -235,7 +234,7 @@ def _panorama(args, bar) -> str:
             check_equirect(h, w, str(f))
         job = frames.FramesJob(frames=args.content, styles=args.styles, output=str(out.with_suffix("")) + "_frames",
                                method=args.method, settings=_settings(args), panorama=True, poles=args.poles,
-                               preserve_color=args.preserve_color, device=args.device,
+                               preserve_color=args.preserve_color, device=args.device, precision=args.precision,
                                allow_untrained=args.allow_untrained, overwrite=args.overwrite, video=str(out))
         r = frames.run(job, bar)
         return f"{out} ({r.frames} equirect frames, 360° video metadata; frames in {r.output})"
@@ -260,14 +259,14 @@ def _panorama_job(args, output: str):
     return jobs.Job(content=args.content, styles=args.styles, output=output, method=args.method,
                     settings=_settings(args), preserve_color=args.preserve_color, device=args.device,
                     allow_untrained=args.allow_untrained, overwrite=args.overwrite, force_color=True,
-                    panorama=True, poles=args.poles, hdr=args.hdr)
+                    panorama=True, poles=args.poles, hdr=args.hdr, precision=args.precision)
 
 
 def _video(args, bar) -> str:
     from . import clip
     job = clip.VideoJob(movie=args.movie, styles=args.styles, output=args.output, method=args.method,
                         settings=_settings(args), coherence=args.coherence, start=args.start, end=args.end,
-                        preserve_color=args.preserve_color, device=args.device,
+                        preserve_color=args.preserve_color, device=args.device, precision=args.precision,
                         allow_untrained=args.allow_untrained, overwrite=args.overwrite)
     r = clip.run(job, bar)
     text = f"{r.output} ({r.frames} frames, {r.width}×{r.height} at {r.fps:g} fps, {r.seconds:.1f} s)"
@@ -290,7 +289,7 @@ def _frames(args, bar) -> str:
     from . import frames
     job = frames.FramesJob(frames=args.frames, styles=args.styles, output=args.output, vectors=args.vectors,
                            method=args.method, settings=_settings(args), coherence=args.coherence,
-                           preserve_color=args.preserve_color, device=args.device,
+                           preserve_color=args.preserve_color, device=args.device, precision=args.precision,
                            allow_untrained=args.allow_untrained, overwrite=args.overwrite,
                            video=args.video, fps=args.fps)
     r = frames.run(job, bar)

@@ -45,6 +45,7 @@ class VideoJob:
     end: float | None = None         # seconds; None: to the end
     preserve_color: bool = False
     device: str = "auto"
+    precision: str = "auto"          # torch's arithmetic (core/jobs.py's Job.precision)
     allow_untrained: bool = False
     overwrite: bool = False
 
@@ -131,7 +132,7 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
     progress = _monotonic(progress)
     styles_rgb = [load_style(p) for p in job.styles]
     check_cancel(cancel)
-    stylizer = Stylizer(job.method, job.device, job.allow_untrained)
+    stylizer = Stylizer(job.method, job.device, job.allow_untrained, precision=job.precision)
     if stylizer.untrained:
         warn(f"{job.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)})")
     sides = [stylizer.style(s, p) for s, p in zip(styles_rgb, job.styles)]

@@ -47,6 +47,7 @@ class FramesJob:
     coherence: float = 0.75          # 0: frames alone; towards 1: more of the warped previous frame
     preserve_color: bool = False
     device: str = "auto"
+    precision: str = "auto"          # torch's arithmetic (core/jobs.py's Job.precision)
     allow_untrained: bool = False
     overwrite: bool = False          # redo frames whose output exists (default: resume)
     video: str | None = None         # also write the frames as this H.264 .mp4
@@ -143,7 +144,7 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
 
     if job.panorama:
         job = replace(job, settings=replace(job.settings, wrap="x"))
-    stylizer = Stylizer(job.method, job.device, job.allow_untrained)
+    stylizer = Stylizer(job.method, job.device, job.allow_untrained, precision=job.precision)
     if stylizer.untrained:
         warn(f"{job.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)})")
     sides = [stylizer.style(load_style(p), p) for p in job.styles]
