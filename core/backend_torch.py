@@ -12,7 +12,7 @@ Three things keep an accelerator busy rather than waiting on the host:
   convolution (`affine=`): no 256/512-channel matrix product on the host, and on a CPU
   one pass over the feature tile fewer.
 * `precision` fp16 (CUDA's default) or bf16 runs copies of the networks in that type
-  (`nets.lower`: fp32 accumulation; the convolutions that touch the 3-channel picture at
+  (`precision.lower`: fp32 accumulation; the convolutions that touch the 3-channel picture at
   fp32 accuracy on split operands; a folded decoder's input centred in fp32 first). fp32
   is a CPU's default; bf16 is the fast opt-in on CPUs with AMX (oneDNN: about 2× a whole
   job). The differences from fp32 are measured in tests/test_engine.py and
@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from . import nets
+from .precision import lower
 from .buffers import as_float32
 from .architecture import ENCODERS, MODELS
 from .backends import PRECISIONS
@@ -89,7 +90,7 @@ class TorchBackend:
 
     def _lower(self, module, centre=None):
         if self.precision != "fp32":
-            module = nets.lower(module, _DTYPES[self.precision], centre)
+            module = lower(module, _DTYPES[self.precision], centre)
         return module.to(self.device, memory_format=torch.channels_last)
 
     def _with_affine(self, net: str, wrap: str, affine):

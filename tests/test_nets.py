@@ -92,7 +92,8 @@ def test_lowered_networks_keep_the_picture_layers_at_float32_accuracy(dtype):
     from core.architecture import MODELS
     enc = nets.encoder(ENCODERS["r31"], weights.random("vgg19"))
     dec = nets.build(MODELS["decoder_r31"].parts["decoder"], weights.random("decoder_r31"))
-    low_enc, low_dec = nets.lower(enc, dtype), nets.lower(dec, dtype, centre=torch.zeros(256))
+    from core.precision import lower
+    low_enc, low_dec = lower(enc, dtype), lower(dec, dtype, centre=torch.zeros(256))
     f32 = torch.float32
     assert [type(m).__name__ for m in low_enc][:3] == ["Conv2d", "SplitInput", "PadConv"]
     assert [d for _, d in _dtypes(low_enc)] == [f32] + [dtype] * 5  # the 1×1 Caffe preprocessing stays fp32
