@@ -24,13 +24,18 @@ import numpy as np
 import torch
 
 from . import nets
-from .precision import lower
-from .buffers import as_float32
 from .architecture import ENCODERS, MODELS
 from .backends import PRECISIONS
+from .buffers import as_float32, set_fast_cast
+from .precision import lower
 from .errors import BrushworkError
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """float16 <-> float32 with torch's vectorised conversion (`buffers.set_fast_cast`)."""
+    return torch.from_numpy(x).to(torch.float16 if dtype == np.float16 else torch.float32).numpy()
 
 
 def pick_device(name: str) -> torch.device:
@@ -67,7 +72,8 @@ class TorchBackend:
         self.precision = pick_precision(precision, self.device)
         self.batch = 4 if self.device.type == "cuda" else 1  # tiles per call
         self._nets: dict = {}
-        self._folded: tuple | None = None  # (net, wrap, affine, module): the last fold, reused
+        self._folded: tuple | None = None
+        set_fast_cast(_cast)  # float16 features: torch's conversion, not NumPy's scalar one  # (net, wrap, affine, module): the last fold, reused
 
     def _net(self, net: str, wrap: str):
         key = (net, wrap)
@@ -132,7 +138,7 @@ class TorchBackend:
 
         On CUDA the copies are asynchronous (pinned host memory) and the wait is an event
         for this batch alone; elsewhere the work is done before returning."""
-        x = as_float32(x)  # float16 features: torch's conversion, not NumPy's scalar one
+        x = as_float32(x)
         batched = x.ndim == 4
         t = torch.from_numpy(x if batched else x[None])
         if self.device.type != "cuda":

@@ -78,9 +78,9 @@ def _external(name: str, location: str, t: Tensor) -> bytes:
     return dims + _int(2, _ONNX_TYPE[t.dtype]) + _bytes(8, name) + ext + _int(14, 1)
 
 
-def _value_info(name: str, dims: list) -> bytes:
+def _value_info(name: str, dims: list, elem: int = _FLOAT) -> bytes:
     shape = b"".join(_bytes(1, _bytes(2, d) if isinstance(d, str) else _int(1, d)) for d in dims)
-    tensor_type = _int(1, _FLOAT) + _bytes(2, shape)
+    tensor_type = _int(1, elem) + _bytes(2, shape)
     return _bytes(1, name) + _bytes(2, _bytes(1, tensor_type))
 
 
@@ -189,3 +189,13 @@ def model_bytes(part: Part, wrap: str, weights: dict, *, preprocess: bool = Fals
              + _bytes(12, _value_info("y", ["N", "H_out", "W_out", part.channels])))
     return (_int(1, IR_VERSION) + _bytes(2, "brushwork") + (_bytes(6, doc) if doc else b"")
             + _bytes(7, graph) + _bytes(8, _bytes(1, "") + _int(2, OPSET)))
+
+
+def cast_model_bytes(to_half: bool) -> bytes:
+    """A one-node graph converting "x" (any length, 1-D) float32 → float16 (`to_half`) or
+    back: onnxruntime's vectorised conversion, for `buffers.set_fast_cast`."""
+    src, dst = (_FLOAT, _FLOAT16) if to_half else (_FLOAT16, _FLOAT)
+    graph = (_bytes(1, _node("Cast", ["x"], ["y"], to=dst)) + _bytes(2, "brushwork-cast")
+             + _bytes(11, _value_info("x", ["n"], src)) + _bytes(12, _value_info("y", ["n"], dst)))
+    return (_int(1, IR_VERSION) + _bytes(2, "brushwork") + _bytes(7, graph)
+            + _bytes(8, _bytes(1, "") + _int(2, OPSET)))

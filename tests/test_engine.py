@@ -261,15 +261,22 @@ def test_features_in_memory_as_float16_between_the_limits(stylizers, style, monk
     assert 0 < diff.max() < 1 / 255 / 4
 
 
-@pytest.mark.parametrize("with_torch", [True, False])
-def test_float16_conversions_agree_with_and_without_torch(with_torch, monkeypatch):
-    """`buffers.store` / `as_float32` give NumPy's values whether or not torch does the
-    conversion; values beyond float16's range are clipped, strided targets are filled."""
+@pytest.mark.parametrize("runtime", ["numpy", "torch", "onnx"])
+def test_float16_conversions_agree_whichever_runtime_converts(runtime, monkeypatch):
+    """`buffers.store` / `as_float32` give NumPy's values whether NumPy, torch or an
+    onnxruntime Cast converts; values beyond float16's range are clipped, strided targets
+    are filled."""
     from core import buffers
-    if with_torch:
+    if runtime == "torch":
         pytest.importorskip("torch")
+        from core.backend_torch import _cast as fast
+    elif runtime == "onnx":
+        pytest.importorskip("onnxruntime")
+        from core.backend_onnx import OnnxBackend
+        fast = OnnxBackend({}, "cpu")._cast
     else:
-        monkeypatch.setattr(buffers, "_torch", lambda: None)
+        fast = None
+    monkeypatch.setattr(buffers, "_fast_cast", [fast])
     rng = np.random.default_rng(1)
     src = rng.uniform(0, 300, (7, 9, 5)).astype(np.float32)
     src[0, 0, 0] = 1e6
@@ -278,7 +285,7 @@ def test_float16_conversions_agree_with_and_without_torch(with_torch, monkeypatc
     expected = np.minimum(src, np.finfo(np.float16).max).astype(np.float16)
     assert np.array_equal(dst[2:9, 1:10], expected) and not dst[:2].any() and not dst[:, 10:].any()
     back = buffers.as_float32(dst[2:9, 1:10])
-    assert back.dtype == np.float32 and back.flags.c_contiguous
+    assert back.dtype == np.float32 and back.flags.c_contiguous and back.shape == (7, 9, 5)
     assert np.array_equal(back, expected.astype(np.float32))
 
 
