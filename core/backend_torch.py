@@ -27,8 +27,8 @@ from . import nets
 from .architecture import ENCODERS, MODELS
 from .backends import PRECISIONS
 from .buffers import as_float32, set_fast_cast
-from .precision import lower
 from .errors import BrushworkError
+from .precision import lower
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
@@ -72,8 +72,8 @@ class TorchBackend:
         self.precision = pick_precision(precision, self.device)
         self.batch = 4 if self.device.type == "cuda" else 1  # tiles per call
         self._nets: dict = {}
-        self._folded: tuple | None = None
-        set_fast_cast(_cast)  # float16 features: torch's conversion, not NumPy's scalar one  # (net, wrap, affine, module): the last fold, reused
+        self._folded: tuple | None = None  # (net, wrap, affine, module): the last fold, reused
+        set_fast_cast(_cast)  # float16 features: torch's conversion, not NumPy's scalar one
 
     def _net(self, net: str, wrap: str):
         key = (net, wrap)

@@ -187,6 +187,11 @@ def model_bytes(part: Part, wrap: str, weights: dict, *, preprocess: bool = Fals
              + b"".join(_bytes(5, t) for t in g.inits)
              + _bytes(11, _value_info("x", ["N", "H", "W", 3 if preprocess else cin]))
              + _bytes(12, _value_info("y", ["N", "H_out", "W_out", part.channels])))
+    return _model_proto(graph, doc)
+
+
+def _model_proto(graph: bytes, doc: str = "") -> bytes:
+    """The ModelProto around a GraphProto: IR version, producer, doc string, opset."""
     return (_int(1, IR_VERSION) + _bytes(2, "brushwork") + (_bytes(6, doc) if doc else b"")
             + _bytes(7, graph) + _bytes(8, _bytes(1, "") + _int(2, OPSET)))
 
@@ -197,5 +202,4 @@ def cast_model_bytes(to_half: bool) -> bytes:
     src, dst = (_FLOAT, _FLOAT16) if to_half else (_FLOAT16, _FLOAT)
     graph = (_bytes(1, _node("Cast", ["x"], ["y"], to=dst)) + _bytes(2, "brushwork-cast")
              + _bytes(11, _value_info("x", ["n"], src)) + _bytes(12, _value_info("y", ["n"], dst)))
-    return (_int(1, IR_VERSION) + _bytes(2, "brushwork") + _bytes(7, graph)
-            + _bytes(8, _bytes(1, "") + _int(2, OPSET)))
+    return _model_proto(graph)

@@ -119,14 +119,15 @@ def lower(net: nn.Sequential, dtype: torch.dtype, centre: torch.Tensor | None = 
         if not convs:
             layers.append(layer)
             continue
-        split = _picture_layer(layer, dtype) if any(_picture_side(c) for c in convs) else None
+        picture = any(_picture_side(c) for c in convs)
+        split = _picture_layer(layer, dtype) if picture else None
         if split is not None:
             if current != dtype and not isinstance(split[0], SplitInput):
                 layers.append(Cast(dtype))
             layers += split
             current = torch.float32 if isinstance(split[-1], MergeOutput) else dtype
             continue
-        want = torch.float32 if any(_picture_side(c) for c in convs) else dtype
+        want = torch.float32 if picture else dtype
         if want != current:
             layers.append(Cast(want))
             current = want
