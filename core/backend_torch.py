@@ -4,10 +4,13 @@ The orchestration (tiles, statistics, blending) speaks numpy so that it does not
 torch; this class is the only place a tile becomes a tensor. Networks are built lazily,
 once per (part, wrap mode), and kept.
 
-Three things keep an accelerator busy rather than waiting on the host:
+Four things keep an accelerator busy rather than waiting on the host:
 * `submit` queues a batch of tiles (pinned host memory, asynchronous copies both ways)
   and returns at once; the engine collects a batch's result only after queueing the
   next, so the device computes while the host reads and blends tiles.
+* On CUDA the image and the feature map stay on the device from encoding to decoding
+  (`resident_array`; the statistics are summed there and fetched once): only the image
+  goes over, once, and the 3-channel picture comes back.
 * The per-position affine transform (Linear, WCT) is folded into the decoder's first
   convolution (`affine=`): no 256/512-channel matrix product on the host, and on a CPU
   one pass over the feature tile fewer.
@@ -31,6 +34,7 @@ from .errors import BrushworkError
 from .precision import lower
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+RESIDENT_SHARE = 0.25  # of the device's free memory a resident array may take: the rest is for activations
 
 
 def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -71,6 +75,10 @@ class TorchBackend:
         self.device = pick_device(device)
         self.precision = pick_precision(precision, self.device)
         self.batch = 4 if self.device.type == "cuda" else 1  # tiles per call
+        # Feature maps on the device between encoding and decoding (`resident_array`): on
+        # CUDA a 4K relu4_1 map would otherwise cross PCIe twice, 537 MB each way. On a
+        # CPU host and device are one memory; tests switch it on there to check the path.
+        self.resident = self.device.type == "cuda"
         self._nets: dict = {}
         self._folded: tuple | None = None  # (net, wrap, affine, module): the last fold, reused
         set_fast_cast(_cast)  # float16 features: torch's conversion, not NumPy's scalar one
@@ -132,33 +140,58 @@ class TorchBackend:
             module = self._lowered(net, wrap)
         return module(t).permute(0, 2, 3, 1).float()
 
+    def resident_array(self, shape: tuple, half: bool) -> torch.Tensor | None:
+        """A zeroed (H, W, C) array on the device for a feature map or an image, where this
+        backend keeps them there (`resident`) and it fits; else None (the engine then
+        uses host memory). `half`: float16 storage where the networks run below fp32.
+
+        Made outside inference mode: the engine writes tiles into it afterwards."""
+        if not self.resident:
+            return None
+        dtype = torch.float16 if half and self.precision != "fp32" else torch.float32
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        if self.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            cached = torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
+            if nbytes > RESIDENT_SHARE * (free + cached):
+                return None
+        return torch.zeros(shape, dtype=dtype, device=self.device)
+
     @torch.inference_mode()
-    def submit(self, net: str, x: np.ndarray, wrap: str = "none", affine=None):
+    def submit(self, net: str, x, wrap: str = "none", affine=None, host: bool | None = None):
         """Queue `run` and return a function that waits for and returns its result.
 
-        On CUDA the copies are asynchronous (pinned host memory) and the wait is an event
+        `x`: a NumPy array, or a tensor on the device (a `resident_array` or a result).
+        The result is of the same kind unless `host` says otherwise (True: NumPy). On
+        CUDA the copies are asynchronous (pinned host memory) and the wait is an event
         for this batch alone; elsewhere the work is done before returning."""
-        x = as_float32(x)
+        on_device = isinstance(x, torch.Tensor)
+        host = not on_device if host is None else host
         batched = x.ndim == 4
-        t = torch.from_numpy(x if batched else x[None])
-        if self.device.type != "cuda":
-            y = self._forward(net, t, wrap, affine).contiguous().numpy()
-            y = y if batched else y[0]
+        if on_device:
+            t = x.to(self.device, torch.float32)
+        else:
+            t = torch.from_numpy(as_float32(x))
+            if self.device.type == "cuda":
+                t = t.pin_memory().to(self.device, non_blocking=True)
+        y = self._forward(net, t if batched else t[None], wrap, affine)
+        y = y if batched else y[0]
+        if not host:
             return lambda: y
-        t = t.pin_memory().to(self.device, non_blocking=True)
-        y = self._forward(net, t, wrap, affine)
-        host = torch.empty(y.shape, dtype=torch.float32, pin_memory=True)
-        host.copy_(y, non_blocking=True)
+        if self.device.type != "cuda":
+            out = y.contiguous().numpy()
+            return lambda: out
+        pinned = torch.empty(y.shape, dtype=torch.float32, pin_memory=True)
+        pinned.copy_(y, non_blocking=True)
         done = torch.cuda.Event()
         done.record()
 
         def result() -> np.ndarray:
             done.synchronize()
-            out = host.numpy()
-            return out if batched else out[0]
+            return pinned.numpy()
         return result
 
-    def run(self, net: str, x: np.ndarray, wrap: str = "none", affine=None) -> np.ndarray:
+    def run(self, net: str, x, wrap: str = "none", affine=None, host: bool | None = None):
         """(H, W, C) or (N, H, W, C) float32 in → same rank out. `affine` = (Mᵀ, v): the
         input's channels are mapped f ↦ f Mᵀ + v first (the engine's transform)."""
-        return self.submit(net, x, wrap, affine)()
+        return self.submit(net, x, wrap, affine, host)()

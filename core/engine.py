@@ -8,6 +8,8 @@ texture set pays for each style once. Work goes tile by tile in three stages:
 Feature maps and outputs beyond a size limit live in memory-mapped anonymous temp files
 (core/buffers.py), so memory stays bounded by the tile size; a large result comes back
 still memory-mapped, and its file goes away with the array, however the job ends.
+A backend that keeps maps on its accelerator (torch on CUDA) holds the image and the
+feature map there instead (core/arrays.py names the few operations that differ).
 """
 from __future__ import annotations
 
@@ -18,8 +20,8 @@ from typing import Callable
 
 import numpy as np
 
-from . import backends, tiling, weights
-from .buffers import buffer, release, store
+from . import arrays, backends, tiling, weights
+from .buffers import buffer, release
 from .architecture import MODELS
 from .errors import BrushworkError, Cancelled
 from .methods import METHODS, PREFERENCE, ContentSide, StyleSide, Transform, content_side, style_side
@@ -182,24 +184,37 @@ class Stylizer:
         out = out[:size[0], :size[1]]  # the ceil-mode margin goes
         return resize(out, (h, w), settings.wrap)
 
-    def _encode(self, img: np.ndarray, settings: Settings, stage: _Stage) -> np.ndarray:
+    def _encode(self, img: np.ndarray, settings: Settings, stage: _Stage):
+        """The feature map: on the backend's device where it keeps maps there and this one
+        fits (with the image, sent over once), else a host buffer."""
         part, s = self.method.encoder, self.method.stride
         h, w = img.shape[:2]
-        # Memory-mapped features are kept in float16 (half the file and page cache; the
-        # result moves by far less than 1/255, tests/test_engine.py measures it).
-        feats = buffer((ceil(h / s), ceil(w / s), part.channels), "features", mapped_dtype=np.float16)
+        shape = (ceil(h / s), ceil(w / s), part.channels)
+        feats = self._resident(shape, half=True)
+        if feats is None:
+            # Memory-mapped features are kept in float16 (half the file and page cache; the
+            # result moves by far less than 1/255, tests/test_engine.py measures it).
+            feats = buffer(shape, "features", mapped_dtype=np.float16)
+        elif (on_device := self._resident(img.shape, half=False)) is not None:
+            arrays.put(on_device, img)
+            img = on_device
         wins = tiling.windows((h, w), settings.tile, part.halo(s), tiling.WRAPS[settings.wrap], align=s)
         for group, encoded in self._pipeline(f"encoder_{self.method.layer}", wins,
                                              lambda win: win.read(img), settings.wrap, stage):
             for win, result in zip(group, encoded):
                 core = win.core(result, 1 / s)
                 y, x = win.y.a // s, win.x.a // s
-                store(feats[y: y + core.shape[0], x: x + core.shape[1]], core)
+                arrays.put(feats[y: y + core.shape[0], x: x + core.shape[1]], core)
             release(feats)
         return feats
 
-    def _decode(self, feats: np.ndarray, transform: Transform, settings: Settings,
-                stage: _Stage) -> np.ndarray:
+    def _resident(self, shape: tuple, half: bool):
+        """A zeroed array on the backend's device if it keeps maps there (torch on CUDA)
+        and this one fits; else None. `half`: float16 storage allowed."""
+        make = getattr(self.backend, "resident_array", None)
+        return None if make is None else make(shape, half)
+
+    def _decode(self, feats, transform: Transform, settings: Settings, stage: _Stage) -> np.ndarray:
         part = MODELS[self.method.decoder].parts["decoder"]
         s = self.method.stride
         fh, fw, _ = feats.shape
@@ -210,9 +225,12 @@ class Stylizer:
         # An affine transform (Linear, WCT) goes to the backend, which folds it into the
         # decoder's first convolution; CCPL's (a network of its own) runs here per tile.
         affine = transform.affine
+        # from a map on the device, the picture comes back to the host batch by batch (the
+        # copy queued with its batch); it is 3 channels against the map's 256 or 512
+        back = {} if arrays.on_host(feats) else {"host": True}
         read = (lambda win: win.read(feats)) if affine is not None else (lambda win: transform(win.read(feats)))
         for group, decoded in self._pipeline(f"{self.method.decoder}.decoder", wins, read, settings.wrap,
-                                             stage, affine=affine):
+                                             stage, affine=affine, **back):
             for win, result in zip(group, decoded):
                 win.blend_into(out, result, s)
             release(feats)
@@ -223,14 +241,15 @@ class Stylizer:
         """(windows, results) batch by batch. Where the backend can `submit` (torch), the
         next batch is queued before the previous one's results are waited for, so an
         accelerator computes while the host reads and blends tiles: the only waits in
-        the loop are for work already queued."""
+        the loop are for work already queued. Results are arrays of the input's kind
+        (host or device) unless `host=True` is among the options."""
         submit = getattr(self.backend, "submit", None)
         pending = None
         for done, group in self._batches(wins):
             stage(done)
             # one tile (a CPU's batch): a view with a batch axis, not a copy of the tile
-            x = read(group[0])[None] if len(group) == 1 else np.stack([read(win) for win in group])
-            if submit is None:
+            x = read(group[0])[None] if len(group) == 1 else arrays.stack([read(win) for win in group])
+            if submit is None:  # runs on the host (onnxruntime): host arrays only
                 yield group, self.backend.run(net, x, wrap, **options)
                 continue
             queued = (group, submit(net, x, wrap, **options))

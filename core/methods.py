@@ -13,7 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import tiling
-from .buffers import as_float32, bands, release
+from .arrays import float32, float64_rows, like, to_host
+from .buffers import bands, release
 from .architecture import ENCODERS, MATRIX, MODELS
 
 EPS = 1e-5  # CCPL's variance epsilon
@@ -67,10 +68,15 @@ def _dense(w: dict, name: str, x: np.ndarray) -> np.ndarray:
     return w[f"{name}.weight"] @ x + w[f"{name}.bias"]
 
 
-def _gram(x: np.ndarray) -> np.ndarray:
-    """Sum of outer products over positions, float64 so tile sums stay exact."""
-    flat = as_float32(x).reshape(-1, x.shape[-1]).astype(np.float64)
+def _gram(x):
+    """Sum of outer products over positions, float64 so tile sums stay exact (on the
+    array's own side: a device's sums are fetched once, at the end)."""
+    flat = float64_rows(x)
     return flat.T @ flat
+
+
+def _add(total, x):
+    return x if total is None else total + x
 
 
 def style_side(method: Method, backend, weights: dict, rgb: np.ndarray) -> StyleSide:
@@ -98,13 +104,12 @@ def _row_bands(feats: np.ndarray):
 def channel_moments(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and unbiased std of an (H, W, C) array, read in row bands."""
     h, w, c = feats.shape
-    s1 = np.zeros(c)
-    s2 = np.zeros(c)
+    s1 = s2 = None
     for a, b in _row_bands(feats):
-        band = as_float32(feats[a:b]).reshape(-1, c).astype(np.float64)
-        s1 += band.sum(0)
-        s2 += (band * band).sum(0)
+        band = float64_rows(feats[a:b])
+        s1, s2 = _add(s1, band.sum(0)), _add(s2, (band * band).sum(0))
         release(feats)
+    s1, s2 = to_host(s1), to_host(s2)
     n = h * w
     mean = s1 / n
     var = np.maximum(s2 - n * mean * mean, 0) / max(n - 1, 1)
@@ -115,10 +120,11 @@ def channel_covariance(feats: np.ndarray, mean: np.ndarray) -> np.ndarray:
     """(C, C) covariance of an (H, W, C) array around `mean`, summed in row bands
     (a Gram adds up exactly, so a memory-mapped map is read once, band by band)."""
     h, w, c = feats.shape
-    gram = np.zeros((c, c))
+    gram = None
     for a, b in _row_bands(feats):
-        gram += _gram(feats[a:b])
+        gram = _add(gram, _gram(feats[a:b]))
         release(feats)
+    gram = to_host(gram)
     n = h * w
     return (gram - n * np.outer(mean, mean)) / max(n - 1, 1)
 
@@ -157,12 +163,13 @@ def content_side(method: Method, backend, weights: dict, feats: np.ndarray,
     if method.kind != "linear":
         return ContentSide(mean, std, None)
     part = MODELS[method.transform].parts["cnet"]
-    gram = np.zeros((MATRIX, MATRIX))
+    gram = None
     for win in tiling.windows(feats.shape[:2], tile, part.halo(), tiling.WRAPS[wrap]):
-        x = as_float32(win.read(feats)) - mean.astype(np.float32)  # not in place: a read may be a view
-        gram += _gram(win.core(backend.run(f"{method.transform}.cnet", x, wrap)))
+        x = float32(win.read(feats))
+        x = x - like(mean, x)  # not in place: a read may be a view
+        gram = _add(gram, _gram(win.core(backend.run(f"{method.transform}.cnet", x, wrap))))
         release(feats)
-    gram /= feats.shape[0] * feats.shape[1]
+    gram = to_host(gram) / (feats.shape[0] * feats.shape[1])
     matrix = _dense(weights[method.transform], "cnet.fc", gram.reshape(-1)).reshape(MATRIX, MATRIX)
     return ContentSide(mean, std, matrix)
 
@@ -215,11 +222,12 @@ class Transform:
     def __call__(self, feats: np.ndarray) -> np.ndarray:
         """(h, w, C) content features → (h, w, C) stylized features."""
         h, w, c = feats.shape
+        feats = float32(feats)
         f = feats.reshape(-1, c)
         if self.method.kind != "ccpl":
-            out = f @ self.mt + self.v
+            out = f @ like(self.mt, f) + like(self.v, f)
         else:
-            g = self.backend.run(f"{self.method.transform}.cnet", (feats - self.mean) / self.std)
-            out = g.reshape(-1, MATRIX) @ self.mt + self.v
+            g = self.backend.run(f"{self.method.transform}.cnet", (feats - like(self.mean, f)) / like(self.std, f))
+            out = g.reshape(-1, MATRIX) @ like(self.mt, g) + like(self.v, g)
             out = self.alpha * out + (1 - self.alpha) * f
-        return out.reshape(h, w, c).astype(np.float32, copy=False)
+        return float32(out.reshape(h, w, c))

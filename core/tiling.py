@@ -18,6 +18,8 @@ from math import ceil
 
 import numpy as np
 
+from . import arrays
+
 
 # wrap mode → (wrap_x, wrap_y): "x" joins the ±180° meridian, "both" makes textures tile.
 WRAPS = {"none": (False, False), "x": (True, False), "both": (True, True)}
@@ -68,11 +70,13 @@ class Window:
         """Height and width of the source window."""
         return self.y.src_b - self.y.src_a, self.x.src_b - self.x.src_a
 
-    def read(self, arr: np.ndarray) -> np.ndarray:
-        """The source window of an (H, W, C) array, wrapping around where it leaves the array."""
+    def read(self, arr):
+        """The source window of an (H, W, C) array, wrapping around where it leaves the
+        array: slices joined end to end (a view where it stays inside), so that a device
+        array (core/arrays.py) is read without an index array crossing the bus."""
         h, w = arr.shape[:2]
-        out = arr[_take(self.y.src_a, self.y.src_b, h)]
-        return np.ascontiguousarray(out[:, _take(self.x.src_a, self.x.src_b, w)])
+        rows = arrays.concat([arr[s] for s in _pieces(self.y.src_a, self.y.src_b, h)], 0)
+        return arrays.contiguous(arrays.concat([rows[:, s] for s in _pieces(self.x.src_a, self.x.src_b, w)], 1))
 
     def core(self, result: np.ndarray, scale: float = 1, banded: bool = False) -> np.ndarray:
         """The core (plus feather bands if `banded`) of a network's output for this window.
@@ -112,6 +116,17 @@ def windows(shape: tuple[int, int], tile: int, halo: int, wrap: tuple[bool, bool
 
 def _indices(a: int, b: int, n: int) -> np.ndarray:
     return np.arange(a, b) % n
+
+
+def _pieces(a: int, b: int, n: int) -> list[slice]:
+    """[a, b) on an axis of n that wraps, as slices inside [0, n), in order."""
+    out = []
+    while a < b:
+        start = a % n
+        stop = min(n, start + b - a)
+        out.append(slice(start, stop))
+        a += stop - start
+    return out
 
 
 def _take(a: int, b: int, n: int):

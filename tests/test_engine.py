@@ -433,3 +433,74 @@ def test_tiled_equals_whole_image_in_half_precision(precision):
         tiled = np.clip(st.run(img, [side], Settings(tile=128, wrap=wrap)), 0, 1)
         assert whole.std() > 0.05
         assert np.abs(whole - tiled).max() < 1 / 255
+
+
+def test_wrapped_reads_are_the_array_taken_modulo_its_size():
+    """Window.read joins slices around a wrapped axis (so a device array is read without
+    index arrays): the same as indexing modulo the size, however far a halo reaches."""
+    from core.tiling import Span, Window
+    arr = np.arange(7 * 5 * 2, dtype=np.float32).reshape(7, 5, 2)
+    for (ya, yb), (xa, xb) in [((-3, 4), (2, 9)), ((-9, 12), (-1, 5)), ((0, 7), (3, 4))]:
+        win = Window(Span(0, 1, ya, yb), Span(0, 1, xa, xb))
+        expected = arr[np.arange(ya, yb) % 7][:, np.arange(xa, xb) % 5]
+        got = win.read(arr)
+        assert got.flags.c_contiguous and np.array_equal(got, expected)
+
+
+@pytest.mark.parametrize("method", ["linear-r31", "ccpl", "wct-r31"])
+def test_feature_maps_kept_on_the_device_give_the_same_picture(stylizers, style, method):
+    """With `resident` (CUDA's default) the image and the feature map stay torch tensors
+    on the backend's device from encoding to decoding: tiles read, statistics summed and
+    the transform applied there. Checked on the CPU, against the host path."""
+    pytest.importorskip("torch")
+    import torch
+    st = stylizers[method]
+    if st.backend.name != "torch":
+        pytest.skip("the torch backend keeps maps on its device")
+    img = _photo(200, 330)
+    side = st.style(style)
+    seen = []
+    encode = st._encode
+    st._encode = lambda *a: seen.append(encode(*a)) or seen[-1]
+    try:
+        for wrap, tile in [("none", 128), ("both", 128), ("x", 0)]:
+            settings = Settings(tile=tile, wrap=wrap)
+            st.backend.resident = False
+            host = st.run(img, [side], settings)
+            host_stats = st.content(img, settings)
+            st.backend.resident = True
+            device = st.run(img, [side], settings)
+            device_stats = st.content(img, settings)
+            assert isinstance(seen[-1], torch.Tensor) and not isinstance(seen[0], torch.Tensor)
+            assert host.std() > 0.05 and np.abs(host - device).max() < 1e-5
+            np.testing.assert_allclose(device_stats.mean, host_stats.mean, rtol=1e-6)
+            if host_stats.matrix is not None:
+                np.testing.assert_allclose(device_stats.matrix, host_stats.matrix, rtol=1e-5, atol=1e-8)
+    finally:
+        st.backend.resident = False
+        del st._encode
+
+
+def test_resident_maps_in_half_precision_and_results_where_asked():
+    """Below fp32 a resident map is stored in float16 (what the host path's large maps
+    use); results come back as the input's kind, or on the host when asked."""
+    torch = pytest.importorskip("torch")
+    st = Stylizer("linear-r31", "cpu", backend="torch", precision="bf16")
+    backend = st.backend
+    backend.resident = True
+    assert backend.resident_array((4, 5, 256), half=True).dtype == torch.float16
+    assert backend.resident_array((4, 5, 3), half=False).dtype == torch.float32
+    x = _photo(40, 48)
+    on_device = backend.resident_array(x.shape, half=False)
+    on_device.copy_(torch.from_numpy(x))
+    feats = backend.run("encoder_r31", on_device)
+    assert isinstance(feats, torch.Tensor) and feats.shape == (10, 12, 256)
+    back = backend.run("encoder_r31", on_device, host=True)
+    assert isinstance(back, np.ndarray) and np.array_equal(back, feats.numpy())
+    assert np.array_equal(backend.run("encoder_r31", x), back)
+    img = _photo(150, 190)
+    side = st.style(_photo(96, 128))
+    backend.resident = False
+    host = st.run(img, [side], Settings(tile=128))
+    backend.resident = True
+    assert np.abs(st.run(img, [side], Settings(tile=128)) - host).max() < 1 / 255 / 4
