@@ -8,7 +8,9 @@ byte-for-byte the same on every run.
 One graph per (part, wrap mode), channels-last in and out like the torch backend:
 "x" (N, H, W, C) float32 → "y" (N, H', W', C'), H and W free. Padding is explicit:
 reflection (the papers') or zeros (Linear's matrix nets), circular on wrapped axes,
-which is what `nets.PadConv` computes. Weights are initializers, either embedded
+which is what `nets.PadConv` computes; each nearest ×2 upsampling and the padded conv
+after it are one 2×2 convolution at the low resolution and a DepthToSpace, as
+`nets.UpConv` (`_up_conv`). Weights are initializers, either embedded
 (float32) or, for shipped files, pointing into the safetensors file in place (ONNX
 external data, with a Cast where the file stores float16), so nothing is stored twice.
 """
@@ -122,35 +124,116 @@ def _pad_axis(g: _Graph, x: str, axis: int, mode: str) -> str:
     return g.op("Pad", [x, g.const(_i64(*pads))], mode=mode)
 
 
-def _conv(g: _Graph, x: str, w: str, b: str, k: int, pad: str | None, wrap: str) -> str:
-    if pad is None or k == 1:
-        return g.op("Conv", [x, w, b], kernel_shape=[k, k])
+def _modes(pad: str, wrap: str, small: bool = False) -> tuple[str, str]:
+    """(y, x) border modes of a padded conv. `small`: of the map before a nearest ×2
+    upsampling, where the upsampled map's reflection is the small map's edge replication."""
     wrap_x, wrap_y = WRAPS[wrap]
-    base = "reflect" if pad == "image" else "constant"
-    mode_y, mode_x = ("circular" if wrap_y else base), ("circular" if wrap_x else base)
+    base = "constant" if pad != "image" else "edge" if small else "reflect"
+    return ("circular" if wrap_y else base), ("circular" if wrap_x else base)
+
+
+def _pad(g: _Graph, x: str, modes: tuple[str, str], axes: tuple[int, int] = (2, 3)
+         ) -> tuple[str, list[int] | None]:
+    """`x` padded by one pixel in `modes` (y, x) along `axes` (y, x), and the pads its conv
+    adds itself (zero borders are left to the convolution; None where one Pad node did
+    both axes)."""
+    mode_y, mode_x = modes
     if mode_y == mode_x == "constant":
-        return g.op("Conv", [x, w, b], kernel_shape=[k, k], pads=[1, 1, 1, 1])
-    if mode_y == mode_x == "reflect":
-        return g.op("Conv", [g.op("Pad", [x, g.const(_i64(0, 0, 1, 1, 0, 0, 1, 1))], mode="reflect"), w, b],
-                    kernel_shape=[k, k])
-    # Mixed: y first, then x over the padded rows (corners as PadConv makes them);
-    # zero borders are left to the convolution itself.
+        return x, [1, 1, 1, 1]
+    if mode_y == mode_x != "circular":
+        pads = [0] * 8
+        for axis in axes:
+            pads[axis] = pads[axis + 4] = 1
+        return g.op("Pad", [x, g.const(_i64(*pads))], mode=mode_y), None
+    # Mixed: y first, then x over the padded rows (corners as PadConv makes them).
     conv_pads = [0, 0, 0, 0]  # top, left, bottom, right
-    for axis, mode in ((2, mode_y), (3, mode_x)):
+    for i, (axis, mode) in enumerate(zip(axes, modes)):
         if mode == "constant":
-            conv_pads[axis - 2] = conv_pads[axis] = 1
+            conv_pads[i] = conv_pads[i + 2] = 1
         else:
             x = _pad_axis(g, x, axis, mode)
-    return g.op("Conv", [x, w, b], kernel_shape=[k, k], pads=conv_pads)
+    return x, conv_pads
+
+
+def _nchw(g: _Graph, x: str) -> str:
+    return g.op("Transpose", [x], perm=[0, 3, 1, 2])
+
+
+def _conv(g: _Graph, x: str, w: str, b: str, k: int, modes: tuple[str, str] | None,
+          nhwc: bool = False) -> str:
+    """A k×k convolution, padded by one pixel in `modes` (y, x); None: valid. `nhwc`: `x`
+    is the graph's channels-last input, padded before its Transpose, which onnxruntime
+    then merges into its own layout change (one pass over the input fewer)."""
+    if modes is None or k == 1:
+        return g.op("Conv", [x, w, b], kernel_shape=[k, k])
+    x, pads = _pad(g, x, modes, (1, 2) if nhwc else (2, 3))
+    x = _nchw(g, x) if nhwc else x
+    return g.op("Conv", [x, w, b], kernel_shape=[k, k], **({} if pads is None else {"pads": pads}))
+
+
+# Taps of the 3×3 kernel that land on each of a phase's 2 input rows, along one axis:
+# output row 2i reads small rows (i−1, i) with (w0, w1+w2), row 2i+1 reads (i, i+1) with
+# (w0+w1, w2). Indexed (phase, tap, k), as nets.UpConv's `fold`.
+_FOLD = np.array([[[1, 0, 0], [0, 1, 1]], [[1, 1, 0], [0, 0, 1]]], np.float32)
+
+
+def _fold_matrix() -> np.ndarray:
+    """(9, 16): a 3×3 kernel's taps (ky, kx) → the 2×2 kernels of the four phases, in
+    DepthToSpace block order (sy, sx, a, b). Block row sy holds phase 1 − sy: the 2×2
+    conv's output pixel r covers output rows 2r − 1 (phase 1) and 2r (phase 0), so
+    the interleaved map is the wanted one shifted down/right by one (see `_up_conv`)."""
+    phase = _FOLD[::-1]  # block index → phase 1 − block
+    m = np.einsum("yak,xbl->klyxab", phase, phase)  # (ky, kx, sy, sx, a, b)
+    return np.ascontiguousarray(m.reshape(9, 16))
+
+
+def _up_conv(g: _Graph, x: str, w: str, b: str, cin: int, cout: int, modes: tuple[str, str],
+             relu: bool) -> str:
+    """Nearest ×2 upsampling then the padded 3×3 conv `w`, as nets.UpConv: one 2×2 conv
+    with 4·cout outputs at the low resolution (4 instead of 9 multiply-adds per output,
+    no upsampled copy), its phases interleaved by DepthToSpace. The phase kernels are
+    computed in the graph from `w` (an initializer in the weight file, so onnxruntime
+    folds them once at session creation).
+
+    The small map is padded by one on both sides; the 2×2 conv then gives (h+1, w+1)
+    blocks whose interleaving (2h+2, 2w+2) is the output with one extra pixel all
+    round: a single Slice crops it, instead of one per phase and a Concat.
+    """
+    k = g.op("MatMul", [g.op("Reshape", [w, g.const(_i64(cout * cin, 9))]), g.const(_fold_matrix())])
+    k = g.op("Transpose", [g.op("Reshape", [k, g.const(_i64(cout, cin, 4, 2, 2))])], perm=[2, 0, 1, 3, 4])
+    k = g.op("Reshape", [k, g.const(_i64(4 * cout, cin, 2, 2))])
+    bias = g.op("Concat", [b] * 4, axis=0)
+    y = _conv(g, x, k, bias, 2, modes)  # padded by one: (N, 4·cout, h+1, w+1)
+    if relu:
+        y = g.op("Relu", [y])
+    y = g.op("DepthToSpace", [y], blocksize=2, mode="DCR")
+    return g.op("Slice", [y, g.const(_i64(1, 1)), g.const(_i64(-1, -1)), g.const(_i64(2, 3))])
+
+
+def _steps(layers: tuple, fuse_up: bool) -> list[tuple]:
+    """The table's layers, each "up" then padded 3×3 "conv" (then "relu") as one
+    ("upconv", conv layer, relu?) step where `fuse_up`."""
+    out, i = [], 0
+    while i < len(layers):
+        conv = layers[i + 1] if i + 1 < len(layers) else ("",)
+        if fuse_up and layers[i][0] == "up" and conv[0] == "conv" and conv[4] == 3 and conv[5] is not None:
+            relu = i + 2 < len(layers) and layers[i + 2][0] == "relu"
+            out.append(("upconv", conv, relu))
+            i += 3 if relu else 2
+        else:
+            out.append(layers[i])
+            i += 1
+    return out
 
 
 def model_bytes(part: Part, wrap: str, weights: dict, *, preprocess: bool = False,
-                doc: str = "") -> bytes:
+                doc: str = "", fuse_up: bool = True) -> bytes:
     """The ONNX ModelProto of one part in one wrap mode.
 
     `weights`: parameter name → float32 array (embedded), or → (safetensors file name,
     `Tensor`) to point into that file. `preprocess`: the Caffe 1×1 conv in front (the
-    VGG encoder), as `nets.caffe_preprocess`.
+    VGG encoder), as `nets.caffe_preprocess`. `fuse_up=False`: each upsampling as a
+    Resize before its padded conv (the graphs as first published; tests compare).
     """
     g = _Graph()
 
@@ -163,17 +246,27 @@ def model_bytes(part: Part, wrap: str, weights: dict, *, preprocess: bool = Fals
         g.inits.append(_external(name, location, t))
         return name if t.dtype == "F32" else g.op("Cast", [name], to=_FLOAT)
 
-    x = g.op("Transpose", ["x"], perm=[0, 3, 1, 2])
+    steps = _steps(part.layers, fuse_up)
+    first = steps[0]
+    # A first conv with Pad nodes pads the channels-last input itself, then transposes it.
+    pad_first = (not preprocess and first[0] == "conv" and first[4] == 3 and first[5] is not None
+                 and _modes(first[5], wrap) != ("constant", "constant"))
+    x = "x" if pad_first else _nchw(g, "x")
     if preprocess:
         w = np.zeros((3, 3, 1, 1), np.float32)
         for out_c, in_c in ((0, 2), (1, 1), (2, 0)):
             w[out_c, in_c] = 255.0
         x = g.op("Conv", [x, g.const(w), g.const(-np.array(CAFFE_MEAN_BGR, np.float32))], kernel_shape=[1, 1])
-    for layer in part.layers:
+    for layer in steps:
         kind = layer[0]
         if kind == "conv":
             _, name, _, _, k, pad = layer
-            x = _conv(g, x, param(f"{name}.weight"), param(f"{name}.bias"), k, pad, wrap)
+            x = _conv(g, x, param(f"{name}.weight"), param(f"{name}.bias"), k, pad and _modes(pad, wrap),
+                      nhwc=x == "x")
+        elif kind == "upconv":
+            (_, name, cin, cout, _, pad), relu = layer[1:]
+            x = _up_conv(g, x, param(f"{name}.weight"), param(f"{name}.bias"), cin, cout,
+                         _modes(pad, wrap, small=True), relu)
         elif kind == "relu":
             x = g.op("Relu", [x])
         elif kind == "pool":

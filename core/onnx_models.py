@@ -24,15 +24,15 @@ SHA256 = {
     "encoder_r41-none.onnx": "4d2f4ac7a2860aec06680dd12ff38843ef06efc000eb0bed8f417f32ab2204af",
     "encoder_r41-x.onnx": "1b23f12a6262ce3d9dfdf1588965c536e987547999cafdfed0e18440956c8795",
     "encoder_r41-both.onnx": "1b6ddd3fe4412fe2a9a76c2eb793f427124125a5938471f7a2bbfc9f4133a93a",
-    "decoder_r31.decoder-none.onnx": "b553fa4959a5e3016e39c7bd2e3ef50cf5a6b6982c9bdc6a29c9a07c35098c14",
-    "decoder_r31.decoder-x.onnx": "6cb88a0f78040c8e11c0362a3be742eccf366670de4b31f72f7fb7bb31dd94bc",
-    "decoder_r31.decoder-both.onnx": "abd2c714dd5b47c63cf1ec2a301820655d94d3a19113eae570382bcd532e15d3",
+    "decoder_r31.decoder-none.onnx": "4995125112655758614c41614fb187c09a17772d4b9e145e4ddcb70ffcec802f",
+    "decoder_r31.decoder-x.onnx": "1ba5591ae1fe68ac0d3fa999342f1a2364a35d401f78fff62b668d5130637cd7",
+    "decoder_r31.decoder-both.onnx": "1ecca95df793a109552662da152865d739e614e05ae1b5f51b10a4b8ad402026",
     "linear_r31.cnet-none.onnx": "e4a79a709424d1f8bc6d233dec1c416f4d23cd07d2374868cc90f1cd4449ff0f",
-    "linear_r31.cnet-x.onnx": "788daf91ce8e7d4e5fb3c45cbbbc7ba9ad814b3adef1b8cde3eff7430fa2bbe0",
-    "linear_r31.cnet-both.onnx": "0a13f33e96c286f7973f94538736dc678f5f109d9295b93299d9f60aa055170a",
+    "linear_r31.cnet-x.onnx": "99fcfc9d2efe917eb8ab8442e9d5fca2d64c4cb8dff0659a804779aab4a226f5",
+    "linear_r31.cnet-both.onnx": "2eb30bbaa871058ea2528314f8f5b273a157827b746b7018dd78f49883668740",
     "linear_r31.snet-none.onnx": "2b83d685eaf689dc5520d5edf9c947a3e5dbfc2a473b26efa65ae2dec54495e6",
-    "linear_r31.snet-x.onnx": "700dbf27c65d0d493a1cca7aaa26ddd7ad0effe4b1bf9a958c56378ec7d27c13",
-    "linear_r31.snet-both.onnx": "44058b5a72b569e812b23f38461423e2bb12a62563676dfa45c2ed376e10996e",
+    "linear_r31.snet-x.onnx": "a7ca4e784b6b59c6d31f88848baee4c63707380c293924f04183fc0063123d49",
+    "linear_r31.snet-both.onnx": "a1fe5d71a345deadd4219b46bbe51bf00ee8bb9c31c22a57e52e410e43c69bd3",
 }
 
 

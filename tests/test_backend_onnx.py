@@ -62,6 +62,30 @@ def test_each_net_matches_torch_in_every_wrap_mode(net):
         assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(a).max()), (net, wrap)
 
 
+@pytest.mark.parametrize("pad", ["image", "zero"])
+def test_the_fused_upsampling_graph_equals_the_published_resize_then_conv(pad):
+    """Each nearest ×2 + padded 3×3 conv runs as one 2×2 conv at the low resolution and a
+    DepthToSpace: the same numbers as the Resize, Pad and Conv it replaced (odd and even
+    sizes, every wrap; zero padding too, though the shipped decoders reflect)."""
+    import onnxruntime as ort
+
+    from core.architecture import Part
+    from core.onnx_graph import model_bytes
+    part = Part((("conv", "a", 5, 6, 3, pad), ("relu",), ("up",), ("conv", "b", 6, 4, 3, pad), ("relu",),
+                 ("up",), ("conv", "c", 4, 3, 3, pad)))
+    rng = np.random.default_rng(7)
+    w = {n: rng.standard_normal(shape).astype(np.float32) for n, shape in part.params().items()}
+    for wrap in WRAPS:
+        fused, published = model_bytes(part, wrap, w), model_bytes(part, wrap, w, fuse_up=False)
+        assert b"DepthToSpace" in fused and b"Resize" not in fused and b"Resize" in published
+        runs = [ort.InferenceSession(m, providers=["CPUExecutionProvider"]) for m in (fused, published)]
+        for h, wd in ((7, 10), (6, 9), (2, 3)):
+            x = rng.random((2, h, wd, 5), dtype=np.float32)
+            a, b = (s.run(None, {"x": x})[0] for s in runs)
+            assert a.shape == b.shape == (2, 4 * h, 4 * wd, 3)
+            assert np.abs(a - b).max() <= 1e-5 * max(1.0, np.abs(b).max()), (wrap, h, wd)
+
+
 @pytest.fixture(scope="module")
 def styles():
     return [photo(96, 128, seed=3)[..., ::-1].copy(), photo(80, 112, seed=5)]
