@@ -85,7 +85,7 @@ class BrushworkSettings(bpy.types.PropertyGroup):
         items=[("flow", "Optical Flow", "Carry the previous stylized frame along the motion estimated in the footage"),
                ("none", "Off", "Every frame stylized on its own")],
         description="Movies: how frames are kept from flickering")
-    tile: IntProperty(name="Tile Size", default=1024, min=0, soft_min=256, soft_max=4096,
+    tile: IntProperty(name="Tile Size", default=512, min=0, soft_min=256, soft_max=4096,
                       description="Largest piece processed at once (bounds memory); 0 = whole image")
 
 

@@ -112,7 +112,8 @@ def _engine_options(p: argparse.ArgumentParser, *, overwrite: str) -> None:
                    help="keep the content's colours; take strokes and light from the style")
     p.add_argument("--style-scale", type=float, default=1.0,
                    help="stroke size: 2 paints strokes twice as large (processes at half size)")
-    p.add_argument("--tile", type=int, default=1024, help="tile size in pixels; 0 = whole image")
+    p.add_argument("--tile", type=int, default=None,
+                   help="tile size in pixels (default: the engine's, 512); 0 = whole image")
     p.add_argument("--device", default="auto", choices=list(DEVICES))
     p.add_argument("--backend", default="auto", choices=list(BACKENDS),
                    help="auto: torch where installed, else onnxruntime")
@@ -200,7 +201,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _settings(args):
     from .engine import Settings
-    return Settings(strength=args.strength, style_scale=args.style_scale, tile=args.tile,
+    return Settings(strength=args.strength, style_scale=args.style_scale,
+                    tile=Settings.tile if args.tile is None else args.tile,
                     wrap=getattr(args, "wrap", "none"), style_weights=args.style_weights)
 
 

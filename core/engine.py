@@ -20,7 +20,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import arrays, backends, tiling, weights
+from . import allocator, arrays, backends, tiling, weights
 from .buffers import buffer, release
 from .architecture import MODELS
 from .errors import BrushworkError, Cancelled
@@ -41,7 +41,9 @@ Progress = Callable[[float, str], None]
 class Settings:
     strength: float = 1.0
     style_scale: float = 1.0   # stroke size: 2 paints strokes twice as large
-    tile: int = 1024           # core tile size in processing pixels; 0 = whole image
+    # core tile size in processing pixels; 0 = whole image. 512: on a CPU as fast as 1024 or
+    # faster (a tile's activations stay nearer the caches) in two thirds of the memory
+    tile: int = 512
     wrap: str = "none"         # none | x (equirect panorama) | both (tileable texture) | auto
     style_weights: list[float] | None = None
 
@@ -247,6 +249,7 @@ class Stylizer:
         pending = None
         for done, group in self._batches(wins):
             stage(done)
+            allocator.tidy()
             # one tile (a CPU's batch): a view with a batch axis, not a copy of the tile
             x = read(group[0])[None] if len(group) == 1 else arrays.stack([read(win) for win in group])
             if submit is None:  # runs on the host (onnxruntime): host arrays only

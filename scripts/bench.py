@@ -6,7 +6,7 @@ In one run this script (1) times, with torch on the same device, every distinct
 convolution shape in each method's encoder and decoder on its own. That gives the
 *floor*: how long a megapixel would take if every conv ran exactly that fast and nothing
 else cost anything. (2) It runs whole jobs, 8-bit PNG in → PNG out as `python -m core
-stylize` does, per method, size and mode (whole image or 1024-px tiles), and times the
+stylize` does, per method, size and mode (whole image or the default tiles), and times the
 compute apart from decoding and encoding. Each run is a fresh subprocess, so peak RSS
 (and peak GPU memory) belongs to that job alone. (3) It times the PNG write and read per
 zlib level, (4) optionally 1920×1080 frames per second, and (5) with --peer-microast, a
@@ -48,10 +48,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from core.allocator import keep_freed_memory  # noqa: E402
 from core.architecture import ENCODERS, MODELS  # noqa: E402  (no torch: cheap)
+from core.engine import Settings  # noqa: E402
 from core.methods import METHODS  # noqa: E402
 
-TILE = 1024            # the engine's default tile, and the floor's representative input
+TILE = Settings.tile   # the engine's default tile, and the floor's representative input
 STYLE_PX = 512         # style image side (the engine's STYLE_SIZE)
 DOMINANT_SHARE = 0.05  # a conv shape is "dominant" if it carries ≥ 5 % of some method's FLOPs
 EXPECTED_MFLOP_PX = {"linear-r31": 0.50, "linear-r41": 1.01, "ccpl": 0.96, "wct-r31": 0.45}
@@ -115,7 +117,7 @@ def torch_dtype(precision: str):
 
 
 def measure_conv(shape, device, warmup=1, repeats=None, precision="fp32") -> dict:
-    """Sustained FLOP/s of one conv shape on a 1024-px tile's worth of input at its scale,
+    """Sustained FLOP/s of one conv shape on a default tile's worth of input at its scale,
     in `precision` (the arithmetic the runs it judges use)."""
     import torch
     import torch.nn.functional as F
@@ -398,7 +400,7 @@ def report(res: dict) -> str:
     L = [f"## Brushwork benchmark — {res['device_name']}, torch {res['torch']}, "
          f"{res['threads']} threads, code {res['revision']}", ""]
     for prec, fl in res.get("floors", {"fp32": res["floor"]}).items():
-        L += [f"### Convolution floor, {prec} (each shape alone, channels_last, 1024-px tile at its scale)", "",
+        L += [f"### Convolution floor, {prec} (each shape alone, channels_last, {TILE}-px tile at its scale)", "",
               "| conv | scale | input (C×H×W) | ms | GFLOP/s | dominant |", "|---|---|---|---|---|---|"]
         for s in fl["shapes"]:
             c, h, w = s["input"]
@@ -593,6 +595,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", metavar="PATH", help="also write every number as JSON here")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    # Every process here (the floor, each job, MicroAST) allocates as `python -m core` does.
+    allocator_kept = keep_freed_memory()
 
     if args.one:  # child: one measurement, result on stdout
         spec = json.loads(args.one)
@@ -645,6 +649,7 @@ def main(argv=None) -> int:
     name = torch.cuda.get_device_name(device) if cuda else (_cpu_name() or platform.processor() or "CPU")
     res = {"device": str(device), "device_name": name, "torch": torch.__version__, "revision": _revision(),
            "threads": torch.get_num_threads(), "repeat": args.repeat, "whole_max": args.whole_max,
+           "allocator": "freed memory kept (core/allocator.py)" if allocator_kept else "the C library's default",
            "sizes": sizes, "methods": methods, "backends": backends, "caps": caps, "precisions": precisions}
     folder = tempfile.mkdtemp(prefix="brushwork-bench-")
     try:
