@@ -461,7 +461,7 @@ def report(res: dict) -> str:
               f"{v['read_seconds']:.2f} | {v['file_bytes'] / 1e6:.1f} |" for v in io["levels"]]
         L.append("")
     if res.get("frames"):
-        L += ["### Frame sequences: 1920×1080, style and statistics once, tiled 1024", "",
+        L += [f"### Frame sequences: 1920×1080, style and statistics once, tiled {TILE}", "",
               "| method | backend | precision | frames/s | s/frame | × floor | peak RSS |",
               "|---|---|---|---|---|---|---|"]
         floors = res.get("floors", {})
