@@ -19,7 +19,7 @@ _M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_MAX = -1, -2, -4  # glibc's malloc.h
 _SETTINGS = ((_M_MMAP_MAX, 0),                  # large blocks from the heap too
              (_M_TRIM_THRESHOLD, 2 ** 31 - 1),  # keep freed memory at the heap's top (an int)
              (_M_TOP_PAD, 256 << 20))           # grow the heap in large steps
-_SLACK = 1 << 30  # idle heap memory `tidy` tolerates
+_SLACK = 2 << 30  # idle heap memory `tidy` tolerates
 _libc: list = []  # the C library, once `keep_freed_memory` has taken effect
 
 

@@ -203,11 +203,14 @@ class Stylizer:
         wins = tiling.windows((h, w), settings.tile, part.halo(s), tiling.WRAPS[settings.wrap], align=s)
         for group, encoded in self._pipeline(f"encoder_{self.method.layer}", wins,
                                              lambda win: win.read(img), settings.wrap, stage):
+            touched = 0
             for win, result in zip(group, encoded):
                 core = win.core(result, 1 / s)
                 y, x = win.y.a // s, win.x.a // s
-                arrays.put(feats[y: y + core.shape[0], x: x + core.shape[1]], core)
-            release(feats)
+                dst = feats[y: y + core.shape[0], x: x + core.shape[1]]
+                arrays.put(dst, core)
+                touched += dst.nbytes
+            release(feats, touched)
         return feats
 
     def _resident(self, shape: tuple, half: bool):
@@ -235,8 +238,8 @@ class Stylizer:
                                              stage, affine=affine, **back):
             for win, result in zip(group, decoded):
                 win.blend_into(out, result, s)
-            release(feats)
-            release(out)
+            release(feats, sum(_window_bytes(win, feats) for win in group))
+            release(out, sum(r.nbytes for r in decoded))
         return out
 
     def _pipeline(self, net: str, wins: list, read, wrap: str, stage: _Stage, **options):
@@ -276,6 +279,12 @@ class Stylizer:
             group.append(win)
         if group:
             yield (len(wins) - len(group)) / len(wins), group
+
+
+def _window_bytes(win, arr) -> int:
+    """Bytes of `arr` a tile window reads (its source window, all channels)."""
+    h, w = win.shape
+    return h * w * arr.shape[2] * arr.itemsize
 
 
 def method_precision(m, name: str, precision: str) -> str:

@@ -168,7 +168,7 @@ def content_side(method: Method, backend, weights: dict, feats: np.ndarray,
         x = float32(win.read(feats))
         x = x - like(mean, x)  # not in place: a read may be a view
         gram = _add(gram, _gram(win.core(backend.run(f"{method.transform}.cnet", x, wrap))))
-        release(feats)
+        release(feats, x.nbytes)
     gram = to_host(gram) / (feats.shape[0] * feats.shape[1])
     matrix = _dense(weights[method.transform], "cnet.fc", gram.reshape(-1)).reshape(MATRIX, MATRIX)
     return ContentSide(mean, std, matrix)

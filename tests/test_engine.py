@@ -504,3 +504,28 @@ def test_resident_maps_in_half_precision_and_results_where_asked():
     host = st.run(img, [side], Settings(tile=128))
     backend.resident = True
     assert np.abs(st.run(img, [side], Settings(tile=128)) - host).max() < 1 / 255 / 4
+
+
+def test_mapped_buffers_drop_their_pages_every_few_hundred_mb_touched(monkeypatch):
+    """A tile loop reports what it touched; a mapped buffer's pages are dropped once
+    RELEASE_BYTES have gathered, not after every tile (whose neighbours would fault the
+    shared halo back in), so resident memory stays bounded either way."""
+    import sys
+    from core import buffers
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads the resident set from /proc")
+
+    def rss_mb():
+        return int(open("/proc/self/statm").read().split()[1]) * 4096 >> 20
+
+    monkeypatch.setattr(buffers, "IN_MEMORY_BYTES", 1 << 20)
+    arr = buffers.buffer((2048, 2048, 16), "test")  # 256 MB, mapped
+    assert buffers.is_mapped(arr)
+    start = rss_mb()
+    arr[:1024] = 1.0  # 128 MB written
+    buffers.release(arr, 128 << 20)
+    assert rss_mb() > start + 100  # under the limit: kept
+    arr[1024:] = 2.0
+    buffers.release(arr, 128 << 20)  # 256 MB touched in all: dropped
+    assert rss_mb() < start + 30
+    assert arr[0, 0, 0] == 1.0 and arr[-1, -1, -1] == 2.0  # the data stays in the file
