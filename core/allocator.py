@@ -58,7 +58,7 @@ def tidy() -> None:
     """Hand idle heap memory back once more of it lies in holes than is in use, over 2 GB,
     and 2 GB more than at the last trim; the engine calls this after each batch of tiles.
     Large tiles and tiles of several shapes leave holes that later blocks do not fit: a
-    4K fp32 job in 1024-px tiles peaked at 4.7 GB without this and 3.1 GB with it.
+    4K fp32 job in 1024-px tiles peaked at 4.7 GB without this and 4.0 GB with it.
     A trim gives the pages back but the holes stay free in the heap's books, hence the
     last trim as the baseline: without it, an 8K or 16K job trimmed after every batch and
     faulted its tiles in again (16K bf16: 142 s of system time in a 295 s job). No-op

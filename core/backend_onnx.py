@@ -58,10 +58,10 @@ class OnnxBackend:
         self.device = self.providers[0].removesuffix("ExecutionProvider").lower()
         self._sessions: dict = {}
         # The CPU arena keeps its high-water mark unless it is shrunk after each call (a
-        # whole 1K image: 2.6 GB kept, 1.7 GB shrunk). Where our process keeps freed memory
+        # whole 1K image: 2.8 GB kept, 1.8 GB shrunk). Where our process keeps freed memory
         # in its heap (core/allocator.py), what a shrink frees lands in the heap's holes
-        # and tiles of other shapes scatter it: a 4K job in 512-px tiles peaked at 3.0 GB
-        # shrinking and 1.8 GB not, in the same time. So the arena is shrunk only where
+        # and tiles of other shapes scatter it: a 4K job in 512-px tiles peaked at 3.2 GB
+        # shrinking and 1.9 GB not, in the same time. So the arena is shrunk only where
         # freed memory goes back to the system.
         self._run_options = ort.RunOptions()
         if not allocator.keeps():

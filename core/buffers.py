@@ -50,8 +50,8 @@ def release(arr: np.ndarray, touched: int | None = None) -> None:
 
     `touched`: bytes the caller read or wrote in it since its last call. Pages are then
     dropped only once RELEASE_BYTES have gathered: dropped after every 512-px tile, the
-    next tile faulted its halo and the whole band back in, 3 million faults for an 8K
-    map (13 s of system time in a 55 s job)."""
+    next tile faulted its halo and the whole band back in (an 8K bf16 job: 687,000 page
+    faults and 55 s, against 322,000 and 53 s now)."""
     if not is_mapped(arr) or not hasattr(mmap, "MADV_DONTNEED"):  # Windows trims by itself
         return
     if touched is not None:

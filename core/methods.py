@@ -165,10 +165,11 @@ def content_side(method: Method, backend, weights: dict, feats: np.ndarray,
     part = MODELS[method.transform].parts["cnet"]
     gram = None
     for win in tiling.windows(feats.shape[:2], tile, part.halo(), tiling.WRAPS[wrap]):
-        x = float32(win.read(feats))
+        src = win.read(feats)
+        x = float32(src)
         x = x - like(mean, x)  # not in place: a read may be a view
         gram = _add(gram, _gram(win.core(backend.run(f"{method.transform}.cnet", x, wrap))))
-        release(feats, x.nbytes)
+        release(feats, src.nbytes)  # what was read of the map, in its own type
     gram = to_host(gram) / (feats.shape[0] * feats.shape[1])
     matrix = _dense(weights[method.transform], "cnet.fc", gram.reshape(-1)).reshape(MATRIX, MATRIX)
     return ContentSide(mean, std, matrix)
