@@ -134,9 +134,9 @@ class Model:
         return out
 
 
-def _linear_model(layer, c):
+def _linear_model(layer, c, name="linear"):
     return Model(
-        file=f"linear_{layer}.safetensors",
+        file=f"{name}_{layer}.safetensors",
         parts={"cnet": Part(tuple(_matrix_net("cnet", c))),
                "snet": Part(tuple(_matrix_net("snet", c)))},
         dense={"cnet.fc": (MATRIX * MATRIX, MATRIX * MATRIX),
@@ -147,9 +147,15 @@ def _linear_model(layer, c):
 
 MODELS = {
     "vgg19": Model("vgg19_relu4_1.safetensors", {"encoder": Part(tuple(VGG_R41))}, {}),
+    # The authors' normalised VGG-19 to relu3_1 (Li et al. 2019): our VGG-19 with each
+    # filter rescaled to mean activation 1, so its features differ by one scale per channel.
+    "encoder_r31": Model("encoder_r31.safetensors", {"encoder": Part(tuple(VGG_R31))}, {}),
     "decoder_r31": Model("decoder_r31.safetensors", {"decoder": Part(tuple(DECODER_R31))}, {}),
     "decoder_r41": Model("decoder_r41.safetensors", {"decoder": Part(tuple(DECODER_R41))}, {}),
     "linear_r31": _linear_model("r31", 256),
+    # CCPL at relu3_1 (Wu et al. 2022 applied to Linear's module, as their paper does):
+    # Linear's architecture trained with the contrastive coherence loss added.
+    "ccpl_r31": _linear_model("r31", 256, "ccpl"),
     "linear_r41": _linear_model("r41", 512),
     # CCPL's SCT (Wu et al. 2022): a pointwise content MLP, a valid-conv style net.
     "ccpl_r41": Model(
@@ -168,3 +174,6 @@ MODELS = {
 }
 
 ENCODERS = {"r31": Part(tuple(VGG_R31)), "r41": Part(tuple(VGG_R41))}
+# The weight file each encoder reads: the published normalised VGG at relu3_1; relu4_1
+# is still our raw VGG-19 until its normalised version exists.
+ENCODER_WEIGHTS = {"r31": "encoder_r31", "r41": "vgg19"}

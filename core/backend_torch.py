@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from . import nets
-from .architecture import ENCODERS, MODELS
+from .architecture import ENCODER_WEIGHTS, ENCODERS, MODELS
 from .backends import PRECISIONS
 from .buffers import as_float32, set_fast_cast
 from .errors import BrushworkError
@@ -87,7 +87,8 @@ class TorchBackend:
         key = (net, wrap)
         if key not in self._nets:
             if net.startswith("encoder_"):
-                module = nets.encoder(ENCODERS[net.split("_", 1)[1]], self.weights["vgg19"], wrap)
+                layer = net.split("_", 1)[1]
+                module = nets.encoder(ENCODERS[layer], self.weights[ENCODER_WEIGHTS[layer]], wrap)
             else:
                 model, part = net.split(".")
                 module = nets.build(MODELS[model].parts[part], self.weights[model], wrap)

@@ -15,7 +15,7 @@ import numpy as np
 from . import tiling
 from .arrays import float32, float64_rows, like, to_host
 from .buffers import bands, release
-from .architecture import ENCODERS, MATRIX, MODELS
+from .architecture import ENCODER_WEIGHTS, ENCODERS, MATRIX, MODELS
 
 EPS = 1e-5  # CCPL's variance epsilon
 
@@ -34,7 +34,7 @@ class Method:
 
     @property
     def models(self) -> tuple[str, ...]:
-        return tuple(k for k in ("vgg19", self.transform, self.decoder) if k)
+        return tuple(k for k in (ENCODER_WEIGHTS[self.layer], self.transform, self.decoder) if k)
 
     @property
     def stride(self) -> int:
@@ -45,6 +45,8 @@ METHODS = {
     "linear-r41": Method("linear-r41", "linear", "r41", "linear_r41", "decoder_r41"),
     "linear-r31": Method("linear-r31", "linear", "r31", "linear_r31", "decoder_r31"),
     "ccpl": Method("ccpl", "ccpl", "r41", "ccpl_r41", "ccpl_decoder_r41"),
+    # CCPL at relu3_1: Linear's module trained with CCPL's loss, so it runs as Linear does.
+    "ccpl-r31": Method("ccpl-r31", "linear", "r31", "ccpl_r31", "decoder_r31"),
     # Training-free baseline on the same decoders: what the learned modules add.
     "wct": Method("wct", "wct", "r41", None, "decoder_r41"),
     "wct-r31": Method("wct-r31", "wct", "r31", None, "decoder_r31"),

@@ -11,34 +11,34 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import safetensors_file, weights
-from .architecture import ENCODERS, MODELS
+from .architecture import ENCODER_WEIGHTS, ENCODERS, MODELS
 from .onnx_graph import model_bytes
 from .tiling import WRAPS
 
 COMMAND = "python scripts/export_onnx.py"
 # file → sha256, filled in from scripts/export_onnx.py's output (models/MODELS.md lists them).
 SHA256 = {
-    "encoder_r31-none.onnx": "80c5c80a8b8d94c67a25f3859411cd374138a784831fa879e45f066e3e9b92ee",
-    "encoder_r31-x.onnx": "f4dcaed386f691d53e22999843d3c97f27691ff3e7b56b5c733931a55a4841be",
-    "encoder_r31-both.onnx": "4ad2bb1119389e35cece195d0b2659fd80f583e3e51cfe1f63628e2912840008",
+    "encoder_r31-none.onnx": "4871e1c1ba748313ba6c79940db86e5e2f880dc20bee8befa0b8fa4c8a279dae",
+    "encoder_r31-x.onnx": "5febd45accf2c49adb501026f8c4b7c88f0c799b14134d1e29e9427e5f7f23b1",
+    "encoder_r31-both.onnx": "b87db82314933de120231576d06975a1c7450b4743842526c03de0a8f98683f7",
     "encoder_r41-none.onnx": "4d2f4ac7a2860aec06680dd12ff38843ef06efc000eb0bed8f417f32ab2204af",
     "encoder_r41-x.onnx": "1b23f12a6262ce3d9dfdf1588965c536e987547999cafdfed0e18440956c8795",
     "encoder_r41-both.onnx": "1b6ddd3fe4412fe2a9a76c2eb793f427124125a5938471f7a2bbfc9f4133a93a",
-    "decoder_r31.decoder-none.onnx": "4995125112655758614c41614fb187c09a17772d4b9e145e4ddcb70ffcec802f",
-    "decoder_r31.decoder-x.onnx": "1ba5591ae1fe68ac0d3fa999342f1a2364a35d401f78fff62b668d5130637cd7",
-    "decoder_r31.decoder-both.onnx": "1ecca95df793a109552662da152865d739e614e05ae1b5f51b10a4b8ad402026",
-    "linear_r31.cnet-none.onnx": "e4a79a709424d1f8bc6d233dec1c416f4d23cd07d2374868cc90f1cd4449ff0f",
-    "linear_r31.cnet-x.onnx": "99fcfc9d2efe917eb8ab8442e9d5fca2d64c4cb8dff0659a804779aab4a226f5",
-    "linear_r31.cnet-both.onnx": "2eb30bbaa871058ea2528314f8f5b273a157827b746b7018dd78f49883668740",
-    "linear_r31.snet-none.onnx": "2b83d685eaf689dc5520d5edf9c947a3e5dbfc2a473b26efa65ae2dec54495e6",
-    "linear_r31.snet-x.onnx": "a7ca4e784b6b59c6d31f88848baee4c63707380c293924f04183fc0063123d49",
-    "linear_r31.snet-both.onnx": "a1fe5d71a345deadd4219b46bbe51bf00ee8bb9c31c22a57e52e410e43c69bd3",
+    "decoder_r31.decoder-none.onnx": "190afa0eb1b080bb4a808e940b25b9d2bec977090ca8bc15e99e9b123fd0e985",
+    "decoder_r31.decoder-x.onnx": "8a39e96f6bf47a6c0ee06da0eab550e153b32600167b25ea8dc3cda2822d33a5",
+    "decoder_r31.decoder-both.onnx": "de2de3183a72cfb9d28eb1f37fb6f9db8b6960c2c31d391a5b3236e6c6dd2bc2",
+    "linear_r31.cnet-none.onnx": "cd11e94ecd0434756d18a96341494bfeac896ce95e52b062fe217db5c628718a",
+    "linear_r31.cnet-x.onnx": "31c47fa2804d53d6d11516a8c7a7ab73a76a860dba38ac16428318023a1782a1",
+    "linear_r31.cnet-both.onnx": "150f152dcfe37bedb016243624b4acf686e6b79dcc6a74e5af3362c71e4c8389",
+    "linear_r31.snet-none.onnx": "99581b3e46c3efc71561c3c2bbfb3a1af6a6f69c7044e28565dbc24a59fd2f99",
+    "linear_r31.snet-x.onnx": "48abd50ab2cd5f09bb2908fcac1122b8a4af493c4db7252b7647f7dd126c02e5",
+    "linear_r31.snet-both.onnx": "5646fe6aca7cf76e59ab8ef8da131724af0a0600692cb1a8187fce32003b83d1",
 }
 
 
 def model_key(net: str) -> str:
     """The weight file a net's parameters live in."""
-    return "vgg19" if net.startswith("encoder_") else net.split(".")[0]
+    return ENCODER_WEIGHTS[net.split("_", 1)[1]] if net.startswith("encoder_") else net.split(".")[0]
 
 
 def part_of(net: str):
@@ -52,7 +52,7 @@ def nets() -> list[str]:
     """Every net the engine runs: encoders, and each model's parts."""
     out = [f"encoder_{k}" for k in ENCODERS]
     for key, model in MODELS.items():
-        if key != "vgg19":
+        if key not in ENCODER_WEIGHTS.values():
             out += [f"{key}.{p}" for p in model.parts]
     return out
 

@@ -32,14 +32,14 @@ class Entry:
 REGISTRY = {
     "vgg19": Entry("eb11db403bb2a13e7c47a7b9bd79633b44077f7ede739993a71285b81622e768",
                    "python scripts/convert_vgg19.py"),
-    "decoder_r31": Entry("97e0101a707c46e9feef1869de45c147d330cced784b0e55ff34ae3c8edece73",
-                         "python scripts/train.py decoder_r31 --cpu-stopgap --iters 900; "
-                         "python scripts/train.py export decoder_r31 --cpu-stopgap"),
+    "encoder_r31": Entry("f47d3c666efdb377aa0c75f58e613c7c1c4e520ad94e6934551237c93e72aec6",
+                         "python scripts/convert_published.py"),
+    "decoder_r31": Entry("ae64b00cd763b986683b714cedabc35b5f17cffb190d84a457ef4b31c91dd75c",
+                         "python scripts/convert_published.py"),
     "decoder_r41": Entry(None, "python scripts/train.py decoder_r41; python scripts/train.py export decoder_r41"),
-    "linear_r31": Entry("92b97c9aa7fc3c509e26049940ae2ad9d4f3698ee19e7066243128cb72b36554",
-                        "python scripts/train.py linear_r31 --cpu-stopgap --iters 1700; "
-                        "python scripts/train.py linear_r31 --cpu-stopgap --iters 3700; "
-                        "python scripts/train.py export linear_r31 --cpu-stopgap"),
+    "linear_r31": Entry("97efd0bc1f0672cd598e4fc4c2dbaf9e0abdfa12e698fd3606f1921a553ba855",
+                        "python scripts/train.py linear_r31 (resumed until step 912); python scripts/train.py export linear_r31"),
+    "ccpl_r31": Entry(None, "python scripts/train.py ccpl_r31; python scripts/train.py export ccpl_r31"),
     "linear_r41": Entry(None, "python scripts/train.py linear_r41; python scripts/train.py export linear_r41"),
     "ccpl_r41": Entry(None, "python scripts/train.py ccpl; python scripts/train.py export ccpl"),
     "ccpl_decoder_r41": Entry(None, "python scripts/train.py ccpl; python scripts/train.py export ccpl"),
@@ -108,3 +108,23 @@ def resolve(key: str, *, allow_untrained: bool) -> tuple[dict[str, np.ndarray], 
     if is_trained(key) or not allow_untrained:
         return load(key), True
     return random(key), False
+
+
+def channel_scales(raw: dict, normalised: dict, convs: list[str]) -> dict[str, np.ndarray]:
+    """Per-channel factors m with raw ReLU output = m · normalised ReLU output, per conv.
+
+    A "normalised" VGG divides conv k's filter c (and bias) by m_c and multiplies conv
+    k+1's input weights by the same m_c; ReLU and max-pool commute with positive scales,
+    so the features differ by exactly m at every layer. Solved per output channel by
+    least squares over the weights; `convs` in network order from the first conv.
+    """
+    m_in = np.ones(raw[f"{convs[0]}.weight"].shape[1])
+    out = {}
+    for name in convs:
+        w = raw[f"{name}.weight"].astype(np.float64) * m_in[None, :, None, None]
+        p = normalised[f"{name}.weight"].astype(np.float64)
+        a = np.concatenate([w.reshape(len(w), -1), raw[f"{name}.bias"][:, None]], 1)
+        b = np.concatenate([p.reshape(len(p), -1), normalised[f"{name}.bias"][:, None]], 1)
+        m_in = (a * b).sum(1) / (b * b).sum(1)
+        out[name] = m_in
+    return out

@@ -171,6 +171,9 @@ def _manifest_for(text: str, platforms) -> str:
                            and wheel_platform(line.strip().strip('",').rpartition("/")[2]) not in platforms))
 
 
+NOTICES = ("models/MODELS.md", "models/LICENSE-LinearStyleTransfer.txt")
+
+
 def stage(dest: Path, platforms=PLATFORMS) -> Path:
     """Write the extension's package tree into `dest` (created if needed, must be empty),
     with the wheels of `platforms` only.
@@ -178,7 +181,7 @@ def stage(dest: Path, platforms=PLATFORMS) -> Path:
     Files are copied, not linked. Returns `dest`.
     """
     dest = Path(dest)
-    for rel in (MANIFEST, "addon/__init__.py", "core/__init__.py", "core/worker.py", "models/MODELS.md"):
+    for rel in (MANIFEST, "addon/__init__.py", "core/__init__.py", "core/worker.py", *NOTICES):
         if not (ROOT / rel).is_file():
             raise BuildError(f"missing {ROOT / rel}")
     models = sorted([*(ROOT / "models").glob("*.safetensors"), *(ROOT / "models").glob("*.onnx")])
@@ -208,7 +211,7 @@ def stage(dest: Path, platforms=PLATFORMS) -> Path:
 
     shutil.copytree(ROOT / "core", dest / "core", ignore=core_ignore)
     (dest / "models").mkdir()
-    for path in [*models, ROOT / "models" / "MODELS.md"]:
+    for path in [*models, *(ROOT / n for n in NOTICES)]:  # upstream licences travel with their weights
         shutil.copy2(path, dest / "models" / path.name)
     return dest
 

@@ -1,6 +1,7 @@
 """Write the ONNX graphs of every shipped network into models/ (see models/MODELS.md).
 
     python scripts/export_onnx.py            # write models/<net>-<wrap>.onnx, print sha256s
+                                             # (and delete graphs whose weights left)
     python scripts/export_onnx.py --check    # exit 1 if any file differs from a fresh export
 
 The graphs are written from core/architecture.py's tables by core/onnx_graph.py (no
@@ -25,6 +26,14 @@ def main(argv=None) -> int:
     p.add_argument("--check", action="store_true", help="compare instead of writing")
     args = p.parse_args(argv)
     stale = 0
+    names = {onnx_models.file_name(net, wrap) for net, wrap in onnx_models.shipped()}
+    for old in sorted(args.models_dir.glob("*.onnx")):
+        if old.name not in names:  # a graph whose weights no longer ship
+            if args.check:
+                print(f"{old}: no longer shipped", file=sys.stderr)
+                stale += 1
+            else:
+                old.unlink()
     for net, wrap in onnx_models.shipped():
         data = onnx_models.graph_bytes(net, wrap, args.models_dir)
         path = args.models_dir / onnx_models.file_name(net, wrap)

@@ -1,12 +1,16 @@
-"""Train Brushwork's networks: `python scripts/train.py split|pack|STAGE|export STAGE`.
+"""Train Brushwork's networks: `python scripts/train.py split|pack|STAGE|validate STAGE|export STAGE`.
 
   split     find the validation files and their near-copies; writes scripts/data_split.json
   pack      pack the training images (never the held-out ones) into one small file
-  STAGE     train one stage of scripts/train.toml, resuming from its checkpoint, for at
-            most --minutes (a device command lasts 10 minutes), then checkpoint
+  STAGE     train one stage of scripts/train.toml, resuming from its checkpoint (or from
+            the weights shipped in models/), for at most --minutes, then checkpoint
+  validate  measure a stage's checkpoint on 20 validation pairs (both judges of
+            ../shared/EVAL.md), append the numbers to its .val.jsonl; decides what to export
   export    write a stage's weights into models/ as fp16 safetensors and print sha256
 
-Stages in order: decoder_r31, decoder_r41, linear_r31, linear_r41, ccpl.
+Stages in order: linear_r31, ccpl_r31 (starts from linear_r31), decoder_r41, linear_r41,
+ccpl. The relu3_1 encoder and decoder are the authors' (scripts/convert_published.py).
+On CPUs with AMX or AVX-512 BF16 the passes run under bf16 autocast.
 """
 from __future__ import annotations
 
@@ -18,31 +22,50 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
 SPLIT = ROOT / "scripts" / "data_split.json"
 SHARED = ROOT.parent / "shared" / "data"
 
 
-def _config(path: Path, stage: str, cpu_stopgap: bool) -> tuple[dict, dict]:
+def _config(path: Path, stage: str) -> tuple[dict, dict]:
     cfg = tomllib.loads(path.read_text())
     if stage not in cfg:
         sys.exit(f"train.py: no stage {stage!r} in {path}")
-    st = dict(cfg[stage])
-    if cpu_stopgap:  # 2 CPU cores: smaller crops and batches, same losses
-        st.update(size=128, batch=max(2, st["batch"] // 2))
-    return cfg, st
+    return cfg, dict(cfg[stage])
+
+
+def validate(stage, out_dir: Path, step: int, stride: int = 5) -> dict:
+    """Every `stride`-th validation pair (20 of 96: all photos, all styles), both judges,
+    and the warp error on evaluate.py's moving sequence (CCPL's reason to exist)."""
+    import time
+
+    import evaluate as cli
+    from core.training import evaluate as ev
+
+    contents, styles = ev.validation_split()
+    pairs = [(c, s) for c in contents for s in styles][::stride]
+    runner = ev.stage_runner(stage)
+    res = ev.evaluate([runner], cli.judges(), contents, styles, pairs, set(), log=lambda m: None)
+    frames, maps = ev.motion_sequence(contents[cli.WARP_CONTENT], 8)
+    warp = ev.warp_error([runner.fn(f, styles[cli.WARP_STYLE]) for f in frames], maps)
+    row = {"step": step, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "pairs": len(pairs),
+           **{k: round(v, 4) for k, v in res.summary([stage.name])[stage.name].items()
+              if k in cli.COLUMNS}, "warp_error": round(warp, 3)}
+    with open(out_dir / f"{stage.name}.val.jsonl", "a") as f:
+        f.write(json.dumps(row) + "\n")
+    return row
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("stage", help="split | pack | a stage of the config | export")
-    p.add_argument("export_stage", nargs="?", help="with export: which stage")
+    p.add_argument("stage", help="split | pack | a stage of the config | validate | export")
+    p.add_argument("export_stage", nargs="?", help="with validate or export: which stage")
     p.add_argument("--config", type=Path, default=ROOT / "scripts" / "train.toml")
     p.add_argument("--data", type=Path, default=SHARED)
     p.add_argument("--minutes", type=float, default=9.0, help="stop (and checkpoint) after this long")
     p.add_argument("--iters", type=int, help="override the stage's total steps")
     p.add_argument("--device", default="auto")
-    p.add_argument("--cpu-stopgap", action="store_true", help="128 px crops, half batches (CPU)")
     p.add_argument("--models", type=Path, default=ROOT / "models")
     args = p.parse_args(argv)
 
@@ -65,18 +88,20 @@ def main(argv=None) -> int:
     from core.training import loop
     from core.training.stages import Stage, load_into_stage
 
-    name = args.export_stage if args.stage == "export" else args.stage
-    _, st = _config(args.config, name, args.cpu_stopgap)
+    name = args.export_stage if args.stage in ("export", "validate") else args.stage
+    _, st = _config(args.config, name)
     if args.iters:
         st["iters"] = args.iters
     torch.manual_seed(cfg["seed"])
     stage = Stage(name, st, pack_path, out_dir, args.device)
+    if args.stage == "validate":
+        print(json.dumps(validate(stage, out_dir, load_into_stage(stage))))
+        return 0
     if args.stage == "export":
         step = load_into_stage(stage)
-        flags = " --cpu-stopgap" if args.cpu_stopgap else ""
         prov = {"stage": name, "step": step, "config": json.dumps(st, sort_keys=True),
-                "command": f"python scripts/train.py {name}{flags} (resumed until step {step}); "
-                           f"python scripts/train.py export {name}{flags}",
+                "command": f"python scripts/train.py {name} (resumed until step {step}); "
+                           f"python scripts/train.py export {name}",
                 "data": "../shared/data minus scripts/data_split.json validation + near-copies"}
         for file, sha in stage.export(args.models, prov).items():
             print(f"{file} {sha} step {step}")

@@ -151,7 +151,7 @@ out["install_poll"] = bpy.ops.brushwork.install_dependencies.poll()
 report(out)
 ''', tmp_path)
     r = proc.result
-    assert r["methods"] == ["AUTO", "LINEAR_R31", "LINEAR_R41", "CCPL", "WCT_R31"]
+    assert r["methods"] == ["AUTO", "LINEAR_R31", "LINEAR_R41", "CCPL", "CCPL_R31", "WCT_R31"]
     assert "Pick a style image" in r["no_style"]
     assert "Style image not found" in r["missing_style"] and "missing.jpg" in r["missing_style"]
     assert "No colour image feeds Base Color" in r["data_only"]

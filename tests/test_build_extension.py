@@ -54,7 +54,7 @@ def test_the_linux_zip_carries_only_linux_wheels(names):
 
 def test_zip_root_holds_the_package(names):
     for required in ("blender_manifest.toml", "__init__.py", "addon/__init__.py", "core/__init__.py",
-                     "core/__main__.py", "core/worker.py", "models/MODELS.md"):
+                     "core/__main__.py", "core/worker.py", "models/MODELS.md", "models/LICENSE-LinearStyleTransfer.txt"):
         assert required in names
     for ext in ("safetensors", "onnx"):
         shipped = {n for n in names if n.startswith("models/") and n.endswith(f".{ext}")}

@@ -55,7 +55,7 @@ def test_painterly_filters_keep_size_and_change_the_photo():
 
 @pytest.fixture(scope="module")
 def backend():
-    keys = ("vgg19", "decoder_r31", "linear_r31", "ccpl_r41", "decoder_r41")
+    keys = ("vgg19", "encoder_r31", "decoder_r31", "linear_r31", "ccpl_r41", "decoder_r41")
     return TorchBackend({k: weights.random(k) for k in keys}, "cpu")
 
 
@@ -66,7 +66,7 @@ def _nchw(x):
 def test_training_encoder_and_decoder_equal_the_inference_networks(backend):
     img = photo(64, 80)
     feats = backend.run("encoder_r31", img)
-    taps = Encoder(backend.weights["vgg19"], "relu3_1")(_nchw(img))
+    taps = Encoder(backend.weights["encoder_r31"], "relu3_1")(_nchw(img))
     assert np.allclose(taps["relu3_1"][0].permute(1, 2, 0).numpy(), feats, rtol=1e-4, atol=1e-2)
     dec = decoder("decoder_r31", backend.weights["decoder_r31"])
     ref = backend.run("decoder_r31.decoder", feats)
@@ -171,9 +171,11 @@ def tiny_pack(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name, cfg", [
-    ("decoder_r31", {"kind": "decoder", "layer": "r31", "pixel_weight": 1.0, "perceptual_weight": 0.01,
+    ("decoder_r41", {"kind": "decoder", "layer": "r41", "pixel_weight": 1.0, "perceptual_weight": 0.01,
                      "style_share": 0.5}),
     ("linear_r31", {"kind": "linear", "layer": "r31", "content_weight": 1.0, "style_weight": 5.0}),
+    ("ccpl_r31", {"kind": "linear", "model": "ccpl_r31", "init": "linear_r31", "layer": "r31",
+                  "content_weight": 1.0, "style_weight": 5.0, "ccp_weight": 0.5}),
     ("ccpl", {"kind": "ccpl", "layer": "r41", "content_weight": 1.0, "style_weight": 5.0, "ccp_weight": 0.5}),
 ])
 def test_every_stage_trains_checkpoints_and_exports_loadable_weights(tiny_pack, tmp_path, name, cfg):
@@ -185,10 +187,16 @@ def test_every_stage_trains_checkpoints_and_exports_loadable_weights(tiny_pack, 
     cfg = dict(cfg, size=48, batch=2, iters=2, lr=1e-4)
     if name == "ccpl" and not weights.is_trained("decoder_r41"):  # CCPL starts from an r41 decoder
         save_file(weights.random("decoder_r41"), str(tmp_path / "decoder_r41.ckpt.safetensors"))
+    if name == "ccpl_r31":  # a fresh CCPL r31 starts from Linear r31's weights
+        start = weights.random("linear_r31")
+        start["unzip.bias"] = start["unzip.bias"] + 0.25
+        save_file(start, str(tmp_path / "linear_r31.ckpt.safetensors"))
     stage = Stage(name, cfg, tiny_pack, tmp_path, "cpu")
     if weights.is_trained(f"decoder_{cfg['layer']}") and cfg["kind"] == "decoder":
         shipped = weights.load(f"decoder_{cfg['layer']}")  # continues from models/
         assert all(np.allclose(p.detach().numpy(), shipped[n]) for n, p in stage.dec.named().items())
+    if name == "ccpl_r31" and not weights.is_trained("ccpl_r31"):
+        assert np.allclose(stage.trans.unzip.bias.detach().numpy(), start["unzip.bias"])
     before = {n: p.detach().clone() for n, p in stage.trainable.items()}
     assert loop.run(name, stage.trainable, stage.step, out_dir=tmp_path, total=2, lr=1e-4, seed=0,
                     minutes=5, lr_scales=stage.lr_scales, log_every=1) == 2
@@ -199,3 +207,27 @@ def test_every_stage_trains_checkpoints_and_exports_loadable_weights(tiny_pack, 
         arrays = load_file(str(tmp_path / file))
         assert {n: a.shape for n, a in arrays.items()} == MODELS[key].params()
         assert all(np.isfinite(a).all() for a in arrays.values())
+
+
+def test_r31_stages_see_the_published_encoders_features(tiny_pack, tmp_path):
+    """Training takes its losses on the raw VGG-19 and feeds the transformation the
+    shipped normalised encoder's relu3_1: one pass, divided by the exact channel scales."""
+    from core.training.stages import Stage
+
+    cfg = {"kind": "linear", "layer": "r31", "content_weight": 1.0, "style_weight": 5.0,
+           "size": 48, "batch": 2, "iters": 1, "lr": 1e-4}
+    stage = Stage("linear_r31", cfg, tiny_pack, tmp_path, "cpu")
+    img = photo(64, 80, seed=4)
+    shipped = TorchBackend({"encoder_r31": weights.load("encoder_r31")}, "cpu").run("encoder_r31", img)
+    with torch.no_grad():
+        seen = stage._trans_in(stage.enc(_nchw(img)))[0].permute(1, 2, 0).numpy()
+    assert np.abs(seen - shipped).max() < 1e-4 * np.abs(shipped).max()
+
+
+def test_bf16_autocast_only_where_the_cpu_has_it(monkeypatch):
+    monkeypatch.setattr(loop, "cpu_has_bf16", lambda: False)
+    with loop.autocast("cpu"):
+        assert not torch.is_autocast_enabled("cpu")
+    monkeypatch.setattr(loop, "cpu_has_bf16", lambda: True)
+    with loop.autocast("cpu"):
+        assert torch.is_autocast_enabled("cpu")

@@ -1,4 +1,5 @@
 """The weight registry: verified loading, clear failures, deterministic stand-ins."""
+import importlib.util
 import re
 import shutil
 from pathlib import Path
@@ -67,3 +68,48 @@ def test_the_numpy_reader_matches_the_safetensors_library():
             assert ours.keys() == theirs.keys()
             for name in ours:
                 assert ours[name].dtype == theirs[name].dtype and np.array_equal(ours[name], theirs[name])
+
+
+def test_the_published_encoder_is_our_vgg19_up_to_one_positive_scale_per_channel():
+    """The authors' normalised VGG (encoder_r31) and the Keras VGG-19 differ only by one
+    positive factor per channel: the weights say so exactly, and so do the features."""
+    torch = pytest.importorskip("torch")
+    from core import nets
+    from core.architecture import ENCODERS
+    from imaging import photo
+
+    raw, pub = weights.load("vgg19"), weights.load("encoder_r31")
+    convs = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1"]
+    m = weights.channel_scales(raw, pub, convs)
+    m_in = np.ones(3)
+    for name in convs:
+        assert (m[name] > 0).all()
+        rescaled = raw[f"{name}.weight"] * m_in[None, :, None, None] / m[name][:, None, None, None]
+        assert np.abs(rescaled - pub[f"{name}.weight"]).max() <= 1e-6 * np.abs(pub[f"{name}.weight"]).max()
+        assert np.allclose(raw[f"{name}.bias"] / m[name], pub[f"{name}.bias"], rtol=1e-5, atol=1e-7)
+        m_in = m[name]
+    x = torch.from_numpy(photo(64, 96, seed=3)).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        a = nets.encoder(ENCODERS["r31"], raw)(x)
+        b = nets.encoder(ENCODERS["r31"], pub)(x)
+    assert float((a / torch.from_numpy(m["conv3_1"]).float().view(1, -1, 1, 1) - b).abs().max()) \
+        < 1e-5 * float(b.abs().max())
+    assert 0.3 < float(b[b > 0].mean()) < 3  # normalised: mean activation about 1, not hundreds
+
+
+def test_the_published_networks_are_converted_only_from_the_published_files(tmp_path):
+    import sys
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import convert_published
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "vgg_r31.pth").write_bytes(b"not the authors' file")
+    (source / "dec_r31.pth").write_bytes(b"nor this")
+    assert convert_published.main(["--source", str(source), "--out", str(tmp_path)]) == 2
+    assert not list(tmp_path.glob("*.safetensors"))
+    shared = ROOT.parent / "shared" / "weights"
+    if (shared / "vgg_r31.pth").is_file() and importlib.util.find_spec("torch"):  # where the sources are at hand: byte-identical output
+        written = convert_published.convert(shared, tmp_path)
+        for key in ("encoder_r31", "decoder_r31"):
+            assert written[MODELS[key].file] == weights.REGISTRY[key].sha256

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from .. import weights
-from ..architecture import Part
+from ..architecture import ENCODER_WEIGHTS, Part
 from ..errors import BrushworkError
 from ..methods import METHODS, channel_moments
 from .data import validation_names
@@ -184,7 +184,8 @@ def _backend(key: str, allow_untrained: bool):
     from ..backend_torch import TorchBackend
 
     dec, trained = weights.resolve(key, allow_untrained=allow_untrained)
-    return TorchBackend({"vgg19": weights.load("vgg19"), key: dec}, "cpu"), trained
+    enc = ENCODER_WEIGHTS[key[-3:]]
+    return TorchBackend({enc: weights.load(enc), key: dec}, "cpu"), trained
 
 
 def adain_runner(layer: str, allow_untrained: bool = False) -> Runner:
@@ -225,6 +226,16 @@ def gatys(encoder: Encoder, content: np.ndarray, style: np.ndarray, steps: int =
 def gatys_runner(pairs: int, steps: int = 200) -> Runner:
     encoder = vgg19_judge()
     return Runner("gatys", lambda c, s: gatys(encoder, c, s, steps), limit=pairs)
+
+
+def stage_runner(stage) -> Runner:
+    """A training stage's modules as they stand (whole image, fp32): how a checkpoint
+    paints before it is exported, so the best one can be picked on the validation split."""
+    @torch.no_grad()
+    def run(content, style):
+        cf, sf = (stage._trans_in(stage.enc(to_tensor(x))) for x in (content, style))
+        return to_image(stage.dec(stage.trans(cf, sf)))
+    return Runner(stage.name, run)
 
 
 def identity_runner() -> Runner:

@@ -71,6 +71,24 @@ def cosine_lr(base: float, step: int, total: int, warmup: int = 200) -> float:
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(total, 1)))))
 
 
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AMX or AVX-512 BF16): there bf16 autocast
+    runs a training step about 2-3x faster; elsewhere it would be slower than fp32."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(f in flags.split() for f in ("amx_bf16", "avx512_bf16"))
+
+
+def autocast(device):
+    """bf16 autocast on CUDA and on CPUs with native bf16; fp32 elsewhere."""
+    kind = torch.device(device).type if device is not None else "cpu"
+    if kind == "cuda" or (kind == "cpu" and cpu_has_bf16()):
+        return torch.autocast(kind, dtype=torch.bfloat16)
+    return nullcontext()
+
+
 def run(stage: str, names: dict, step_fn: Callable[[torch.Generator, int], dict],
         *, out_dir: Path, total: int, lr: float, seed: int, minutes: float,
         checkpoint_minutes: float = 3.0, log_every: int = 20, device=None,
@@ -92,8 +110,7 @@ def run(stage: str, names: dict, step_fn: Callable[[torch.Generator, int], dict]
     if step:
         print(f"{stage}: resuming at step {step}", flush=True)
     start = last_save = time.monotonic()
-    amp = (torch.autocast("cuda", dtype=torch.bfloat16)
-           if device is not None and torch.device(device).type == "cuda" else nullcontext())
+    amp = autocast(device)
     sums: dict = {}
     while step < total and time.monotonic() - start < minutes * 60:
         for group in opt.param_groups:

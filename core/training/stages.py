@@ -14,12 +14,13 @@ import torch
 from torch import nn
 
 from .. import weights as registry
-from ..architecture import MODELS
+from ..architecture import ENCODER_WEIGHTS, MODELS
 from . import data, loop
 from .losses import STYLE_LAYERS, ccp_loss, content_loss, perceptual_loss, style_loss
 from .modules import SCT, Encoder, LinearTransform, decoder
 
 LAYER_TAP = {"r31": "relu3_1", "r41": "relu4_1"}
+R31_CONVS = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1"]
 
 
 def _device(name: str) -> torch.device:
@@ -64,10 +65,27 @@ class Stage:
         self.layer = cfg.get("layer", "r41")
         self.exports: dict[str, nn.Module] = {}
         self.lr_scales: dict[str, float] = {}
+        self.scale = self._input_scale()
         getattr(self, f"_build_{cfg['kind']}")()
 
     def _has_checkpoint(self) -> bool:
         return (self.out_dir / f"{self.name}.ckpt.safetensors").exists()
+
+    def _input_scale(self) -> torch.Tensor:
+        """Per-channel divisor from the loss network's features to the transformation's.
+
+        One VGG-19 pass serves both: the losses are taken on our raw VGG-19 (the judge
+        `../shared/EVAL.md` uses), and at relu3_1 the published normalised encoder's
+        features are exactly those divided by one scale per channel.
+        """
+        if ENCODER_WEIGHTS[self.layer] == "vgg19":
+            return torch.ones(1, device=self.device)
+        m = registry.channel_scales(self.vgg, registry.load(ENCODER_WEIGHTS[self.layer]), R31_CONVS)
+        return torch.from_numpy(m[R31_CONVS[-1]]).float().view(1, -1, 1, 1).to(self.device)
+
+    def _trans_in(self, feats: dict) -> torch.Tensor:
+        """The feature map the transformation and decoder see (the shipped encoder's)."""
+        return feats[LAYER_TAP[self.layer]] / self.scale
 
     # --- stage builders ---------------------------------------------------------------
     def _build_decoder(self):
@@ -93,7 +111,7 @@ class Stage:
         g = torch.Generator().manual_seed(0)
         x = data.batch(self.images["content"], 8, self.cfg["size"], g, self.device)
         with torch.no_grad():
-            rms = float(self.enc(x)[LAYER_TAP[self.layer]].float().pow(2).mean().sqrt())
+            rms = float(self._trans_in(self.enc(x)).float().pow(2).mean().sqrt())
         scales = {name: rms ** p for name, p in powers.items()}
         self.lr_scales.update(scales)
         if fresh:
@@ -109,18 +127,24 @@ class Stage:
         return cb, sb
 
     def _build_linear(self):
-        key = f"linear_{self.layer}"
+        """Linear's transformation (or CCPL's, the same module under the CCP loss),
+        trained with the encoder and decoder frozen. `init` starts a fresh stage from
+        another stage's weights (CCPL from Linear)."""
+        key = self.cfg.get("model", f"linear_{self.layer}")
         dec_key = f"decoder_{self.layer}"
         self.enc = _to(Encoder(self.vgg), self.device)
         self.dec = _to(decoder(dec_key, _trained_or_checkpoint(dec_key, self.out_dir, dec_key)),
                        self.device).requires_grad_(False)
         init = _shipped(key)
+        fresh = init is None and not self._has_checkpoint()
+        if fresh and self.cfg.get("init"):
+            init = _trained_or_checkpoint(self.cfg["init"], self.out_dir, self.cfg["init"])
+            fresh = False
         self.trans = _to(LinearTransform(key, init), self.device)
         self.exports = {key: self.trans}
         self.trainable = self.trans.named()
         self._reparametrise({"cnet.conv1.weight": -1, "snet.conv1.weight": -1, "compress.weight": -1,
-                             "unzip.weight": 1, "unzip.bias": 1},
-                            fresh=init is None and not self._has_checkpoint())
+                             "unzip.weight": 1, "unzip.bias": 1}, fresh=fresh)
         self._ccp_heads()
 
     def _build_ccpl(self):
@@ -161,7 +185,7 @@ class Stage:
                                jitter=c.get("jitter", 0.0))
         with torch.no_grad():
             target = self.enc(x)
-        y = self.dec(target[LAYER_TAP[self.layer]])
+        y = self.dec(self._trans_in(target))
         pixel = ((y.float() - x) ** 2).flatten(1).mean(1)
         perc = perceptual_loss(self.enc(y), target)
         loss = (c["pixel_weight"] * pixel + c["perceptual_weight"] * perc).mean()
@@ -187,8 +211,7 @@ class Stage:
         return out
 
     def _step_linear(self, g):
-        tap = LAYER_TAP[self.layer]
-        return self._stylize_losses(g, lambda cf, sf: self.trans(cf[tap], sf[tap]))
+        return self._stylize_losses(g, lambda cf, sf: self.trans(self._trans_in(cf), self._trans_in(sf)))
 
     def _step_ccpl(self, g):
         return self._stylize_losses(g, lambda cf, sf: self.trans(cf["relu4_1"], sf["relu4_1"]))
