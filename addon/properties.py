@@ -35,7 +35,7 @@ class BrushworkSettings(bpy.types.PropertyGroup):
                ("LINEAR_R31", "Linear r31", "Linear style transfer at relu3_1: finer strokes, more structure"),
                ("LINEAR_R41", "Linear r41", "Linear style transfer at relu4_1: the strongest style"),
                ("CCPL", "CCPL", "Contrastive coherence: calmer local detail, least flicker"),
-               ("CCPL_R31", "CCPL r31", "Contrastive coherence at relu3_1: fine strokes, steadiest in animation"),
+               ("CCPL_R31", "CCPL r31", "Linear r31 trained further for local coherence: calmer detail, less flicker"),
                ("WCT_R31", "WCT r31", "Whitening-colouring at relu3_1: closed form, no learned transform")])
     strength: FloatProperty(name="Strength", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
                             description="0 keeps the texture, 1 paints it fully in the style")

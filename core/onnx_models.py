@@ -33,6 +33,12 @@ SHA256 = {
     "linear_r31.snet-none.onnx": "99581b3e46c3efc71561c3c2bbfb3a1af6a6f69c7044e28565dbc24a59fd2f99",
     "linear_r31.snet-x.onnx": "48abd50ab2cd5f09bb2908fcac1122b8a4af493c4db7252b7647f7dd126c02e5",
     "linear_r31.snet-both.onnx": "5646fe6aca7cf76e59ab8ef8da131724af0a0600692cb1a8187fce32003b83d1",
+    "ccpl_r31.cnet-none.onnx": "d202d0dc6d3b7b343b73e47fce580170c2f3fd2461b4fa06256618a15ed86189",
+    "ccpl_r31.cnet-x.onnx": "16447e02bd6a5a3a94b73346005745b6183c16de95a6f4ded59e2876be9bd829",
+    "ccpl_r31.cnet-both.onnx": "600c770950e890b9c6a156fb80093bd09f0382288f4bbc126fcb2b2a1f0eae1e",
+    "ccpl_r31.snet-none.onnx": "65451a9963172704e164d567106c442c983c39d3c0d01659092ec0dabc154532",
+    "ccpl_r31.snet-x.onnx": "79eaf35de54203ae205ec2b5e96ffcf42303b6dd5bfe606c307d8fe9e31eec82",
+    "ccpl_r31.snet-both.onnx": "dc86c297a4efaad050373f6ba69879bac8bbae80f740904d7613f0007b801e59",
 }
 
 

@@ -3,8 +3,8 @@
 
     python scripts/precision_quality.py [--methods linear-r31] [--precisions bf16,fp16]
 
-Every one of the 96 validation pairs (`../shared/EVAL.md`: photos and paintings at
-their protocol size), tiles of 256 px as a large job runs them, each result as the
+Every one of the 96 validation pairs (`../shared/EVAL.md`: photos and paintings at their
+protocol size; `--photos N`: the first N photos × 8 paintings), tiles of 256 px as a large job runs them, each result as the
 8-bit picture the user gets. Prints a markdown table in /255: the worst pixel, the
 median of the pairs' worst, the 99.9th percentile of the worst pair, the mean, and how
 many pairs pass 2/255 anywhere. This decides what `--precision auto` may pick.
@@ -26,12 +26,14 @@ def main(argv=None) -> int:
     p.add_argument("--methods", default="linear-r31")
     p.add_argument("--precisions", default="bf16,fp16")
     p.add_argument("--tile", type=int, default=256)
+    p.add_argument("--photos", type=int, help="only the first N photos (N × 8 pairs)")
     args = p.parse_args(argv)
 
     from core.engine import Settings, Stylizer
     from core.training import evaluate as ev
 
     contents, styles = ev.validation_split()
+    contents = dict(list(contents.items())[:args.photos])
     settings = Settings(tile=args.tile)
     rows = ["| method | precision | worst pixel | median of the pairs' worst | 99.9th pct., worst pair "
             "| mean | pairs over 2/255 |", "|---|---|---|---|---|---|---|"]

@@ -15,7 +15,7 @@ the mean |output − frame alone| on the pixels the moving disc uncovered, where
 occlusion mask would drag the disc along; and the same for a blend with no mask, to show
 what ghosting would measure.
 
-    python scripts/video_flicker.py [--frames 48] [--methods wct-r31,linear-r31] [--out docs]
+    python scripts/video_flicker.py [--frames 48] [--methods wct-r31,linear-r31,ccpl-r31] [--out docs]
 """
 from __future__ import annotations
 
@@ -202,7 +202,7 @@ def save_pngs(kept, folder: Path, name: str, frames=(10, 20, 30)) -> None:
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=48)
-    p.add_argument("--methods", default="wct-r31,linear-r31")
+    p.add_argument("--methods", default="wct-r31,linear-r31,ccpl-r31")
     p.add_argument("--style", type=Path, default=ROOT / "tests" / "data" / "painting.jpg")
     p.add_argument("--out", type=Path, default=ROOT / "docs")
     p.add_argument("--save-clip", type=Path, help="keep the handheld clip here")
@@ -263,7 +263,6 @@ def main() -> int:
             "*stylize + flow* are medians over 16 frames, measured interleaved (flow: DIS both ways, the "
             "consistency mask and the blend); *job* is a whole `clip.run` (decode, statistics, stylize, flow, "
             "the job's own flicker measurement, encode) divided by the frames.",
-            "- CCPL: not measured — untrained here (`--allow-untrained` would measure random weights).",
             "- The handheld clip is self-made (no licensed filmed footage was available): "
             "see scripts/video_flicker.py and tests/data/README.md."]
     (args.out / "video-flicker.md").write_text(note + "\n".join(lines + tail) + "\n")
