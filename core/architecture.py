@@ -106,6 +106,10 @@ class Part:
         """Halo in input pixels: radius plus one, rounded up to `multiple`."""
         return int(ceil((self.radius + 1) / multiple) * multiple)
 
+    def convs(self) -> list[str]:
+        """The convolutions' names, in network order."""
+        return [layer[1] for layer in self.layers if layer[0] == "conv"]
+
     def params(self) -> dict[str, tuple]:
         """Parameter name → shape, in PyTorch's layout."""
         out = {}

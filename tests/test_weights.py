@@ -79,7 +79,8 @@ def test_the_published_encoder_is_our_vgg19_up_to_one_positive_scale_per_channel
     from imaging import photo
 
     raw, pub = weights.load("vgg19"), weights.load("encoder_r31")
-    convs = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1"]
+    convs = ENCODERS["r31"].convs()
+    assert convs == ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1"]
     m = weights.channel_scales(raw, pub, convs)
     m_in = np.ones(3)
     for name in convs:

@@ -14,13 +14,12 @@ import torch
 from torch import nn
 
 from .. import weights as registry
-from ..architecture import ENCODER_WEIGHTS, MODELS
+from ..architecture import ENCODER_WEIGHTS, ENCODERS, MODELS
 from . import data, loop
 from .losses import STYLE_LAYERS, ccp_loss, content_loss, perceptual_loss, style_loss
 from .modules import SCT, Encoder, LinearTransform, decoder
 
 LAYER_TAP = {"r31": "relu3_1", "r41": "relu4_1"}
-R31_CONVS = ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1"]
 
 
 def _device(name: str) -> torch.device:
@@ -80,8 +79,9 @@ class Stage:
         """
         if ENCODER_WEIGHTS[self.layer] == "vgg19":
             return torch.ones(1, device=self.device)
-        m = registry.channel_scales(self.vgg, registry.load(ENCODER_WEIGHTS[self.layer]), R31_CONVS)
-        return torch.from_numpy(m[R31_CONVS[-1]]).float().view(1, -1, 1, 1).to(self.device)
+        convs = ENCODERS[self.layer].convs()
+        m = registry.channel_scales(self.vgg, registry.load(ENCODER_WEIGHTS[self.layer]), convs)
+        return torch.from_numpy(m[convs[-1]]).float().view(1, -1, 1, 1).to(self.device)
 
     def _trans_in(self, feats: dict) -> torch.Tensor:
         """The feature map the transformation and decoder see (the shipped encoder's)."""
