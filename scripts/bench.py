@@ -48,10 +48,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core.allocator import keep_freed_memory  # noqa: E402
-from core.architecture import ENCODERS, MODELS  # noqa: E402  (no torch: cheap)
-from core.engine import Settings  # noqa: E402
-from core.methods import METHODS  # noqa: E402
+from core.mem.allocator import keep_freed_memory  # noqa: E402
+from core.nets.architecture import ENCODERS, MODELS  # noqa: E402  (no torch: cheap)
+from core.engine.stylizer import Settings  # noqa: E402
+from core.engine.methods import METHODS  # noqa: E402
 
 TILE = Settings.tile   # the engine's default tile, and the floor's representative input
 STYLE_PX = 512         # style image side (the engine's STYLE_SIZE)
@@ -233,7 +233,7 @@ def photo(h: int, w: int, seed: int = 0) -> np.ndarray:
 def make_input(spec: dict) -> dict:
     """Write the photo of one size as an 8-bit PNG (in its own process, so making it
     counts towards no run's peak RSS)."""
-    from core.image_io import Picture, write_image
+    from core.media.image_io import Picture, write_image
     img = photo(spec["size"], spec["size"], seed=spec.get("seed", 0))
     if spec.get("flip"):
         img = img[..., ::-1].copy()
@@ -246,8 +246,8 @@ def one(spec: dict) -> dict:
     out, as `python -m core stylize` runs it; in its own process (torch is imported only
     for the torch backend, so an onnx run's RSS holds no torch). Compute (`stylize`) is
     timed apart from decoding (`read`), the style and encoding (`write`)."""
-    from core import jobs
-    from core.engine import Settings, Stylizer
+    from core.jobs import image as jobs
+    from core.engine.stylizer import Settings, Stylizer
     backend, precision = spec.get("backend", "torch"), spec.get("precision", "fp32")
     st = Stylizer(spec["method"], spec["device"], allow_untrained=True, backend=backend, precision=precision)
     cuda = backend == "torch" and st.backend.device.type == "cuda"
@@ -284,7 +284,7 @@ def one(spec: dict) -> dict:
            "threads": torch.get_num_threads() if backend == "torch" else os.cpu_count(),
            "untrained": st.untrained}
     if spec.get("png_io"):
-        from core.image_io import read_image
+        from core.media.image_io import read_image
         res["io"] = png_io(read_image(out).color)
     os.remove(out)
     return res
@@ -336,7 +336,7 @@ PNG_LEVELS = (1, 3, 6)  # zlib levels compared; 3 is what write_image uses, 6 zl
 
 def png_io(rgb: np.ndarray) -> dict:
     """Encode (write) and decode (read) time of the result as 8-bit PNG, per zlib level."""
-    from core.image_io import Picture, read_image, write_image
+    from core.media.image_io import Picture, read_image, write_image
     levels = []
     with tempfile.TemporaryDirectory(prefix="brushwork-bench-") as tmp:
         for level in PNG_LEVELS:
@@ -354,7 +354,7 @@ def png_io(rgb: np.ndarray) -> dict:
 def frames_fps(spec: dict) -> dict:
     """Frames per second of a 1920×1080 sequence: style and content statistics computed
     once (as `core frames` does), then every frame encode → transform → decode."""
-    from core.engine import Settings, Stylizer
+    from core.engine.stylizer import Settings, Stylizer
     st = Stylizer(spec["method"], spec["device"], allow_untrained=True, backend=spec.get("backend", "torch"),
                   precision=spec.get("precision", "fp32"))
     side = st.style(photo(STYLE_PX, STYLE_PX, seed=1)[..., ::-1].copy())
@@ -606,7 +606,7 @@ def main(argv=None) -> int:
 
     import torch
 
-    from core.backend_torch import pick_device, pick_precision
+    from core.backends.torch.backend import pick_device, pick_precision
     from core.errors import BrushworkError
     try:
         device = pick_device(args.device)
@@ -649,7 +649,7 @@ def main(argv=None) -> int:
     name = torch.cuda.get_device_name(device) if cuda else (_cpu_name() or platform.processor() or "CPU")
     res = {"device": str(device), "device_name": name, "torch": torch.__version__, "revision": _revision(),
            "threads": torch.get_num_threads(), "repeat": args.repeat, "whole_max": args.whole_max,
-           "allocator": "freed memory kept (core/allocator.py)" if allocator_kept else "the C library's default",
+           "allocator": "freed memory kept (core/mem/allocator.py)" if allocator_kept else "the C library's default",
            "sizes": sizes, "methods": methods, "backends": backends, "caps": caps, "precisions": precisions}
     folder = tempfile.mkdtemp(prefix="brushwork-bench-")
     try:

@@ -181,7 +181,7 @@ def stage(dest: Path, platforms=PLATFORMS) -> Path:
     Files are copied, not linked. Returns `dest`.
     """
     dest = Path(dest)
-    for rel in (MANIFEST, "addon/__init__.py", "core/__init__.py", "core/worker.py", *NOTICES):
+    for rel in (MANIFEST, "addon/__init__.py", "core/__init__.py", "core/app/worker.py", *NOTICES):
         if not (ROOT / rel).is_file():
             raise BuildError(f"missing {ROOT / rel}")
     models = sorted([*(ROOT / "models").glob("*.safetensors"), *(ROOT / "models").glob("*.onnx")])

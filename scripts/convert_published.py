@@ -22,8 +22,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
 from convert_vgg19 import serialize_safetensors, write_atomic  # noqa: E402
-from core.architecture import MODELS  # noqa: E402
-from core.weights import sha256_of  # noqa: E402
+from core.nets.architecture import MODELS  # noqa: E402
+from core.nets.weights import sha256_of  # noqa: E402
 
 SOURCES = {
     "vgg_r31.pth": "f9bffd632f87360d4de1bcd1627246d2b41a6278aa46e1c1fe7212796b646b7e",
@@ -84,9 +84,9 @@ def convert(src_dir: Path, out_dir: Path) -> dict[str, str]:
 
 
 def _check_preprocessing(state: dict, path: Path) -> None:
-    """The published conv1 must be the RGB→Caffe 1×1 conv that core.nets builds."""
+    """The published conv1 must be the RGB→Caffe 1×1 conv that core.backends.torch.nets builds."""
     import torch
-    from core.nets import caffe_preprocess
+    from core.backends.torch.nets import caffe_preprocess
 
     ours = caffe_preprocess()
     if not (torch.equal(state["conv1.weight"], ours.weight) and

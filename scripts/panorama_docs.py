@@ -25,11 +25,11 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core import colour  # noqa: E402
-from core.cli import main as cli  # noqa: E402
-from core.image_io import read_image  # noqa: E402
-from core.panorama import pole_streaks, seam_ratio  # noqa: E402
-from core.poles import cap_view  # noqa: E402
+from core.media import colour  # noqa: E402
+from core.app.cli import main as cli  # noqa: E402
+from core.media.image_io import read_image  # noqa: E402
+from core.scene.panorama import pole_streaks, seam_ratio  # noqa: E402
+from core.scene.poles import cap_view  # noqa: E402
 
 CROP = 160  # columns each side of the meridian in the crop
 

@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     p.add_argument("--photos", type=int, help="only the first N photos (N × 8 pairs)")
     args = p.parse_args(argv)
 
-    from core.engine import Settings, Stylizer
+    from core.engine.stylizer import Settings, Stylizer
     from core.training import evaluate as ev
 
     contents, styles = ev.validation_split()

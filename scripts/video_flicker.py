@@ -54,7 +54,7 @@ def _read(path: Path) -> np.ndarray:
 
 def handheld(n: int, path: Path):
     """The clip, and per frame t ≥ 1 the true (back flow, valid, disoccluded) masks."""
-    from core import motion
+    from core.scene import motion
     photo, bug = _read(SHARED / "adain_newyork.jpg"), _read(SHARED / "debian_LadyBird.jpg")
     rng = np.random.default_rng(11)
     phases = rng.uniform(0, 2 * np.pi, 6)
@@ -100,7 +100,7 @@ def handheld(n: int, path: Path):
 
 
 def shift_zoom(n: int, path: Path):
-    from core import motion
+    from core.scene import motion
     from core.training.evaluate import motion_sequence
     photo = cv2.resize(_read(SHARED / "adain_newyork.jpg"), (352, 208), interpolation=cv2.INTER_AREA)
     seq, maps = motion_sequence(photo, frames=n, shift=(1.0, 0.5), zoom=0.004, margin=16)
@@ -115,7 +115,7 @@ def shift_zoom(n: int, path: Path):
 
 def measure(movie: Path, truth, style: Path, method: str, coherence: str, work: Path):
     """Run the video job; return frames (content, alone, out), seconds per frame."""
-    from core import clip
+    from core.jobs import movie as clip
     kept = []
     out = work / f"{movie.stem}-{method}-{coherence}.mp4"
     job = clip.VideoJob(movie=str(movie), styles=[str(style)], output=str(out), method=method,
@@ -126,15 +126,15 @@ def measure(movie: Path, truth, style: Path, method: str, coherence: str, work: 
 
 
 def warp_errors(frames: list[np.ndarray], truth) -> float:
-    from core import motion
+    from core.scene import motion
     return float(np.mean([motion.warp_error(frames[t - 1], frames[t], truth[t][0], truth[t][1])
                           for t in range(1, len(frames))]))
 
 
 def own_statistics(content: list[np.ndarray], style: Path, method: str) -> list[np.ndarray]:
     """Each frame as the still tool would paint it: its own content statistics."""
-    from core.engine import Settings, Stylizer
-    from core.jobs import load_style
+    from core.engine.stylizer import Settings, Stylizer
+    from core.jobs.image import load_style
     s = Stylizer(method, "auto")
     side = s.style(load_style(str(style)), str(style))
     return [np.clip(s.run(c, [side], Settings()), 0, 1) for c in content]
@@ -143,11 +143,11 @@ def own_statistics(content: list[np.ndarray], style: Path, method: str) -> list[
 def per_frame_seconds(content: list[np.ndarray], style: Path, method: str, n: int = 16) -> tuple[float, float]:
     """Median seconds per frame to stylize, and to estimate the flow and blend: measured
     frame by frame, interleaved, so that other load on the machine hits both alike."""
-    from core import motion
-    from core.engine import Settings, Stylizer
-    from core.flow import Flow
-    from core.jobs import load_style
-    from core.methods import average_content
+    from core.scene import motion
+    from core.engine.stylizer import Settings, Stylizer
+    from core.scene.flow import Flow
+    from core.jobs.image import load_style
+    from core.engine.methods import average_content
     s = Stylizer(method, "auto")
     side = s.style(load_style(str(style)), str(style))
     shared = average_content([s.content(c, Settings()) for c in content[::12]])
@@ -164,8 +164,8 @@ def per_frame_seconds(content: list[np.ndarray], style: Path, method: str, n: in
 
 def ghost(kept, truth, no_mask: bool = False) -> float:
     """Mean |output − frame alone| (0–255) on the pixels the disc uncovered."""
-    from core import motion
-    from core.flow import Flow
+    from core.scene import motion
+    from core.scene.flow import Flow
     flow, vals = Flow(), []
     for t in range(1, len(kept)):
         mask = truth[t][2]

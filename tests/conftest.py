@@ -11,8 +11,8 @@ DATA = Path(__file__).resolve().parent / "data"
 @pytest.fixture(scope="module")
 def style(tmp_path_factory):
     """The test painting at 64 px wide: small keeps the style pass fast."""
-    from core.image_io import read_image
-    from core.resample import resize
+    from core.media.image_io import read_image
+    from core.engine.resample import resize
     small = resize(read_image(str(DATA / "painting.jpg")).color, (89, 64))  # area-averaged
     path = tmp_path_factory.mktemp("style") / "painting_small.png"
     Image.fromarray(np.round(np.clip(small, 0, 1) * 255).astype(np.uint8)).save(path)

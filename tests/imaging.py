@@ -1,7 +1,7 @@
 """Test pictures made on the spot: small, deterministic, photo-like (not white noise)."""
 import numpy as np
 
-from core.image_io import Picture, write_image
+from core.media.image_io import Picture, write_image
 
 
 def photo(h, w, seed=0):

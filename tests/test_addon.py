@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 
 from blender_env import pbr_scene, run_in_blender
-from core.image_io import read_image
-from core.tileable import detect_wrap
+from core.media.image_io import read_image
+from core.engine.tileable import detect_wrap
 
 DATA = Path(__file__).resolve().parent / "data"
 ROOT = DATA.parent.parent

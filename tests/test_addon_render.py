@@ -7,8 +7,8 @@ import numpy as np
 from PIL import Image
 
 from blender_env import run_in_blender
-from core import motion
-from core.image_io import read_image, read_render_passes
+from core.scene import motion
+from core.media.image_io import read_image, read_render_passes
 
 DATA = Path(__file__).resolve().parent / "data"
 
@@ -234,7 +234,7 @@ report({"result": list(result), "same_camera": before == after, "size": list(ima
 ''', tmp_path)
     r = proc.result
     assert r["result"] == ["FINISHED"] and r["same_camera"] and r["size"] == [80, 40]
-    from core.panorama import seam_ratio
+    from core.scene.panorama import seam_ratio
     with Image.open(r["file"]) as im:
         assert 'GPano:ProjectionType="equirectangular"' in im.info["xmp"].decode()
     assert seam_ratio(read_image(r["file"]).color) <= 1.5
@@ -253,8 +253,8 @@ report({"result": list(result), "same_scene": before == after,
 ''', tmp_path)
     r = proc.result
     assert r["result"] == ["FINISHED"] and r["same_scene"]
-    from core.panorama import seam_ratio
-    from core.spherical import read_spherical
+    from core.scene.panorama import seam_ratio
+    from core.media.spherical import read_spherical
     root = Path(r["root"])
     frames = sorted((root / "frames").glob("*.png"))
     assert [f.name for f in frames] == [f"frame_{i:05d}.png" for i in (1, 2, 3)]

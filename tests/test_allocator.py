@@ -1,4 +1,4 @@
-"""The process-wide allocator setting (core/allocator.py): freed memory is reused without
+"""The process-wide allocator setting (core/mem/allocator.py): freed memory is reused without
 the kernel faulting it in again, and idle holes are handed back past a limit.
 
 Each check runs in a child interpreter: the setting lasts for the process's life."""
@@ -21,7 +21,7 @@ def _child(code: str) -> str:
 
 REUSE = """
 import ctypes, resource
-from core import allocator
+from core.mem import allocator
 kept = allocator.keep_freed_memory() if {keep} else False
 libc = ctypes.CDLL(None)
 libc.malloc.restype = ctypes.c_void_p
@@ -50,7 +50,7 @@ def test_freed_memory_is_reused_without_page_faults():
 def test_tidy_hands_back_holes_larger_than_what_is_in_use():
     out = _child("""
 import numpy as np
-from core import allocator
+from core.mem import allocator
 assert allocator.keep_freed_memory() and allocator.keeps()
 allocator._SLACK = 64 << 20
 def rss():

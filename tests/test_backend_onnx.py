@@ -12,10 +12,13 @@ import pytest
 
 pytest.importorskip("onnxruntime")
 
-from core import backends, jobs, onnx_models, weights  # noqa: E402
-from core.engine import Settings, Stylizer  # noqa: E402
+from core import backends
+from core.jobs import image as jobs
+from core.backends.onnx import models as onnx_models
+from core.nets import weights  # noqa: E402
+from core.engine.stylizer import Settings, Stylizer  # noqa: E402
 from core.errors import BrushworkError, Cancelled  # noqa: E402
-from core.tiling import WRAPS  # noqa: E402
+from core.engine.tiling import WRAPS  # noqa: E402
 from imaging import photo, save  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,8 +50,8 @@ def test_a_shipped_graph_runs_in_plain_onnxruntime():
 @pytest.mark.parametrize("net", ["encoder_r31", "encoder_r41", "decoder_r31.decoder", "linear_r31.cnet",
                                  "linear_r31.snet", "decoder_r41.decoder", "ccpl_r41.cnet", "ccpl_r41.snet"])
 def test_each_net_matches_torch_in_every_wrap_mode(net):
-    from core.backend_onnx import OnnxBackend
-    from core.backend_torch import TorchBackend
+    from core.backends.onnx.backend import OnnxBackend
+    from core.backends.torch.backend import TorchBackend
     key = onnx_models.model_key(net)
     w, trained = weights.resolve(key, allow_untrained=True)
     torch_b = TorchBackend({key: w}, "cpu")
@@ -69,8 +72,8 @@ def test_the_fused_upsampling_graph_equals_the_published_resize_then_conv(pad):
     sizes, every wrap; zero padding too, though the shipped decoders reflect)."""
     import onnxruntime as ort
 
-    from core.architecture import Part
-    from core.onnx_graph import model_bytes
+    from core.nets.architecture import Part
+    from core.backends.onnx.graph import model_bytes
     part = Part((("conv", "a", 5, 6, 3, pad), ("relu",), ("up",), ("conv", "b", 6, 4, 3, pad), ("relu",),
                  ("up",), ("conv", "c", 4, 3, 3, pad)))
     rng = np.random.default_rng(7)
@@ -122,7 +125,7 @@ def test_jobs_with_colour_preservation_agree_on_both_backends(tmp_path, styles):
         job = jobs.Job(content=content, styles=[style], output=str(tmp_path / f"{b}.png"), method="linear-r31",
                        settings=Settings(tile=128), preserve_color=True, device="cpu", backend=b)
         jobs.run(job)
-        from core.image_io import read_image
+        from core.media.image_io import read_image
         out[b] = read_image(job.output).color
     assert np.abs(out["torch"] - out["onnx"]).max() <= 2 / 255
 
@@ -173,7 +176,7 @@ class _Block:
         if name.split('.')[0] in ('torch', 'cv2', 'OpenEXR', 'safetensors'):
             raise ImportError(f'{name} blocked for this test')
 sys.meta_path.insert(0, _Block())
-from core.cli import main
+from core.app.cli import main
 rc = main(sys.argv[1:])
 assert not any(m.split('.')[0] in ('torch', 'cv2', 'OpenEXR', 'safetensors') for m in sys.modules)
 sys.exit(rc)
@@ -192,7 +195,7 @@ def test_core_runs_with_numpy_pillow_and_onnxruntime_alone(tmp_path, styles):
     done = run("stylize", content, style, "-o", str(tmp_path / "out.png"), "--method", "wct-r31",
                "--tile", "128", "--quiet")
     assert done.returncode == 0, done.stderr
-    from core.image_io import read_image
+    from core.media.image_io import read_image
     out = read_image(str(tmp_path / "out.png"))
     assert out.color.shape == (150, 200, 3) and out.color.std() > 0.05
     refused = run("stylize", content, style, "-o", str(tmp_path / "out.exr"), "--quiet")
@@ -203,8 +206,8 @@ def test_the_job_spec_and_the_cli_choose_the_backend(tmp_path, styles, capfd):
     import io
     import json
 
-    from core import worker
-    from core.cli import main
+    from core.app import worker
+    from core.app.cli import main
     content = save(tmp_path / "content.png", photo(48, 64))
     style = save(tmp_path / "style.png", styles[0])
     spec = {"content": content, "styles": [style], "output": str(tmp_path / "w.png"), "method": "wct-r31",
@@ -241,8 +244,9 @@ def test_the_extension_runs_a_steadied_sequence_and_a_render_without_opencv(tmp_
     """What the zip bundles (onnxruntime, Pillow, OpenEXR) runs Stylize Animation's job: 16-bit
     render PNGs, Vector passes, numpy warping; the MP4 is skipped with a warning (no ffmpeg)."""
     pytest.importorskip("cv2", reason="writes the 16-bit test renders")
-    from core import colour, motion
-    from core.image_io import Picture, read_image, write_image, write_render_passes
+    from core.media import colour
+    from core.scene import motion
+    from core.media.image_io import Picture, read_image, write_image, write_render_passes
     photo = colour.to_working(read_image(str(ROOT / "tests" / "data" / "photo.jpg")).color, False)
     # A camera drifting 2 px right and 1 px down a frame over the photo: motion known exactly.
     maps = [np.array([[1, 0, 8 + 2 * t], [0, 1, 8 + t]], np.float64) for t in range(4)]

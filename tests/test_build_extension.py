@@ -54,7 +54,7 @@ def test_the_linux_zip_carries_only_linux_wheels(names):
 
 def test_zip_root_holds_the_package(names):
     for required in ("blender_manifest.toml", "__init__.py", "addon/__init__.py", "core/__init__.py",
-                     "core/__main__.py", "core/worker.py", "models/MODELS.md", "models/LICENSE-LinearStyleTransfer.txt"):
+                     "core/__main__.py", "core/app/worker.py", "models/MODELS.md", "models/LICENSE-LinearStyleTransfer.txt"):
         assert required in names
     for ext in ("safetensors", "onnx"):
         shipped = {n for n in names if n.startswith("models/") and n.endswith(f".{ext}")}
@@ -112,7 +112,7 @@ def test_shipped_core_runs_as_the_addon_runs_it(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "BRUSHWORK_MODELS")}
     env["PYTHONPATH"] = str(tmp_path / "brushwork")
     # The trained weights load from the package's models/ and pass their sha256 check.
-    check = ("import core.weights as w; assert w.MODELS_DIR == __import__('pathlib').Path(%r); "
+    check = ("import core.nets.weights as w; assert w.MODELS_DIR == __import__('pathlib').Path(%r); "
              "[w.load(k) for k in w.REGISTRY if w.is_trained(k)]" % str(tmp_path / "brushwork" / "models"))
     proc = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
@@ -135,7 +135,7 @@ def test_installs_and_enables_in_blender(tmp_path):
             "addon_imported": "bl_ext.user_default.brushwork.addon" in sys.modules,
             "package_root": str(PACKAGE_ROOT),
             "repo_dir": repo.directory,
-            "core_worker": (PACKAGE_ROOT / "core" / "worker.py").is_file(),
+            "core_worker": (PACKAGE_ROOT / "core" / "app" / "worker.py").is_file(),
             "no_training": not (PACKAGE_ROOT / "core" / "training").exists(),
         })
     """, tmp_path)
@@ -166,4 +166,4 @@ print(json.dumps({{"op": sorted(result), "addons": [a.module for a in bpy.contex
     assert r["op"] == ["FINISHED"]
     assert "bl_ext.user_default.brushwork" in r["addons"]
     assert "bl_ext.user_default.brushwork.addon" in r["modules"]
-    assert (tmp_path / "blender_user" / "extensions" / "user_default" / "brushwork" / "core" / "worker.py").is_file()
+    assert (tmp_path / "blender_user" / "extensions" / "user_default" / "brushwork" / "core" / "app" / "worker.py").is_file()

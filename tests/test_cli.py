@@ -2,7 +2,7 @@
 
 Round trips keep size, bit depth, channels and alpha; every mistake is exit 2 with one
 `brushwork: error:` line naming the culprit and nothing left in the output folder; Ctrl-C
-is exit 130 with nothing written. Most runs call `core.cli.main` in-process (capfd also
+is exit 130 with nothing written. Most runs call `core.app.cli.main` in-process (capfd also
 sees what C libraries write to fd 2); real processes only where the boundary matters.
 Every run passes --allow-untrained, so methods not trained yet run too.
 """
@@ -22,10 +22,11 @@ import OpenEXR
 import pytest
 from PIL import Image
 
-from core import cli, weights
-from core.engine import default_method
-from core.methods import METHODS
-from core.image_io import read_image
+from core.app import cli
+from core.nets import weights
+from core.engine.stylizer import default_method
+from core.engine.methods import METHODS
+from core.media.image_io import read_image
 from imaging import photo as _photo, save
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,7 +53,7 @@ def opencv_default_logging():
 
 
 def run(capfd, *args):
-    """core.cli.main in-process → (exit code, stdout, stderr); argparse's exits included."""
+    """core.app.cli.main in-process → (exit code, stdout, stderr); argparse's exits included."""
     try:
         rc = cli.main([str(a) for a in args])
     except SystemExit as e:
@@ -518,8 +519,8 @@ def test_check_reports_torch_and_trained_methods(capfd):
     info = json.loads(out)
     assert rc == 0, err
     assert info["torch"].startswith("2.") and info["cuda"] is False
-    from core import weights
-    from core.engine import default_method
-    from core.methods import METHODS
+    from core.nets import weights
+    from core.engine.stylizer import default_method
+    from core.engine.methods import METHODS
     assert info["methods"] == {m: all(map(weights.is_trained, METHODS[m].models)) for m in METHODS}
     assert info["default_method"] == default_method() and info["methods"][default_method()]

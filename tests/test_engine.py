@@ -7,10 +7,10 @@ Without torch (the torch-free CI step) they run on the onnxruntime backend.
 import numpy as np
 import pytest
 
-from core import weights
-from core.architecture import ENCODERS, MODELS
-from core.colour import luminance
-from core.engine import Settings, Stylizer
+from core.nets import weights
+from core.nets.architecture import ENCODERS, MODELS
+from core.media.colour import luminance
+from core.engine.stylizer import Settings, Stylizer
 from core.errors import BrushworkError
 from imaging import photo as _photo
 
@@ -56,7 +56,7 @@ def test_tiled_equals_whole_image(stylizers, style, method, wrap):
 def test_halo_covers_receptive_field():
     """A change at one pixel moves an encoder or decoder output no further than `radius`."""
     torch = pytest.importorskip("torch")
-    from core import nets
+    from core.backends.torch import nets
     for part, w, scale in [(ENCODERS["r41"], weights.random("vgg19"), 8),
                            (ENCODERS["r31"], weights.random("vgg19"), 4)]:
         net = nets.encoder(part, w)
@@ -171,7 +171,7 @@ def test_bad_styles_and_settings_are_refused(stylizers):
 
 
 def test_preserve_color_keeps_the_content_chroma():
-    from core.colour import preserve_color
+    from core.media.colour import preserve_color
     content = _photo(64, 64)
     stylized = _photo(64, 64, seed=9)[..., ::-1].copy() * 0.8
     out = preserve_color(stylized, content)
@@ -222,7 +222,7 @@ def test_memory_mapped_buffers_give_the_same_picture(stylizers, style, monkeypat
     even while the result lives."""
     import tempfile
 
-    from core import buffers
+    from core.mem import buffers
     st = stylizers["linear-r41"]
     img = _photo(200, 264)
     side = st.style(style)
@@ -240,7 +240,7 @@ def test_memory_mapped_buffers_give_the_same_picture(stylizers, style, monkeypat
 def test_features_in_memory_as_float16_between_the_limits(stylizers, style, monkeypatch):
     """Past the limit in float32 but within it in float16 (a 4K relu3_1 map), features stay
     in memory as float16, not in a file; the picture is the same as with float32 features."""
-    from core import buffers
+    from core.mem import buffers
     st = stylizers["linear-r31"]
     img = _photo(200, 264)
     side = st.style(style)
@@ -253,7 +253,7 @@ def test_features_in_memory_as_float16_between_the_limits(stylizers, style, monk
         return arr
     feature_bytes = 50 * 66 * 256 * 4  # the relu3_1 map of 200×264, float32
     monkeypatch.setattr(buffers, "IN_MEMORY_BYTES", feature_bytes // 2)
-    monkeypatch.setattr("core.engine.buffer", spy)
+    monkeypatch.setattr("core.engine.stylizer.buffer", spy)
     half = st.run(img, [side], Settings(tile=128))
     feats = next(a for a in made if a.ndim == 3 and a.shape[-1] == 256)
     assert feats.dtype == np.float16 and not buffers.is_mapped(feats)
@@ -266,13 +266,13 @@ def test_float16_conversions_agree_whichever_runtime_converts(runtime, monkeypat
     """`buffers.store` / `as_float32` give NumPy's values whether NumPy, torch or an
     onnxruntime Cast converts; values beyond float16's range are clipped, strided targets
     are filled."""
-    from core import buffers
+    from core.mem import buffers
     if runtime == "torch":
         pytest.importorskip("torch")
-        from core.backend_torch import _cast as fast
+        from core.backends.torch.backend import _cast as fast
     elif runtime == "onnx":
         pytest.importorskip("onnxruntime")
-        from core.backend_onnx import OnnxBackend
+        from core.backends.onnx.backend import OnnxBackend
         fast = OnnxBackend({}, "cpu")._cast
     else:
         fast = None
@@ -292,8 +292,9 @@ def test_float16_conversions_agree_whichever_runtime_converts(runtime, monkeypat
 def test_result_is_written_in_bands_from_a_mapped_buffer(tmp_path, monkeypatch):
     """A memory-mapped float result becomes the file's storage type band by band, with the
     same bytes as converting it whole (alpha and channel order included)."""
-    from core import buffers, image_io
-    from core.image_io import Picture, read_image, write_image
+    from core.mem import buffers
+    from core.media import image_io
+    from core.media.image_io import Picture, read_image, write_image
     monkeypatch.setattr(buffers, "IN_MEMORY_BYTES", 1024)
     rng = np.random.default_rng(3)
     rgba = rng.uniform(-0.1, 1.1, (301, 97, 4)).astype(np.float32)
@@ -309,7 +310,7 @@ def test_result_is_written_in_bands_from_a_mapped_buffer(tmp_path, monkeypatch):
 
 def test_wct_gives_content_features_the_style_statistics(stylizers, style):
     """Whitening–colouring: transformed features have the style's mean and covariance."""
-    from core.methods import Transform, channel_covariance, content_side
+    from core.engine.methods import Transform, channel_covariance, content_side
 
     st = stylizers["wct-r31"]
     side = st.style(style)
@@ -364,7 +365,7 @@ def test_transform_folded_into_the_decoder_equals_applying_it(stylizers, wrap):
     """The torch backend folds Linear's/WCT's affine map into the decoder's first
     convolution; the result equals mapping the features, then decoding."""
     pytest.importorskip("torch")
-    from core.backend_torch import TorchBackend
+    from core.backends.torch.backend import TorchBackend
     st = stylizers["linear-r41"]
     backend = TorchBackend(st.weights, "cpu")
     rng = np.random.default_rng(0)
@@ -379,8 +380,8 @@ def test_transform_folded_into_the_decoder_equals_applying_it(stylizers, wrap):
 def _photo_and_painting():
     from pathlib import Path
 
-    from core import colour
-    from core.image_io import read_image
+    from core.media import colour
+    from core.media.image_io import read_image
     data = Path(__file__).parent / "data"
     return (colour.to_working(read_image(data / "photo.jpg").color, False),
             colour.to_working(read_image(data / "painting.jpg").color, False))
@@ -438,7 +439,7 @@ def test_tiled_equals_whole_image_in_half_precision(precision):
 def test_wrapped_reads_are_the_array_taken_modulo_its_size():
     """Window.read joins slices around a wrapped axis (so a device array is read without
     index arrays): the same as indexing modulo the size, however far a halo reaches."""
-    from core.tiling import Span, Window
+    from core.engine.tiling import Span, Window
     arr = np.arange(7 * 5 * 2, dtype=np.float32).reshape(7, 5, 2)
     for (ya, yb), (xa, xb) in [((-3, 4), (2, 9)), ((-9, 12), (-1, 5)), ((0, 7), (3, 4))]:
         win = Window(Span(0, 1, ya, yb), Span(0, 1, xa, xb))
@@ -511,7 +512,7 @@ def test_mapped_buffers_drop_their_pages_every_few_hundred_mb_touched(monkeypatc
     RELEASE_BYTES have gathered, not after every tile (whose neighbours would fault the
     shared halo back in), so resident memory stays bounded either way."""
     import sys
-    from core import buffers
+    from core.mem import buffers
     if not sys.platform.startswith("linux"):
         pytest.skip("reads the resident set from /proc")
 

@@ -16,9 +16,10 @@ import numpy as np
 import pytest
 
 from blender_env import pbr_scene, run_in_blender
-from core import backends, jobs
-from core.image_io import read_image
-from core.resample import resize
+from core import backends
+from core.jobs import image as jobs
+from core.media.image_io import read_image
+from core.engine.resample import resize
 from imaging import save
 
 DATA = Path(__file__).resolve().parent / "data"

@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 
-from core import colour, motion
-from core.cli import main as cli_main
+from core.media import colour
+from core.scene import motion
+from core.app.cli import main as cli_main
 from core.errors import BrushworkError
-from core.image_io import Picture, read_image, read_render_passes, write_image, write_render_passes
+from core.media.image_io import Picture, read_image, read_render_passes, write_image, write_render_passes
 from core.training.evaluate import motion_sequence
 from tests.conftest import DATA
 
@@ -171,7 +172,7 @@ def test_bad_frames_input_is_one_clear_line(capfd, sequence, tmp_path):
 # --------------------------------------------------------------------------- depth-aware strokes
 
 def test_depth_weight_is_zero_in_focus_and_one_far_away():
-    from core.depth import weight
+    from core.scene.depth import weight
     depth = np.array([[2.0, 4.0, 6.0, 1e10]], np.float32)
     w = weight(depth, focus=4.0, falloff=2.0)
     assert w.tolist() == [[1.0, 0.0, 1.0, 1.0]]

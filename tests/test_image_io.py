@@ -1,4 +1,4 @@
-"""Round trips and failure modes of core.image_io, on small images made here.
+"""Round trips and failure modes of core.media.image_io, on small images made here.
 
 Where possible the files are checked with an independent reader (Pillow for 8-bit,
 cv2 / OpenEXR directly otherwise), so a symmetric bug (e.g. BGR on both read and
@@ -21,9 +21,9 @@ ROOT = str(Path(__file__).resolve().parents[1])
 if ROOT not in sys.path:  # `pytest tests/...` puts tests/ on the path, not the repo root
     sys.path.insert(0, ROOT)
 
-from core import image_io  # noqa: E402
+from core.media import image_io  # noqa: E402
 from core.errors import BrushworkError  # noqa: E402
-from core.image_io import Picture, image_size, read_image, write_image  # noqa: E402
+from core.media.image_io import Picture, image_size, read_image, write_image  # noqa: E402
 
 RNG = np.random.default_rng(1234)
 H, W = 7, 9

@@ -3,8 +3,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from core import nets, weights
-from core.architecture import ENCODERS
+from core.backends.torch import nets
+from core.nets import weights
+from core.nets.architecture import ENCODERS
 
 
 @pytest.mark.parametrize("base", ["reflect", "constant"])
@@ -33,7 +34,7 @@ def test_caffe_preprocessing_feeds_bgr_0_255_minus_mean():
 
 def test_converted_vgg_sees_a_photo_like_the_reference_network():
     """WEIGHTS.md: on a real photo ~45 % of relu4_1 is non-zero, mean in the hundreds."""
-    from core.image_io import read_image
+    from core.media.image_io import read_image
     from pathlib import Path
     photo = Path(__file__).parent / "data" / "photo.jpg"
     img = read_image(str(photo)).color
@@ -66,7 +67,7 @@ def test_upconv_equals_upsampling_then_convolving(base, wrap, channels_last):
 
 @pytest.mark.parametrize("wrap", ["none", "x", "both"])
 def test_decoders_with_and_without_fused_upsampling_agree(wrap):
-    from core.architecture import MODELS
+    from core.nets.architecture import MODELS
     part = MODELS["decoder_r41"].parts["decoder"]
     w = weights.random("decoder_r41")
     x = torch.rand(1, 512, 9, 11).contiguous(memory_format=torch.channels_last)
@@ -89,10 +90,10 @@ def test_lowered_networks_keep_the_picture_layers_at_float32_accuracy(dtype):
     """`lower` runs the networks in bf16/fp16; the convolutions that read or write the
     3-channel picture run on split hi/lo operands and stay as accurate as float32 (up to
     the rounding of what they hand on), and the float32 networks it copies stay as they were."""
-    from core.architecture import MODELS
+    from core.nets.architecture import MODELS
     enc = nets.encoder(ENCODERS["r31"], weights.random("vgg19"))
     dec = nets.build(MODELS["decoder_r31"].parts["decoder"], weights.random("decoder_r31"))
-    from core.precision import lower
+    from core.backends.torch.precision import lower
     low_enc, low_dec = lower(enc, dtype), lower(dec, dtype, centre=torch.zeros(256))
     f32 = torch.float32
     assert [type(m).__name__ for m in low_enc][:3] == ["Conv2d", "SplitInput", "PadConv"]

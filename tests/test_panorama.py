@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from core import colour
-from core.cli import main as cli_main
-from core.image_io import Picture, read_image, write_image
-from core import poles
-from core.panorama import pole_streaks, seam_ratio
+from core.media import colour
+from core.app.cli import main as cli_main
+from core.media.image_io import Picture, read_image, write_image
+from core.scene import poles
+from core.scene.panorama import pole_streaks, seam_ratio
 from tests.conftest import DATA
 
 
@@ -64,7 +64,7 @@ def test_bad_panorama_input_is_one_clear_line(capfd, tmp_path, case):
 
 def test_a_still_and_a_folder_of_frames_become_360_videos(capfd, equirect, tmp_path):
     import imageio_ffmpeg
-    from core.spherical import read_spherical
+    from core.media.spherical import read_spherical
     still = tmp_path / "still.mp4"
     rc = cli_main(["panorama", str(equirect), str(DATA / "painting.jpg"), "-o", str(still), "--method", "wct-r31",
                    "--quiet"])

@@ -6,7 +6,7 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from core import spherical
+from core.media import spherical
 from core.errors import BrushworkError
 
 W, H, N = 64, 32, 12

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from core.tileable import detect_wrap
+from core.engine.tileable import detect_wrap
 
 
 def periodic(h=96, w=128, seed=0):
@@ -42,6 +42,6 @@ def test_joints_on_the_edge_still_count_as_tileable():
 
 @pytest.mark.parametrize("name", ["photo.jpg", "painting.jpg"])
 def test_photographs_do_not_wrap(name):
-    from core.image_io import read_image
+    from core.media.image_io import read_image
     from tests.conftest import DATA
     assert detect_wrap(read_image(str(DATA / name)).color) == "none"

@@ -5,10 +5,11 @@ import pytest
 import torch
 from PIL import Image
 
-from core import nets, weights
-from core.architecture import ENCODERS, MODELS
-from core.backend_torch import TorchBackend
-from core.methods import METHODS, Transform, content_side, style_side
+from core.backends.torch import nets
+from core.nets import weights
+from core.nets.architecture import ENCODERS, MODELS
+from core.backends.torch.backend import TorchBackend
+from core.engine.methods import METHODS, Transform, content_side, style_side
 from core.training import data, loop, losses
 from core.training.modules import SCT, Encoder, LinearTransform, decoder
 from imaging import photo

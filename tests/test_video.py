@@ -9,10 +9,13 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
-from core import clip, colour, flow, motion, video
-from core.cli import main as cli_main
+from core.jobs import movie as clip
+from core.media import colour
+from core.scene import flow, motion
+from core.media import video
+from core.app.cli import main as cli_main
 from core.errors import Cancelled
-from core.image_io import read_image
+from core.media.image_io import read_image
 from core.training.evaluate import motion_sequence
 from tests.conftest import DATA
 
@@ -204,7 +207,7 @@ def test_variable_rate_10_bit_and_hdr_sources_come_out_right(capfd, style, tmp_p
 def test_the_worker_runs_a_movie_job(capfd, moving, style, tmp_path):
     import io
     import json
-    from core import worker
+    from core.app import worker
     from tests.test_worker import check_protocol
 
     def work(spec):

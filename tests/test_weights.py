@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core import weights
-from core.architecture import MODELS
+from core.nets import weights
+from core.nets.architecture import MODELS
 from core.errors import BrushworkError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +60,7 @@ def test_random_weights_are_deterministic_and_shaped():
 def test_the_numpy_reader_matches_the_safetensors_library():
     """core reads safetensors without the library (Blender has no such package)."""
     library = pytest.importorskip("safetensors.numpy")
-    from core import safetensors_file
+    from core.nets import safetensors_file
     for key, entry in weights.REGISTRY.items():
         if entry.sha256:
             path = ROOT / "models" / MODELS[key].file
@@ -74,8 +74,8 @@ def test_the_published_encoder_is_our_vgg19_up_to_one_positive_scale_per_channel
     """The authors' normalised VGG (encoder_r31) and the Keras VGG-19 differ only by one
     positive factor per channel: the weights say so exactly, and so do the features."""
     torch = pytest.importorskip("torch")
-    from core import nets
-    from core.architecture import ENCODERS
+    from core.backends.torch import nets
+    from core.nets.architecture import ENCODERS
     from imaging import photo
 
     raw, pub = weights.load("vgg19"), weights.load("encoder_r31")

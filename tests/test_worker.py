@@ -16,9 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from core import jobs, weights, worker
-from core.engine import default_method
-from core.methods import METHODS
+from core.jobs import image as jobs
+from core.nets import weights
+from core.app import worker
+from core.engine.stylizer import default_method
+from core.engine.methods import METHODS
 from core.errors import Cancelled
 from imaging import photo, save
 

@@ -1,9 +1,9 @@
-"""Trainable torch modules built from the same tables as inference (`core/architecture.py`).
+"""Trainable torch modules built from the same tables as inference (`core/nets/architecture.py`).
 
 Training needs gradients and plain reflection padding (the inference `PadConv` trick
 pays off only without autograd); the maths is the same, and parameter names come from
 the tables, so an exported state dict loads straight into the inference engine.
-The transformation modules mirror `core/methods.py` exactly (same centring, same
+The transformation modules mirror `core/engine/methods.py` exactly (same centring, same
 normalisation of the Gram by the number of positions).
 """
 from __future__ import annotations
@@ -12,8 +12,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..architecture import ENCODERS, MATRIX, MODELS, Part
-from ..nets import caffe_preprocess
+from core.nets.architecture import ENCODERS, MATRIX, MODELS, Part
+from core.backends.torch.nets import caffe_preprocess
 
 TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import weights as registry
-from ..architecture import ENCODER_WEIGHTS, ENCODERS, MODELS
+from core.nets import weights as registry
+from core.nets.architecture import ENCODER_WEIGHTS, ENCODERS, MODELS
 from . import data, loop
 from .losses import STYLE_LAYERS, ccp_loss, content_loss, perceptual_loss, style_loss
 from .modules import SCT, Encoder, LinearTransform, decoder

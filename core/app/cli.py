@@ -1,0 +1,314 @@
+"""Brushwork's command line: `python -m core stylize|frames|panorama|video|join|worker|check …`.
+
+Exit 0 on success; 2 with one line on stderr (no traceback) for anything the user can
+fix: bad input, missing weights, a path that would overwrite an original; 130 when
+interrupted, having removed everything it wrote.
+"""
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+
+from core.errors import BrushworkError, Cancelled
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a bad option is one `brushwork: error:` line (exit 2) like any other mistake."""
+
+    def error(self, message):
+        self.exit(2, f"brushwork: error: {message} (see {self.prog} --help)\n")
+
+
+def _weights(text: str) -> list[float]:
+    """--style-weights 0.3,0.7; named so argparse's complaint names the option, not a lambda."""
+    try:
+        return [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated numbers, e.g. 0.3,0.7") from None
+
+
+def _parser() -> argparse.ArgumentParser:
+    from core.engine.tiling import WRAPS
+
+    p = _Parser(prog="python -m core", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("stylize", help="paint an image after one or more style images")
+    s.add_argument("content", help="image to stylize (PNG, JPEG, TIFF, EXR)")
+    s.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s); several are mixed")
+    s.add_argument("-o", "--output", required=True, help="new image to write (never an input)")
+    _engine_options(s, overwrite="replace OUTPUT if it exists")
+    s.add_argument("--wrap", default="none", choices=[*WRAPS, "auto"],
+                   help="x: 360° panorama seam; both: tileable texture stays tileable; "
+                        "auto: both/x/none, whichever edges the image continues across")
+    s.add_argument("--hdr", default="clip", choices=["clip", "tonemap"],
+                   help="float input brighter than 1: clip it, or tone-map it (and back, for EXR output)")
+    s.add_argument("--force-color", action="store_true",
+                   help="stylize even if the content looks like a normal/roughness/height map")
+    s.add_argument("--depth", help="depth map (EXR: a render's Depth pass): fine strokes in focus, "
+                   "coarse paint away from it")
+    s.add_argument("--focus", type=float, help="with --depth: focus distance (default: the median depth)")
+    s.add_argument("--falloff", type=float, help="with --depth: distance over which the paint takes over "
+                   "(default: a quarter of the depth range)")
+    s.add_argument("--depth-side", default="both", choices=["both", "far", "near"],
+                   help="with --depth: which side of the focus plane dissolves")
+    s.add_argument("--far-scale", type=float, default=3.0, help="with --depth: stroke size away from focus")
+    f = sub.add_parser("frames", help="stylize a folder of frames with one transformation, steadied "
+                       "by the renderer's motion vectors")
+    f.add_argument("frames", help="folder of frames (PNG, JPEG, TIFF, EXR; multilayer EXR with Vector/Depth)")
+    f.add_argument("styles", nargs="+", metavar="STYLE")
+    f.add_argument("-o", "--output", required=True, help="folder for the stylized PNG frames")
+    f.add_argument("--vectors", help="folder of multilayer EXRs holding Vector (and Depth) passes, "
+                   "matched to frames by number")
+    f.add_argument("--video", help="also write the stylized frames as this H.264 .mp4")
+    f.add_argument("--fps", type=float, default=24.0, help="frame rate of --video")
+    f.add_argument("--coherence", type=float, default=0.75,
+                   help="0..<1: how much of the previous frame, warped along the motion, is kept")
+    _engine_options(f, overwrite="redo frames already stylized (default: resume)")
+    q = sub.add_parser("panorama", help="stylize an equirectangular 360° panorama: the meridian joins; "
+                       "JPEG output carries photo-sphere (GPano) metadata")
+    q.add_argument("content", help="equirect image (2:1), or a folder of equirect frames")
+    q.add_argument("styles", nargs="+", metavar="STYLE")
+    q.add_argument("-o", "--output", required=True,
+                   help="new image (.jpg gets GPano XMP) or .mp4 with spherical (360°) video metadata")
+    q.add_argument("--hdr", default="tonemap", choices=["clip", "tonemap"],
+                   help="float (HDRI) input brighter than 1: tone-map it (default; and back, for EXR output) or clip it")
+    q.add_argument("--no-poles", dest="poles", action="store_false",
+                   help="paint the polar caps flat with the rest (faster; strokes pinch into rays at the poles)")
+    _engine_options(q, overwrite="replace OUTPUT if it exists")
+    v = sub.add_parser("video", help="stylize a movie file (MP4, MOV, …) into a new H.264 MP4, sound kept, "
+                       "steadied by optical flow")
+    v.add_argument("movie", help="the footage (any video ffmpeg reads)")
+    v.add_argument("styles", nargs="+", metavar="STYLE")
+    v.add_argument("-o", "--output", required=True, help="the new .mp4 (same rate, size, pixel aspect, sound)")
+    v.add_argument("--coherence", default="flow", choices=["flow", "none"],
+                   help="flow: blend in the previous frame along estimated motion (default); none: frames alone")
+    v.add_argument("--start", type=float, default=0.0, help="first second to stylize")
+    v.add_argument("--end", type=float, help="last second (default: the end)")
+    _engine_options(v, overwrite="replace OUTPUT if it exists")
+    j = sub.add_parser("join", help="join a folder of frames into an H.264 MP4 (no stylizing)")
+    j.add_argument("frames", help="folder of frames (natural order)")
+    j.add_argument("-o", "--output", required=True, help="the .mp4 to write")
+    j.add_argument("--fps", type=float, default=24.0)
+    j.add_argument("--quiet", action="store_true")
+    sub.add_parser("worker", help="run one JSON job from stdin, JSON progress lines on stdout")
+    sub.add_parser("check", help="print one JSON line: Python, backend (torch or onnxruntime), device, trained methods")
+    return p
+
+
+def _engine_options(p: argparse.ArgumentParser, *, overwrite: str) -> None:
+    """The options every command that runs the networks shares (stylize, frames, panorama, video)."""
+    from core.backends import BACKENDS, PRECISIONS
+    from core.engine.stylizer import DEVICES, default_method
+    from core.engine.methods import METHODS
+
+    p.add_argument("--method", default=default_method(), choices=list(METHODS),
+                   help="default: the strongest method with trained weights (%(default)s)")
+    p.add_argument("--strength", type=float, default=1.0, help="0 = content, 1 = full style")
+    p.add_argument("--style-weights", type=_weights,
+                   help="comma-separated mix weights, one per style")
+    p.add_argument("--preserve-color", action="store_true",
+                   help="keep the content's colours; take strokes and light from the style")
+    p.add_argument("--style-scale", type=float, default=1.0,
+                   help="stroke size: 2 paints strokes twice as large (processes at half size)")
+    p.add_argument("--tile", type=int, default=None,
+                   help="tile size in pixels (default: the engine's, 512); 0 = whole image")
+    p.add_argument("--device", default="auto", choices=list(DEVICES))
+    p.add_argument("--backend", default="auto", choices=list(BACKENDS),
+                   help="auto: torch where installed, else onnxruntime")
+    p.add_argument("--precision", default="auto", choices=list(PRECISIONS),
+                   help="torch's arithmetic: auto = fp16 on CUDA (within 0.5/255 of fp32), fp32 on a CPU "
+                   "(WCT: fp32 everywhere); bf16 ≈ 2× faster on CPUs with AMX, up to 5/255 off fp32 "
+                   "(previews; not WCT)")
+    p.add_argument("--allow-untrained", action="store_true",
+                   help="run with deterministic random weights where trained ones are missing")
+    p.add_argument("--overwrite", action="store_true", help=overwrite)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _check() -> int:
+    """What this Python can run (the add-on's "Check" button shows it): which backend and
+    device a job would use; exit 2 when neither torch nor onnxruntime is importable."""
+    import json
+    import platform
+
+    from core import backends
+    from core.nets import weights
+    from core.engine.stylizer import default_method
+    from core.engine.methods import METHODS
+
+    info = {"python": platform.python_version(), "executable": sys.executable, "torch": None,
+            "cuda": False, "gpu": None, "onnxruntime": None, "backend": None, "device": None,
+            "methods": {m: all(weights.is_trained(k) for k in METHODS[m].models) for m in METHODS},
+            "default_method": default_method()}
+    try:
+        info["backend"] = backends.resolve("auto")
+    except BrushworkError:
+        info["error"] = f"neither PyTorch nor onnxruntime is installed for {sys.executable}"
+    if info["backend"] == "torch":
+        try:
+            import torch
+        except ImportError as e:
+            info["error"] = f"PyTorch is installed but does not import for {sys.executable} ({e})"
+        else:
+            info["torch"] = torch.__version__
+            info["cuda"] = torch.cuda.is_available()
+            info["gpu"] = torch.cuda.get_device_name(0) if info["cuda"] else None
+            info["device"] = "cuda" if info["cuda"] else "cpu"
+    elif info["backend"] == "onnx":
+        try:
+            from core.backends.onnx.backend import ort, providers
+            info["onnxruntime"] = ort.__version__
+            info["device"] = providers("auto")[0].removesuffix("ExecutionProvider").lower()
+        except (ImportError, BrushworkError, AttributeError) as e:
+            info["error"] = f"onnxruntime does not import for {sys.executable} ({e})"
+    print(json.dumps(info))
+    return 2 if "error" in info else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    _quiet_opencv()
+    if args.command == "worker":
+        from core.app.worker import main as worker_main
+        return worker_main()
+    if args.command == "check":
+        return _check()
+    # SIGTERM (`kill`) and SIGINT clean up like Ctrl-C, even when started from a shell that
+    # ignores SIGINT for background jobs; restored after, for callers of main() in-process.
+    in_main = threading.current_thread() is threading.main_thread()
+    stops = (signal.SIGTERM, signal.SIGINT)
+    saved = {sig: signal.signal(sig, signal.default_int_handler) for sig in stops} if in_main else {}
+    try:
+        from core.app.progress import Bar
+        from core.backends import preferred
+        run = {"frames": _frames, "video": _video, "join": _join, "panorama": _panorama}.get(args.command, _stylize)
+        with preferred(getattr(args, "backend", "auto")):
+            summary = run(args, None if args.quiet else Bar())
+    except BrushworkError as e:
+        print(f"brushwork: error: {e}", file=sys.stderr)
+        return 2
+    except (KeyboardInterrupt, Cancelled):
+        done = "frames finished so far are kept" if args.command == "frames" else "nothing was written"
+        print(f"brushwork: interrupted; {done}", file=sys.stderr)
+        return 130
+    finally:
+        for sig, handler in saved.items():
+            signal.signal(sig, handler)
+    print(summary)
+    return 0
+
+
+def _settings(args):
+    from core.engine.stylizer import Settings
+    return Settings(strength=args.strength, style_scale=args.style_scale,
+                    tile=Settings.tile if args.tile is None else args.tile,
+                    wrap=getattr(args, "wrap", "none"), style_weights=args.style_weights)
+
+
+def _stylize(args, bar) -> str:
+    from core.jobs import image as jobs
+    job = jobs.Job(content=args.content, styles=args.styles, output=args.output, method=args.method,
+                   settings=_settings(args), preserve_color=args.preserve_color, device=args.device,
+                   allow_untrained=args.allow_untrained, overwrite=args.overwrite, force_color=args.force_color,
+                   depth=args.depth, focus=args.focus, falloff=args.falloff, depth_side=args.depth_side,
+                   far_scale=args.far_scale, hdr=args.hdr, precision=args.precision)
+    result = jobs.run(job, bar)
+    return f"{result.output} ({result.width}×{result.height}, {result.seconds:.1f} s)"
+
+
+def _panorama(args, bar) -> str:
+    """A still (→ image with GPano XMP, or a short 360° MP4) or a folder of frames (→ 360° MP4)."""
+    import tempfile
+    from pathlib import Path
+
+    from core.jobs import image as jobs
+    from core.media import spherical, video
+    from core.media.image_io import image_size
+    from core.scene.panorama import check_equirect
+
+    out = Path(args.output)
+    if Path(args.content).is_dir():
+        from core.jobs import frames
+        if out.suffix.lower() != ".mp4":
+            raise BrushworkError(f"{args.output}: a folder of frames becomes a video; name an .mp4")
+        for f in frames.frame_files(args.content):
+            w, h = image_size(str(f))
+            check_equirect(h, w, str(f))
+        job = frames.FramesJob(frames=args.content, styles=args.styles, output=str(out.with_suffix("")) + "_frames",
+                               method=args.method, settings=_settings(args), panorama=True, poles=args.poles,
+                               preserve_color=args.preserve_color, device=args.device, precision=args.precision,
+                               allow_untrained=args.allow_untrained, overwrite=args.overwrite, video=str(out))
+        r = frames.run(job, bar)
+        return f"{out} ({r.frames} equirect frames, 360° video metadata; frames in {r.output})"
+    if out.suffix.lower() == ".mp4":
+        if out.exists() and not args.overwrite:
+            raise BrushworkError(f"{args.output}: already exists; pass --overwrite to replace it")
+        with tempfile.TemporaryDirectory(prefix="brushwork-") as tmp:
+            still = Path(tmp) / "pano.png"
+            result = jobs.run(_panorama_job(args, str(still)), bar)
+            video.write_mp4([still] * STILL_SECONDS, str(out), fps=1)
+        spherical.inject(str(out))
+        return f"{out} ({result.width}×{result.height} equirect, {STILL_SECONDS} s 360° video)"
+    result = jobs.run(_panorama_job(args, args.output), bar)
+    return f"{result.output} ({result.width}×{result.height} equirect, {result.seconds:.1f} s)"
+
+
+STILL_SECONDS = 5  # a still as video: long enough for YouTube to accept and show it
+
+
+def _panorama_job(args, output: str):
+    from core.jobs import image as jobs
+    return jobs.Job(content=args.content, styles=args.styles, output=output, method=args.method,
+                    settings=_settings(args), preserve_color=args.preserve_color, device=args.device,
+                    allow_untrained=args.allow_untrained, overwrite=args.overwrite, force_color=True,
+                    panorama=True, poles=args.poles, hdr=args.hdr, precision=args.precision)
+
+
+def _video(args, bar) -> str:
+    from core.jobs import movie as clip
+    job = clip.VideoJob(movie=args.movie, styles=args.styles, output=args.output, method=args.method,
+                        settings=_settings(args), coherence=args.coherence, start=args.start, end=args.end,
+                        preserve_color=args.preserve_color, device=args.device, precision=args.precision,
+                        allow_untrained=args.allow_untrained, overwrite=args.overwrite)
+    r = clip.run(job, bar)
+    text = f"{r.output} ({r.frames} frames, {r.width}×{r.height} at {r.fps:g} fps, {r.seconds:.1f} s)"
+    if r.flicker is not None:
+        text += f"; flicker (mean warp error, 0-255): {r.flicker:.2f} (frames alone: {r.flicker_alone:.2f})"
+    return text
+
+
+def _join(args, bar) -> str:
+    from core.media import video
+    from core.jobs.frames import frame_files
+    if not args.output.lower().endswith(".mp4"):
+        raise BrushworkError(f"{args.output}: the video must be an .mp4 file")
+    files = frame_files(args.frames)
+    video.write_mp4(files, args.output, args.fps)
+    return f"{args.output} ({len(files)} frames at {args.fps:g} fps)"
+
+
+def _frames(args, bar) -> str:
+    from core.jobs import frames
+    job = frames.FramesJob(frames=args.frames, styles=args.styles, output=args.output, vectors=args.vectors,
+                           method=args.method, settings=_settings(args), coherence=args.coherence,
+                           preserve_color=args.preserve_color, device=args.device, precision=args.precision,
+                           allow_untrained=args.allow_untrained, overwrite=args.overwrite,
+                           video=args.video, fps=args.fps)
+    r = frames.run(job, bar)
+    text = f"{r.output}: {r.frames} frames ({r.done} stylized now, {r.frames - r.done} resumed), {r.seconds:.1f} s"
+    if r.flicker is not None:
+        alone = f" (frames alone: {r.flicker_alone:.2f})" if r.flicker_alone is not None else ""
+        text += f"; flicker (mean warp error, 0-255): {r.flicker:.2f}{alone}"
+    return text + (f"; video {r.video}" if r.video else "")
+
+
+def _quiet_opencv() -> None:
+    """OpenCV writes its own warnings ("libpng error: …") to stderr for a corrupt file,
+    which already becomes our one error line; keep stderr to that line."""
+    try:
+        import cv2
+    except ImportError:  # optional (core/media/image_io.py)
+        return
+    cv2.setLogLevel(0)  # LOG_LEVEL_SILENT

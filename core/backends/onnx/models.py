@@ -1,0 +1,82 @@
+"""The shipped ONNX graphs: which exist, where, their sha256, and how they are made.
+
+Every network part whose weights are trained ships as one small graph per wrap mode
+(`models/<net>-<wrap>.onnx`). The graphs hold no weights of their own: their
+initializers point into the safetensors file beside them (ONNX external data), so the
+extension carries each weight once. `scripts/export_onnx.py` writes them; a test checks
+that the files are exactly what `graph_bytes` produces now.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.nets import safetensors_file, weights
+from core.nets.architecture import ENCODER_WEIGHTS, ENCODERS, MODELS
+from core.backends.onnx.graph import model_bytes
+from core.engine.tiling import WRAPS
+
+COMMAND = "python scripts/export_onnx.py"
+# file → sha256, filled in from scripts/export_onnx.py's output (models/MODELS.md lists them).
+SHA256 = {
+    "encoder_r31-none.onnx": "4871e1c1ba748313ba6c79940db86e5e2f880dc20bee8befa0b8fa4c8a279dae",
+    "encoder_r31-x.onnx": "5febd45accf2c49adb501026f8c4b7c88f0c799b14134d1e29e9427e5f7f23b1",
+    "encoder_r31-both.onnx": "b87db82314933de120231576d06975a1c7450b4743842526c03de0a8f98683f7",
+    "encoder_r41-none.onnx": "4d2f4ac7a2860aec06680dd12ff38843ef06efc000eb0bed8f417f32ab2204af",
+    "encoder_r41-x.onnx": "1b23f12a6262ce3d9dfdf1588965c536e987547999cafdfed0e18440956c8795",
+    "encoder_r41-both.onnx": "1b6ddd3fe4412fe2a9a76c2eb793f427124125a5938471f7a2bbfc9f4133a93a",
+    "decoder_r31.decoder-none.onnx": "190afa0eb1b080bb4a808e940b25b9d2bec977090ca8bc15e99e9b123fd0e985",
+    "decoder_r31.decoder-x.onnx": "8a39e96f6bf47a6c0ee06da0eab550e153b32600167b25ea8dc3cda2822d33a5",
+    "decoder_r31.decoder-both.onnx": "de2de3183a72cfb9d28eb1f37fb6f9db8b6960c2c31d391a5b3236e6c6dd2bc2",
+    "linear_r31.cnet-none.onnx": "cd11e94ecd0434756d18a96341494bfeac896ce95e52b062fe217db5c628718a",
+    "linear_r31.cnet-x.onnx": "31c47fa2804d53d6d11516a8c7a7ab73a76a860dba38ac16428318023a1782a1",
+    "linear_r31.cnet-both.onnx": "150f152dcfe37bedb016243624b4acf686e6b79dcc6a74e5af3362c71e4c8389",
+    "linear_r31.snet-none.onnx": "99581b3e46c3efc71561c3c2bbfb3a1af6a6f69c7044e28565dbc24a59fd2f99",
+    "linear_r31.snet-x.onnx": "48abd50ab2cd5f09bb2908fcac1122b8a4af493c4db7252b7647f7dd126c02e5",
+    "linear_r31.snet-both.onnx": "5646fe6aca7cf76e59ab8ef8da131724af0a0600692cb1a8187fce32003b83d1",
+    "ccpl_r31.cnet-none.onnx": "d202d0dc6d3b7b343b73e47fce580170c2f3fd2461b4fa06256618a15ed86189",
+    "ccpl_r31.cnet-x.onnx": "16447e02bd6a5a3a94b73346005745b6183c16de95a6f4ded59e2876be9bd829",
+    "ccpl_r31.cnet-both.onnx": "600c770950e890b9c6a156fb80093bd09f0382288f4bbc126fcb2b2a1f0eae1e",
+    "ccpl_r31.snet-none.onnx": "65451a9963172704e164d567106c442c983c39d3c0d01659092ec0dabc154532",
+    "ccpl_r31.snet-x.onnx": "79eaf35de54203ae205ec2b5e96ffcf42303b6dd5bfe606c307d8fe9e31eec82",
+    "ccpl_r31.snet-both.onnx": "dc86c297a4efaad050373f6ba69879bac8bbae80f740904d7613f0007b801e59",
+}
+
+
+def model_key(net: str) -> str:
+    """The weight file a net's parameters live in."""
+    return ENCODER_WEIGHTS[net.split("_", 1)[1]] if net.startswith("encoder_") else net.split(".")[0]
+
+
+def part_of(net: str):
+    if net.startswith("encoder_"):
+        return ENCODERS[net.split("_", 1)[1]]
+    model, part = net.split(".")
+    return MODELS[model].parts[part]
+
+
+def nets() -> list[str]:
+    """Every net the engine runs: encoders, and each model's parts."""
+    out = [f"encoder_{k}" for k in ENCODERS]
+    for key, model in MODELS.items():
+        if key not in ENCODER_WEIGHTS.values():
+            out += [f"{key}.{p}" for p in model.parts]
+    return out
+
+
+def shipped() -> list[tuple[str, str]]:
+    """(net, wrap) of every graph that ships: those whose weights are trained."""
+    return [(net, wrap) for net in nets() if weights.is_trained(model_key(net)) for wrap in WRAPS]
+
+
+def file_name(net: str, wrap: str) -> str:
+    return f"{net}-{wrap}.onnx"
+
+
+def graph_bytes(net: str, wrap: str, models_dir: Path | None = None) -> bytes:
+    """The shipped graph's bytes, its initializers pointing into the weight file."""
+    file = MODELS[model_key(net)].file
+    table = safetensors_file.layout(Path(models_dir or weights.MODELS_DIR) / file)
+    part = part_of(net)
+    return model_bytes(part, wrap, {name: (file, table[name]) for name in part.params()},
+                       preprocess=net.startswith("encoder_"),
+                       doc=f"Brushwork {net}, wrap {wrap}; weights in {file}. Made by `{COMMAND}`.")

@@ -1,0 +1,198 @@
+"""The PyTorch backend: runs named network parts on numpy arrays (CPU or CUDA).
+
+The orchestration (tiles, statistics, blending) speaks numpy so that it does not need
+torch; this class is the only place a tile becomes a tensor. Networks are built lazily,
+once per (part, wrap mode), and kept.
+
+Four things keep an accelerator busy rather than waiting on the host:
+* `submit` queues a batch of tiles (pinned host memory, asynchronous copies both ways)
+  and returns at once; the engine collects a batch's result only after queueing the
+  next, so the device computes while the host reads and blends tiles.
+* On CUDA the image and the feature map stay on the device from encoding to decoding
+  (`resident_array`; the statistics are summed there and fetched once): only the image
+  goes over, once, and the 3-channel picture comes back.
+* The per-position affine transform (Linear, WCT) is folded into the decoder's first
+  convolution (`affine=`): no 256/512-channel matrix product on the host, and on a CPU
+  one pass over the feature tile fewer.
+* `precision` fp16 (CUDA's default) or bf16 runs copies of the networks in that type
+  (`precision.lower`: fp32 accumulation; the convolutions that touch the 3-channel picture at
+  fp32 accuracy on split operands; a folded decoder's input centred in fp32 first). fp32
+  is a CPU's default; bf16 is the fast opt-in on CPUs with AMX (oneDNN: about 2× a whole
+  job). The differences from fp32 are measured in tests/test_engine.py and
+  docs/PERFORMANCE.md.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from core.backends.torch import nets
+from core.nets.architecture import ENCODER_WEIGHTS, ENCODERS, MODELS
+from core.backends import PRECISIONS
+from core.mem.buffers import as_float32, set_fast_cast
+from core.errors import BrushworkError
+from core.backends.torch.precision import lower
+
+_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+RESIDENT_SHARE = 0.25  # of the device's free memory a resident array may take: the rest is for activations
+
+
+def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """float16 <-> float32 with torch's vectorised conversion (`buffers.set_fast_cast`)."""
+    return torch.from_numpy(x).to(torch.float16 if dtype == np.float16 else torch.float32).numpy()
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise BrushworkError("--device cuda: no CUDA device is available to PyTorch here")
+    return torch.device(name)
+
+
+def pick_precision(name: str, device: torch.device) -> str:
+    """auto: fp16 on CUDA (tensor cores), fp32 elsewhere. fp16 rather than bf16: measured
+    against fp32 on the trained r31 networks over the validation split, fp16 stays within
+    0.5/255 everywhere, bf16 reaches 5/255 at its worst pixel (8-bit mantissa), so bf16
+    is never chosen for the user; VGG's activations stay far below fp16's limit."""
+    if name not in PRECISIONS:
+        raise BrushworkError(f"--precision {name}: choose one of {', '.join(PRECISIONS)}")
+    if name == "auto":
+        return "fp16" if device.type == "cuda" else "fp32"
+    return name
+
+
+class TorchBackend:
+    """`run(net, x, wrap, affine)`: net is "encoder_r31|r41" or "<model key>.<part>".
+
+    Arrays are channels-last, (H, W, C) or (N, H, W, C), like images and like torch's
+    channels_last layout: crossing between numpy and torch is then a view, not a copy."""
+    name = "torch"
+
+    def __init__(self, weights: dict[str, dict[str, np.ndarray]], device: str = "auto",
+                 precision: str = "auto"):
+        self.weights = weights
+        self.device = pick_device(device)
+        self.precision = pick_precision(precision, self.device)
+        self.batch = 4 if self.device.type == "cuda" else 1  # tiles per call
+        # Feature maps on the device between encoding and decoding (`resident_array`): on
+        # CUDA a 4K relu4_1 map would otherwise cross PCIe twice, 537 MB each way. On a
+        # CPU host and device are one memory; tests switch it on there to check the path.
+        self.resident = self.device.type == "cuda"
+        self._nets: dict = {}
+        self._folded: tuple | None = None  # (net, wrap, affine, module): the last fold, reused
+        set_fast_cast(_cast)  # float16 features: torch's conversion, not NumPy's scalar one
+
+    def _net(self, net: str, wrap: str):
+        key = (net, wrap)
+        if key not in self._nets:
+            if net.startswith("encoder_"):
+                layer = net.split("_", 1)[1]
+                module = nets.encoder(ENCODERS[layer], self.weights[ENCODER_WEIGHTS[layer]], wrap)
+            else:
+                model, part = net.split(".")
+                module = nets.build(MODELS[model].parts[part], self.weights[model], wrap)
+            self._nets[key] = module.to(self.device, memory_format=torch.channels_last)
+        return self._nets[key]
+
+    def _lowered(self, net: str, wrap: str):
+        """The net as it runs at this backend's precision (`_net` keeps float32 weights,
+        which the affine fold starts from)."""
+        key = (net, wrap, self.precision)
+        if key not in self._nets:
+            self._nets[key] = self._lower(self._net(net, wrap))
+        return self._nets[key]
+
+    def _lower(self, module, centre=None):
+        if self.precision != "fp32":
+            module = lower(module, _DTYPES[self.precision], centre)
+        return module.to(self.device, memory_format=torch.channels_last)
+
+    def _with_affine(self, net: str, wrap: str, affine):
+        """The net with f ↦ f Mᵀ + v applied to its input channels first, folded into its
+        first convolution (exact: a per-position map commutes with reflect/circular
+        padding), or None where the first layer cannot take it."""
+        cached = self._folded
+        if cached is not None and cached[:2] == (net, wrap) and cached[2] is affine:
+            return cached[3]
+        module = self._net(net, wrap)
+        first = module[0]
+        if not isinstance(first, nets.PadConv) or first.mode_x == "constant" or first.mode_y == "constant":
+            return None
+        mt, v, *centre = (torch.as_tensor(a, dtype=torch.float64) for a in affine)
+        centre = centre[0] if centre and self.precision != "fp32" else None
+        if centre is not None:  # f Mᵀ + v = (f − c) Mᵀ + (c Mᵀ + v): the lowered net centres f
+            v = v + centre @ mt
+        w = first.conv.weight.detach().to("cpu", torch.float64)  # (C_out, C, 3, 3)
+        weight = torch.einsum("ojhw,ij->oihw", w, mt)
+        bias = first.conv.bias.detach().to("cpu", torch.float64) + torch.einsum("ojhw,j->o", w, v)
+        folded = torch.nn.Sequential(first.with_weights(weight.float(), bias.float()), *module[1:])
+        folded = self._lower(folded, centre)
+        self._folded = (net, wrap, affine, folded)
+        return folded
+
+    def _forward(self, net: str, t: torch.Tensor, wrap: str, affine) -> torch.Tensor:
+        """(N, H, W, C) float32 on the device → (N, H, W, C') float32 on the device."""
+        t = t.permute(0, 3, 1, 2)  # NCHW view, channels_last strides
+        module = self._with_affine(net, wrap, affine) if affine is not None else self._lowered(net, wrap)
+        if module is None:  # cannot fold: the product on the device
+            mt, v = (torch.as_tensor(a, dtype=torch.float32, device=t.device) for a in affine[:2])
+            t = torch.einsum("nchw,cd->ndhw", t, mt) + v[:, None, None]
+            module = self._lowered(net, wrap)
+        return module(t).permute(0, 2, 3, 1).float()
+
+    def resident_array(self, shape: tuple, half: bool) -> torch.Tensor | None:
+        """A zeroed (H, W, C) array on the device for a feature map or an image, where this
+        backend keeps them there (`resident`) and it fits; else None (the engine then
+        uses host memory). `half`: float16 storage where the networks run below fp32.
+
+        Made outside inference mode: the engine writes tiles into it afterwards."""
+        if not self.resident:
+            return None
+        dtype = torch.float16 if half and self.precision != "fp32" else torch.float32
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        if self.device.type == "cuda":
+            free, _ = torch.cuda.mem_get_info(self.device)
+            cached = torch.cuda.memory_reserved(self.device) - torch.cuda.memory_allocated(self.device)
+            if nbytes > RESIDENT_SHARE * (free + cached):
+                return None
+        return torch.zeros(shape, dtype=dtype, device=self.device)
+
+    @torch.inference_mode()
+    def submit(self, net: str, x, wrap: str = "none", affine=None, host: bool | None = None):
+        """Queue `run` and return a function that waits for and returns its result.
+
+        `x`: a NumPy array, or a tensor on the device (a `resident_array` or a result).
+        The result is of the same kind unless `host` says otherwise (True: NumPy). On
+        CUDA the copies are asynchronous (pinned host memory) and the wait is an event
+        for this batch alone; elsewhere the work is done before returning."""
+        on_device = isinstance(x, torch.Tensor)
+        host = not on_device if host is None else host
+        batched = x.ndim == 4
+        if on_device:
+            t = x.to(self.device, torch.float32)
+        else:
+            t = torch.from_numpy(as_float32(x))
+            if self.device.type == "cuda":
+                t = t.pin_memory().to(self.device, non_blocking=True)
+        y = self._forward(net, t if batched else t[None], wrap, affine)
+        y = y if batched else y[0]
+        if not host:
+            return lambda: y
+        if self.device.type != "cuda":
+            out = y.contiguous().numpy()
+            return lambda: out
+        pinned = torch.empty(y.shape, dtype=torch.float32, pin_memory=True)
+        pinned.copy_(y, non_blocking=True)
+        done = torch.cuda.Event()
+        done.record()
+
+        def result() -> np.ndarray:
+            done.synchronize()
+            return pinned.numpy()
+        return result
+
+    def run(self, net: str, x, wrap: str = "none", affine=None, host: bool | None = None):
+        """(H, W, C) or (N, H, W, C) float32 in → same rank out. `affine` = (Mᵀ, v): the
+        input's channels are mapped f ↦ f Mᵀ + v first (the engine's transform)."""
+        return self.submit(net, x, wrap, affine, host)()

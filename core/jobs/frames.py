@@ -1,0 +1,223 @@
+"""A folder of frames → a folder of stylized frames that do not flicker.
+
+Two things keep a sequence steady. One transformation for all frames: the style side
+is computed once, and the content statistics are averaged over a few frames spread
+through the sequence, so colours and strokes do not drift with per-frame statistics.
+And, when the renderer's motion is known (a Vector pass in each frame's multilayer EXR,
+or in a separate folder of them), each output is blended with the previous output
+warped along that motion, wherever the two frames see the same surface (core/scene/motion.py).
+
+Frames are read in natural order (frame_2 before frame_10). Outputs are PNGs named like
+the inputs; a frame whose output exists is not redone (a re-run resumes), and serves
+as the previous frame for the next one. The next frame is read and finished ones are
+written on threads while the networks work (decoders and encoders release the GIL),
+so on a fast GPU the files are not what sets the pace.
+"""
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from core.media import colour
+from core.scene import motion
+from core.media import video
+from core.backends import has
+from core.engine.stylizer import Progress, Settings, Stylizer, check_choices, default_method
+from core.errors import BrushworkError, warn
+from core.media.image_io import SUPPORTED, Picture, read_image, read_render_passes, write_image
+from core.jobs.image import check_cancel, load_style, paint_panorama
+from core.engine.methods import average_content
+
+STAT_FRAMES = 5      # frames whose content statistics are averaged into the shared transformation
+
+
+@dataclass
+class FramesJob:
+    frames: str                      # folder of frames (PNG, JPEG, TIFF, EXR incl. multilayer)
+    styles: list[str]
+    output: str                      # folder for the stylized frames (created)
+    vectors: str | None = None       # folder of multilayer EXRs with Vector (+ Depth) passes
+    method: str = field(default_factory=default_method)
+    settings: Settings = field(default_factory=Settings)
+    coherence: float = 0.75          # 0: frames alone; towards 1: more of the warped previous frame
+    preserve_color: bool = False
+    device: str = "auto"
+    precision: str = "auto"          # torch's arithmetic (core/jobs/image.py's Job.precision)
+    allow_untrained: bool = False
+    overwrite: bool = False          # redo frames whose output exists (default: resume)
+    video: str | None = None         # also write the frames as this H.264 .mp4
+    fps: float = 24.0
+    panorama: bool = False           # equirect frames: the meridian joins (and, with poles, clean caps)
+    poles: bool = True
+
+
+@dataclass
+class FramesResult:
+    output: str
+    frames: int
+    done: int                        # stylized in this run (the rest were resumed)
+    seconds: float
+    flicker: float | None            # mean warp error of the outputs (0–255), with vectors
+    flicker_alone: float | None      # the same for the frames stylized alone, for comparison
+    video: str | None = None
+
+
+def frame_files(folder: str | Path) -> list[Path]:
+    """Image files of `folder` in natural order (frame_2 before frame_10)."""
+    path = Path(folder)
+    if not path.is_dir():
+        raise BrushworkError(f"{folder}: not a folder of frames")
+    files = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in SUPPORTED]
+    if not files:
+        raise BrushworkError(f"{folder}: no frames ({', '.join(SUPPORTED)})")
+    key = lambda p: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", p.name.lower())]  # noqa: E731
+    return sorted(files, key=key)
+
+
+def _number(path: Path) -> str | None:
+    found = re.findall(r"\d+", path.stem)
+    return found[-1].lstrip("0") or "0" if found else None
+
+
+@dataclass
+class _Frame:
+    rgb: np.ndarray                  # sRGB working space, [0, 1]
+    alpha: np.ndarray | None
+    vector: np.ndarray | None
+    depth: np.ndarray | None
+
+
+def load_frame(path: Path, vectors: dict[str, Path]) -> _Frame:
+    """A frame's colour in the working space, and its motion when there is any."""
+    vector = depth = alpha = None
+    if path.suffix.lower() == ".exr":
+        passes = read_render_passes(path)
+        combined = passes["Combined"]
+        rgb = colour.to_working(combined[..., :3], True)
+        alpha = combined[..., 3] if combined.shape[-1] == 4 else None
+        vector, depth = passes.get("Vector"), passes.get("Depth")
+    else:
+        pic = read_image(path)
+        rgb, alpha = colour.to_working(pic.color, pic.linear), pic.alpha
+    extra = vectors.get(_number(path) or "")
+    if extra is not None:
+        passes = read_render_passes(extra, colour=False)
+        if "Vector" not in passes:
+            raise BrushworkError(f"{extra}: no Vector pass (enable it in View Layer › Passes)")
+        vector, depth = passes["Vector"], passes.get("Depth", depth)
+    if vector is not None and vector.shape[:2] != rgb.shape[:2]:
+        raise BrushworkError(f"{path}: motion vectors are {vector.shape[1]}×{vector.shape[0]}, "
+                             f"the frame {rgb.shape[1]}×{rgb.shape[0]}")
+    return _Frame(rgb, alpha, vector, depth)
+
+
+def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> FramesResult:
+    """Stylize every frame; raises Cancelled between frames (finished frames stay)."""
+    t0 = time.perf_counter()
+    job.settings.check(len(job.styles))
+    check_choices(job.method, job.device)
+    c = job.coherence  # a number here; a movie's "flow"/"none" is core/jobs/movie.py's
+    if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0 <= c < 1:
+        raise BrushworkError(f"--coherence {job.coherence}: must be at least 0 and below 1")
+    files = frame_files(job.frames)
+    vectors = {}
+    if job.vectors:
+        vectors = {_number(p): p for p in frame_files(job.vectors) if p.suffix.lower() == ".exr"}
+        if not vectors:
+            raise BrushworkError(f"{job.vectors}: no multilayer EXR files with motion vectors")
+    out_dir = Path(job.output)
+    if out_dir.resolve() == Path(job.frames).resolve():
+        raise BrushworkError(f"{job.output}: is the frames folder; results go to a new folder")
+    if job.video and Path(job.video).suffix.lower() != ".mp4":
+        raise BrushworkError(f"{job.video}: the video must be an .mp4 file")
+    if job.video and not has("imageio_ffmpeg"):  # the Blender extension does not bundle its 25–70 MB
+        warn(f"{job.video}: not written: MP4 needs the imageio-ffmpeg package (pip install imageio-ffmpeg, "
+             "or the add-on's Install button); the stylized frames are written as PNGs")
+        job = replace(job, video=None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    outputs = [out_dir / f"{p.stem}.png" for p in files]
+
+    if job.panorama:
+        job = replace(job, settings=replace(job.settings, wrap="x"))
+    stylizer = Stylizer(job.method, job.device, job.allow_untrained, precision=job.precision)
+    if stylizer.untrained:
+        warn(f"{job.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)})")
+    sides = [stylizer.style(load_style(p), p) for p in job.styles]
+    picks = sorted({round(i) for i in np.linspace(0, len(files) - 1, min(STAT_FRAMES, len(files)))})
+    shared = average_content([stylizer.content(load_frame(files[i], vectors).rgb, job.settings) for i in picks])
+
+    # Reading runs one frame ahead and writes go to a few threads; leaving the block (done,
+    # failed or cancelled) waits for writes already started, each of which is atomic.
+    with ThreadPoolExecutor(WRITERS + 1, thread_name_prefix="brushwork-io") as pool:
+        return _each_frame(job, files, outputs, vectors, stylizer, sides, shared, pool, progress, cancel, t0)
+
+
+WRITERS = min(4, os.cpu_count() or 1)  # PNG encodes in flight at once (cv2 releases the GIL)
+
+
+def _each_frame(job: FramesJob, files, outputs, vectors, stylizer, sides, shared, pool, progress, cancel,
+                t0: float) -> FramesResult:
+    prev = prev_alone = None
+    errors, errors_alone, done = [], [], 0
+    writes: deque = deque()
+    ahead = pool.submit(load_frame, files[0], vectors)
+    for i, (src, dst) in enumerate(zip(files, outputs)):
+        check_cancel(cancel)
+        stage = f"frame {i + 1}/{len(files)}"
+        if progress:
+            progress(i / len(files), stage)
+        frame = ahead.result()
+        if i + 1 < len(files):
+            ahead = pool.submit(load_frame, files[i + 1], vectors)
+        moved = prev is not None and frame.vector is not None   # the motion from the previous frame is known
+        if moved:
+            back = motion.backward_flow(frame.vector)
+            valid = motion.valid_mask(back, prev[1], frame.depth, prev[2])
+        if dst.exists() and not job.overwrite:
+            out = colour.to_working(read_image(dst).color, False)
+            alone = None
+        else:
+            sub = (lambda f, s, i=i: progress((i + f) / len(files), stage)) if progress else None
+            if job.panorama and job.poles:
+                alone = paint_panorama(stylizer, frame.rgb, sides, job.settings, sub, cancel, content=shared)
+            else:
+                alone = stylizer.run(frame.rgb, sides, job.settings, sub, cancel, content=shared)
+            if job.preserve_color:
+                alone = colour.preserve_color(np.clip(alone, 0, 1), frame.rgb)
+            alone = np.clip(alone, 0, 1)
+            out = alone
+            if moved and job.coherence > 0:
+                out = motion.carry(alone, prev[0], back, valid, job.coherence)
+            pixels = out if frame.alpha is None else np.concatenate([out, frame.alpha[..., None]], -1)
+            while len(writes) >= WRITERS:
+                writes.popleft().result()  # a failed write stops the job here, as before
+            writes.append(pool.submit(write_image, str(dst),
+                                      Picture(pixels.astype(np.float32), np.dtype(np.uint8), False, str(dst))))
+            done += 1
+        if moved:
+            errors.append(motion.warp_error(prev[0], out, back, valid))
+            if alone is not None and prev_alone is not None:
+                errors_alone.append(motion.warp_error(prev_alone, alone, back, valid))
+        forward = motion.forward_flow(frame.vector) if frame.vector is not None else None
+        prev, prev_alone = (out, forward, frame.depth), alone
+    while writes:
+        writes.popleft().result()
+    if job.video:
+        if progress:
+            progress(0.999, "video")
+        video.write_mp4(outputs, job.video, job.fps)
+        if job.panorama:
+            from core.media import spherical
+            spherical.inject(job.video)  # YouTube and players show it as a 360° video
+    if progress:
+        progress(1.0, "done")
+    mean = lambda xs: float(np.mean(xs)) if xs else None  # noqa: E731
+    return FramesResult(str(Path(job.output)), len(files), done, time.perf_counter() - t0, mean(errors), mean(errors_alone),
+                        job.video)

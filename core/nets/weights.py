@@ -1,0 +1,131 @@
+"""Weight registry: every model file, its sha256, and the command that produces it.
+
+Weights are only ever read from safetensors files whose sha256 matches this registry,
+so a truncated download, a stale checkpoint or a swapped file fails loudly instead of
+painting garbage. Trained files that do not exist yet have no hash: a method that needs
+one is "untrained" and runs only when the caller explicitly allows deterministic random
+weights (tests, CI, plumbing checks).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.nets import safetensors_file
+from core.nets.architecture import MODELS
+from core.errors import BrushworkError
+
+MODELS_DIR = Path(os.environ.get("BRUSHWORK_MODELS", Path(__file__).resolve().parents[2] / "models"))
+
+
+@dataclass(frozen=True)
+class Entry:
+    sha256: str | None  # None: not trained yet
+    command: str
+
+
+REGISTRY = {
+    "vgg19": Entry("eb11db403bb2a13e7c47a7b9bd79633b44077f7ede739993a71285b81622e768",
+                   "python scripts/convert_vgg19.py"),
+    "encoder_r31": Entry("f47d3c666efdb377aa0c75f58e613c7c1c4e520ad94e6934551237c93e72aec6",
+                         "python scripts/convert_published.py"),
+    "decoder_r31": Entry("ae64b00cd763b986683b714cedabc35b5f17cffb190d84a457ef4b31c91dd75c",
+                         "python scripts/convert_published.py"),
+    "decoder_r41": Entry(None, "python scripts/train.py decoder_r41; python scripts/train.py export decoder_r41"),
+    "linear_r31": Entry("18b4f2f9968f25be5e545d35aa131c79402ac5dd8d789fc0ee9d7cc2ff9a6e56",
+                        "python scripts/train.py linear_r31 (resumed until step 2099); python scripts/train.py export linear_r31"),
+    "ccpl_r31": Entry("fdcf7ef7a4be789ff4a05e70e6c28190b32aa2df711473de4c2f0406c58c560c",
+                        "python scripts/train.py ccpl_r31 (resumed until step 679); python scripts/train.py export ccpl_r31"),
+    "linear_r41": Entry(None, "python scripts/train.py linear_r41; python scripts/train.py export linear_r41"),
+    "ccpl_r41": Entry(None, "python scripts/train.py ccpl; python scripts/train.py export ccpl"),
+    "ccpl_decoder_r41": Entry(None, "python scripts/train.py ccpl; python scripts/train.py export ccpl"),
+}
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def is_trained(key: str) -> bool:
+    return REGISTRY[key].sha256 is not None
+
+
+def load(key: str, *, models_dir: Path | None = None) -> dict[str, np.ndarray]:
+    """Verified float32 arrays of one registered model file."""
+    entry, model = REGISTRY[key], MODELS[key]
+    path = Path(models_dir or MODELS_DIR) / model.file
+    if entry.sha256 is None:
+        raise BrushworkError(f"{model.file}: no trained weights exist yet; "
+                             f"produce them with `{entry.command}`")
+    if not path.is_file():
+        raise BrushworkError(f"{path}: model file missing; produce it with `{entry.command}`")
+    actual = sha256_of(path)
+    if actual != entry.sha256:
+        raise BrushworkError(f"{path}: sha256 {actual[:12]}… does not match the registry "
+                             f"({entry.sha256[:12]}…); re-create it with `{entry.command}`")
+    arrays = safetensors_file.read(path)
+    expected = model.params()
+    for name, shape in expected.items():
+        if name not in arrays or tuple(arrays[name].shape) != shape:
+            raise BrushworkError(f"{path}: tensor {name} missing or not of shape {shape}")
+    return {name: arrays[name].astype(np.float32) for name in expected}
+
+
+def random(key: str) -> dict[str, np.ndarray]:
+    """Deterministic stand-in weights (PyTorch's default init bounds), same on every run.
+
+    Seeded by the parameter name, so adding a model never changes another's weights.
+    Two nudges keep an untrained pipeline's pictures in a viewable range: Linear's
+    matrix layers start near the identity, and a decoder's last layer is centred on
+    mid-grey.
+    """
+    params = MODELS[key].params()
+    out = {}
+    for name, shape in params.items():
+        fan_in = int(np.prod(params[name.rsplit(".", 1)[0] + ".weight"][1:]))
+        bound = 1.0 / np.sqrt(fan_in)
+        rng = np.random.default_rng(zlib.crc32(f"{key}/{name}".encode()))
+        out[name] = rng.uniform(-bound, bound, size=shape).astype(np.float32)
+        if name.endswith("fc.weight"):
+            out[name] *= 1e-5
+        elif name.endswith("fc.bias"):
+            out[name] = np.eye(int(np.sqrt(shape[0])), dtype=np.float32).reshape(-1)
+        elif name == "dec1_1.bias":
+            out[name] += 0.5
+    return out
+
+
+def resolve(key: str, *, allow_untrained: bool) -> tuple[dict[str, np.ndarray], bool]:
+    """(weights, trained?) — random weights only when allowed and nothing is trained."""
+    if is_trained(key) or not allow_untrained:
+        return load(key), True
+    return random(key), False
+
+
+def channel_scales(raw: dict, normalised: dict, convs: list[str]) -> dict[str, np.ndarray]:
+    """Per-channel factors m with raw ReLU output = m · normalised ReLU output, per conv.
+
+    A "normalised" VGG divides conv k's filter c (and bias) by m_c and multiplies conv
+    k+1's input weights by the same m_c; ReLU and max-pool commute with positive scales,
+    so the features differ by exactly m at every layer. Solved per output channel by
+    least squares over the weights; `convs` in network order from the first conv.
+    """
+    m_in = np.ones(raw[f"{convs[0]}.weight"].shape[1])
+    out = {}
+    for name in convs:
+        w = raw[f"{name}.weight"].astype(np.float64) * m_in[None, :, None, None]
+        p = normalised[f"{name}.weight"].astype(np.float64)
+        a = np.concatenate([w.reshape(len(w), -1), raw[f"{name}.bias"][:, None]], 1)
+        b = np.concatenate([p.reshape(len(p), -1), normalised[f"{name}.bias"][:, None]], 1)
+        m_in = (a * b).sum(1) / (b * b).sum(1)
+        out[name] = m_in
+    return out

@@ -1,0 +1,64 @@
+"""Depth-aware style: fine strokes in the focus plane, coarse paint away from it.
+
+Two stylizations of the same image with the same method, one at the chosen stroke size
+and one with strokes `far_scale` times larger, are mixed per pixel by the distance from
+the focus plane, with a smoothstep falloff: in focus keeps the detail, far away
+dissolves into paint (like a painter's depth of field, not a blur). Distances come from
+the renderer's Z pass (or any depth EXR) in scene units.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from core.errors import BrushworkError
+from core.media.image_io import read_image, read_render_passes
+from core.engine.resample import resize
+
+SIDES = ("both", "far", "near")   # which side of the focus plane dissolves
+
+
+def read_depth(path: str, shape: tuple[int, int]) -> np.ndarray:
+    """A depth map (H, W) from a multilayer EXR's Depth pass or a one-channel image."""
+    if Path(path).suffix.lower() == ".exr":
+        passes = read_render_passes(path, colour=False)
+        if "Depth" not in passes:
+            raise BrushworkError(f"{path}: no Depth (Z) pass; enable View Layer › Passes › Data › Z "
+                                 "and render again")
+        depth = passes["Depth"]
+    else:
+        depth = read_image(path).color[..., 0]
+    if depth.shape != shape:
+        raise BrushworkError(f"{path}: depth is {depth.shape[1]}×{depth.shape[0]}, "
+                             f"the image {shape[1]}×{shape[0]}")
+    return depth.astype(np.float32)
+
+
+def default_focus(depth: np.ndarray) -> float:
+    """The median depth of what is not empty background (Cycles writes 1e10 there)."""
+    near = depth[np.isfinite(depth) & (depth < 1e9)]
+    if near.size == 0:
+        raise BrushworkError("the depth map holds only background: give --focus")
+    return float(np.median(near))
+
+
+def weight(depth: np.ndarray, focus: float, falloff: float, side: str = "both") -> np.ndarray:
+    """0 on the focus plane, rising smoothly to 1 at `falloff` scene units from it."""
+    if falloff <= 0:
+        raise BrushworkError(f"--falloff {falloff}: must be above 0 (scene units)")
+    if side not in SIDES:
+        raise BrushworkError(f"--depth-side {side}: use {', '.join(SIDES)}")
+    d = np.where(np.isfinite(depth), depth, 1e10) - focus
+    if side == "far":
+        d = np.maximum(d, 0)
+    elif side == "near":
+        d = np.minimum(d, 0)
+    t = np.clip(np.abs(d) / falloff, 0, 1)
+    return (t * t * (3 - 2 * t)).astype(np.float32)
+
+
+def mix(fine: np.ndarray, coarse: np.ndarray, w: np.ndarray) -> np.ndarray:
+    if coarse.shape != fine.shape:
+        coarse = resize(coarse, fine.shape[:2])
+    return fine + w[..., None] * (coarse - fine)
