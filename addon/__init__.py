@@ -3,10 +3,9 @@
 Everything that imports `bpy` lives in this package; the maths stays in `core/`, which
 runs in a child process (see `worker_client.py`). This module only registers.
 """
-from . import (auto_render, movie_operators, operators, panels, preferences, previews, properties,
-               render_operators)
+from . import auto_render, operators, panels, preferences, previews, properties
 
-_MODULES = (properties, preferences, previews, operators, render_operators, movie_operators, auto_render, panels)
+_MODULES = (properties, preferences, previews, operators, auto_render, panels)
 
 
 def register():

@@ -14,16 +14,10 @@ from pathlib import Path
 import bpy
 from bpy.app.handlers import persistent
 
-from . import plan, preferences, renders
-from .render_operators import engine_settings
+from . import jobspec, plan, preferences, renders
 from .worker_client import Worker
 
 _wrote = {"frames": False}   # did this render job write files (animation) or not (still)?
-
-
-def _spec(scene, content: str, output: str) -> dict:
-    return {"content": content, "output": output, "wrap": "none", "force_color": True,
-            **engine_settings(scene.brushwork)}
 
 
 def _enabled(scene) -> bool:
@@ -53,7 +47,7 @@ def _on_write(scene, *_):
     path = Path(bpy.path.abspath(scene.render.frame_path(frame=scene.frame_current)))
     if path.is_file() and path.suffix.lower() in plan.READABLE:
         out = path.with_name(f"{path.stem}.stylized.png")
-        if _run(dict(_spec(scene, str(path), str(out)), overwrite=True)):
+        if _run(jobspec.render_still(scene.brushwork, path, out, overwrite=True)):
             print(f"Brushwork: {out}", flush=True)
 
 
@@ -68,7 +62,7 @@ def _on_complete(scene, *_):
     with tempfile.TemporaryDirectory(prefix="brushwork-") as work:
         content = Path(work) / "render.png"
         renders.save_display(source, scene, content)
-        output = _run(_spec(scene, str(content), plan.render_output(source.name)))
+        output = _run(jobspec.render_still(scene.brushwork, content, plan.render_output(source.name)))
     if output:
         image = bpy.data.images.load(output, check_existing=False)
         image.name = f"{source.name}.stylized"

@@ -6,13 +6,22 @@ bar (or None while it only waits for the worker), and returns when done; it rais
 early (Cancel, Esc, an error). With a window, a timer advances it one step per tick,
 so Blender stays responsive; in background mode (`blender -b`, the `bpy` module) timers
 and modal operators never run, so the same generator is simply run to the end.
+
+Here too are what the operators build their jobs from, so none imports another: steps
+that follow a worker to its result (`wait_for`, `one_job`, `sequence_job`, and
+`steadiness` to report a sequence's summary), and `request_cancel`, which stops any job.
 """
 from __future__ import annotations
 
+import shutil
 import threading
 import time
+from pathlib import Path
 
 import bpy
+
+from . import preferences
+from .worker_client import Worker
 
 _cancel = threading.Event()   # set by the Cancel button, Esc, or request_cancel() from any thread
 _active = {"job": None}       # the one job in progress (the panel shows it)
@@ -47,6 +56,33 @@ def wait_for(worker, to_fraction, label: str):
                 if msg.get("status") == "cancelled":
                     raise JobError("cancelled")
                 raise JobError(msg.get("message", "the worker failed"))
+
+
+def one_job(worker, label: str, work: Path):
+    """Steps of a single worker job; its temp folder goes when it ends, however it ends."""
+    try:
+        yield from wait_for(worker, lambda f: f, label)
+    finally:
+        worker.cancel()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def sequence_job(context, spec: dict, share: float, result: dict):
+    """Steps of a frame-sequence or movie worker job taking the progress after `share`
+    (what came before it, e.g. rendering, took the rest); its summary lands in `result`.
+    A cancelled worker removes its partial file."""
+    worker = Worker(spec, preferences.python_setup(context))
+    try:
+        result.update((yield from wait_for(worker, lambda f: share + (1 - share) * f, "stylize")))
+    finally:
+        worker.cancel()
+
+
+def steadiness(result: dict) -> str:
+    """"; flicker A (frames alone B)" from a sequence job's summary, or "" without motion."""
+    if result.get("flicker") is None or not result.get("flicker_alone"):
+        return ""
+    return f"; flicker {result['flicker']:.2f} (frames alone {result['flicker_alone']:.2f})"
 
 
 class DrivenOperator:

@@ -1,7 +1,9 @@
-"""The Brushwork panel, in the 3D View sidebar and the material tab: one draw for both."""
+"""Every Brushwork panel: the main one in the 3D View sidebar and the material tab (one
+draw for both), and a short one in the Video Sequencer's sidebar for movie strips."""
 import bpy
 
-from . import movie_operators, operators, previews, render_operators
+from . import previews, sequencer
+from .operators import movie, renders, textures
 
 
 def draw(layout, context) -> None:
@@ -27,12 +29,12 @@ def draw(layout, context) -> None:
             col.progress(factor=state.progress, type="BAR", text=state.status.removeprefix("Brushwork: "))
         else:  # Blender before 4.0 has no progress widget; the status line still shows it
             col.label(text=f"{state.status} {state.progress:.0%}")
-        col.operator(operators.BRUSHWORK_OT_cancel.bl_idname, icon="CANCEL")
+        col.operator(textures.BRUSHWORK_OT_cancel.bl_idname, icon="CANCEL")
     else:
         row = col.row(align=True)
         row.scale_y = 1.4
-        row.operator(operators.BRUSHWORK_OT_stylize_texture.bl_idname, icon="BRUSH_DATA")
-        col.operator(operators.BRUSHWORK_OT_revert_texture.bl_idname, icon="LOOP_BACK")
+        row.operator(textures.BRUSHWORK_OT_stylize_texture.bl_idname, icon="BRUSH_DATA")
+        col.operator(textures.BRUSHWORK_OT_revert_texture.bl_idname, icon="LOOP_BACK")
         col.separator()
         col.label(text="Renders")
         col.prop(settings, "auto_stylize")
@@ -42,25 +44,29 @@ def draw(layout, context) -> None:
             sub.prop(settings, "focus_distance")
             sub.prop(settings, "falloff")
             sub.prop(settings, "depth_side")
-        col.operator(render_operators.BRUSHWORK_OT_stylize_render.bl_idname, icon="RENDER_RESULT")
+        col.operator(renders.BRUSHWORK_OT_stylize_render.bl_idname, icon="RENDER_RESULT")
         col.prop(settings, "coherence", slider=True)
-        col.operator(render_operators.BRUSHWORK_OT_stylize_animation.bl_idname, icon="RENDER_ANIMATION")
+        col.operator(renders.BRUSHWORK_OT_stylize_animation.bl_idname, icon="RENDER_ANIMATION")
         row = col.row(align=True)
-        row.operator(render_operators.BRUSHWORK_OT_stylize_panorama.bl_idname, icon="WORLD")
-        row.operator(render_operators.BRUSHWORK_OT_stylize_panorama.bl_idname, text="",
+        row.operator(renders.BRUSHWORK_OT_stylize_panorama.bl_idname, icon="WORLD")
+        row.operator(renders.BRUSHWORK_OT_stylize_panorama.bl_idname, text="",
                      icon="RENDER_ANIMATION").animation = True
         col.separator()
         col.label(text="Movies")
         col.prop(settings, "movie_file")
         col.prop(settings, "movie_coherence")
-        col.operator(movie_operators.BRUSHWORK_OT_stylize_movie_clip.bl_idname, icon="FILE_MOVIE")
+        col.operator(movie.BRUSHWORK_OT_stylize_movie_clip.bl_idname, icon="FILE_MOVIE")
 
 
-class VIEW3D_PT_brushwork(bpy.types.Panel):
+class _Sidebar:
+    """A panel in its editor's sidebar (N), under a Brushwork tab of its own."""
     bl_label = "Brushwork"
-    bl_space_type = "VIEW_3D"
     bl_region_type = "UI"
     bl_category = "Brushwork"
+
+
+class VIEW3D_PT_brushwork(_Sidebar, bpy.types.Panel):
+    bl_space_type = "VIEW_3D"
 
     def draw(self, context):
         draw(self.layout, context)
@@ -81,7 +87,25 @@ class MATERIAL_PT_brushwork(bpy.types.Panel):
         draw(self.layout, context)
 
 
-CLASSES = (VIEW3D_PT_brushwork, MATERIAL_PT_brushwork)
+class SEQUENCER_PT_brushwork(_Sidebar, bpy.types.Panel):
+    """Stylize Movie Clip where the strips are: the Video Sequencer's sidebar."""
+    bl_space_type = "SEQUENCE_EDITOR"
+
+    def draw(self, context):
+        settings = context.scene.brushwork
+        col = self.layout.column()
+        col.prop(settings, "style_image")
+        col.prop(settings, "method")
+        col.prop(settings, "strength", slider=True)
+        col.prop(settings, "movie_coherence")
+        strip = sequencer.active_movie_strip(context.scene)
+        col.label(text=f"Strip: {strip.name}" if strip else "Make a movie strip active", icon="SEQUENCE")
+        row = col.row()
+        row.enabled = strip is not None
+        row.operator(movie.BRUSHWORK_OT_stylize_movie_clip.bl_idname, icon="FILE_MOVIE").use_strip = True
+
+
+CLASSES = (VIEW3D_PT_brushwork, MATERIAL_PT_brushwork, SEQUENCER_PT_brushwork)
 
 
 register, unregister = bpy.utils.register_classes_factory(CLASSES)

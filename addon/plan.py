@@ -1,4 +1,4 @@
-"""From the artist's selection to worker job specs: which images, read from where, written where.
+"""From the artist's selection to texture jobs: which images, read from where, written where.
 
 One job per image (two materials sharing a map share its stylized copy). The engine
 reads files, so an image Blender holds only in memory (packed, generated, painted and
@@ -15,8 +15,7 @@ from pathlib import Path
 
 import bpy
 
-from . import materials
-from .properties import DEVICES, METHODS, WRAPS
+from . import jobspec, materials
 
 READABLE = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr"}  # what the engine reads
 FLOAT_EXTS = {".exr", ".hdr"}
@@ -42,7 +41,6 @@ def make(context, settings, temp_dir: Path) -> Plan:
 
     `temp_dir` is the run's own folder, removed when it ends: copies of in-memory images.
     """
-    style = bpy.path.abspath(settings.style_image) if settings.style_image else ""
     jobs: dict[str, Job] = {}
     skipped: list[str] = []
     out_dir = output_dir()
@@ -64,7 +62,7 @@ def make(context, settings, temp_dir: Path) -> Plan:
                 continue
             output = new_name(out_dir, image.name, Path(content).suffix, taken)
             job = Job(image.name, content, output, [(mat.name, found.node.name)])
-            job.spec = _spec(settings, style, content, output)
+            job.spec = jobspec.texture(settings, content, output)
             jobs[image.name] = job
     return Plan(list(jobs.values()), skipped)
 
@@ -145,16 +143,3 @@ def render_output(name: str, ext: str = ".png") -> str:
     folder.mkdir(parents=True, exist_ok=True)
     return new_name(folder, name, ext, set(), ext=ext)
 
-
-def _spec(settings, style: str, content: str, output: str) -> dict:
-    """The worker's job spec (see core/worker.py): the panel's settings, snake_case."""
-    spec = {"content": content, "styles": [style], "output": output,
-            "strength": settings.strength, "preserve_color": settings.preserve_color,
-            "style_scale": settings.style_scale, "tile": settings.tile,
-            "wrap": WRAPS[settings.tileable], "device": DEVICES[settings.device],
-            # The node graph says this image is Base Color and its colour space is colour:
-            # trust that over the engine's guess from the file name ("rough_stone.png").
-            "force_color": True}
-    if METHODS[settings.method]:
-        spec["method"] = METHODS[settings.method]
-    return spec

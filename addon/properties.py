@@ -1,23 +1,46 @@
 """Settings an artist picks (`scene.brushwork`) and the running job's state (window manager).
 
 The scene settings are saved with the .blend, so a pipeline script and the panel see
-the same values; the job state is transient and never saved.
+the same values; the job state is transient and never saved. Here too: how each enum
+maps to the worker's values (used by jobspec.py), and `check_style`, the one setting
+every job needs before it can start.
 """
+from pathlib import Path
+
 import bpy
 from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
                        StringProperty)
 
-# Enum identifier → the engine's method name (None: the engine's best trained method).
-METHODS = {
-    "AUTO": None,
-    "LINEAR_R31": "linear-r31",
-    "LINEAR_R41": "linear-r41",
-    "CCPL": "ccpl",
-    "CCPL_R31": "ccpl-r31",
-    "WCT_R31": "wct-r31",
-}
+from ..core.engine.names import METHOD_INFO
+
+def _method_items() -> tuple[list, dict]:
+    """The Method menu's items and enum identifier → core name (None: the engine's best trained).
+
+    The list, the words and each item's stored number are core's (core/engine/names.py);
+    identifiers are core's names in capitals ("wct-r31" → WCT_R31).
+    """
+    items = [("AUTO", "Best available", "The strongest method whose networks are trained", 0)]
+    names = {"AUTO": None}
+    for name, (number, label, description) in METHOD_INFO.items():
+        identifier = name.upper().replace("-", "_")
+        items.append((identifier, label, description, number))
+        names[identifier] = name
+    return items, names
+
+
+METHOD_ITEMS, METHODS = _method_items()
 WRAPS = {"AUTO": "auto", "ON": "both", "OFF": "none"}
 DEVICES = {"AUTO": "auto", "CPU": "cpu", "GPU": "cuda"}
+
+
+def check_style(settings) -> str | None:
+    """What stops any Brushwork job before it starts: no style image, or one that is not there."""
+    if not settings.style_image:
+        return "Pick a style image first (Brushwork panel > Style)"
+    style = Path(bpy.path.abspath(settings.style_image))
+    if not style.is_file():
+        return f"Style image not found: {style}"
+    return None
 
 
 def _style_changed(self, context):
@@ -29,14 +52,7 @@ class BrushworkSettings(bpy.types.PropertyGroup):
     style_image: StringProperty(
         name="Style", subtype="FILE_PATH", update=_style_changed,
         description="The painting whose look the textures take on (PNG, JPEG, TIFF, EXR)")
-    method: EnumProperty(
-        name="Method", default="AUTO",
-        items=[("AUTO", "Best available", "The strongest method whose networks are trained"),
-               ("LINEAR_R31", "Linear r31", "Linear style transfer at relu3_1: finer strokes, more structure"),
-               ("LINEAR_R41", "Linear r41", "Linear style transfer at relu4_1: the strongest style"),
-               ("CCPL", "CCPL", "Contrastive coherence: calmer local detail, least flicker"),
-               ("CCPL_R31", "CCPL r31", "Linear r31 trained further for local coherence: calmer detail, less flicker"),
-               ("WCT_R31", "WCT r31", "Whitening-colouring at relu3_1: closed form, no learned transform")])
+    method: EnumProperty(name="Method", default="AUTO", items=METHOD_ITEMS)
     strength: FloatProperty(name="Strength", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
                             description="0 keeps the texture, 1 paints it fully in the style")
     preserve_color: BoolProperty(name="Preserve Colour", default=False,

@@ -1,5 +1,6 @@
 """Renders as files the engine reads: display colour through the scene's view transform,
-and the Vector and Z passes (multilayer EXR) that steady an animation.
+and the Vector and Z passes (multilayer EXR) that steady an animation; a still, a frame
+range, or a 360° panorama, with the scene's own settings put back after.
 
 The networks were trained on display-referred images. A render is scene-linear, so it
 is turned into display colour *on purpose*, by the scene's own view transform (AgX,
@@ -79,6 +80,27 @@ def render_frame(scene, frame: int, png: Path, exr: Path | None = None) -> None:
     if exr is not None:
         save_passes(scene, exr)
     save_display(bpy.data.images["Render Result"], scene, png)
+
+
+def render_range(scene, frames_dir: Path, passes_dir: Path | None, share: float):
+    """Steps (see driving.py) rendering every frame of the scene's range (display PNGs,
+    and passes when given a folder for them), taking the progress up to `share`; frames
+    already on disk are kept, so a re-run resumes."""
+    frames = range(scene.frame_start, scene.frame_end + 1, scene.frame_step)
+    for folder in (frames_dir, passes_dir):
+        if folder is not None:
+            folder.mkdir(parents=True, exist_ok=True)
+    for i, f in enumerate(frames):
+        png = frames_dir / f"frame_{f:05d}.png"
+        exr = passes_dir / f"frame_{f:05d}.exr" if passes_dir is not None else None
+        yield share * i / len(frames), f"render frame {f} ({i + 1}/{len(frames)})"
+        if not (png.exists() and (exr is None or exr.exists())):
+            render_frame(scene, f, png, exr)
+
+
+def fps(scene) -> float:
+    """The scene's frame rate in frames per second (fps_base divides it: 24 / 1.001 for 23.976)."""
+    return scene.render.fps / scene.render.fps_base
 
 
 def last_render():

@@ -134,7 +134,7 @@ def warp_errors(frames: list[np.ndarray], truth) -> float:
 def own_statistics(content: list[np.ndarray], style: Path, method: str) -> list[np.ndarray]:
     """Each frame as the still tool would paint it: its own content statistics."""
     from core.engine.stylizer import Settings, Stylizer
-    from core.jobs.image import load_style
+    from core.jobs.spec import load_style
     s = Stylizer(method, "auto")
     side = s.style(load_style(str(style)), str(style))
     return [np.clip(s.run(c, [side], Settings()), 0, 1) for c in content]
@@ -146,7 +146,7 @@ def per_frame_seconds(content: list[np.ndarray], style: Path, method: str, n: in
     from core.scene import motion
     from core.engine.stylizer import Settings, Stylizer
     from core.scene.flow import Flow
-    from core.jobs.image import load_style
+    from core.jobs.spec import load_style
     from core.engine.methods import average_content
     s = Stylizer(method, "auto")
     side = s.style(load_style(str(style)), str(style))

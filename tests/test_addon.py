@@ -101,7 +101,7 @@ def test_cancel_leaves_the_material_and_folders_as_they_were(tmp_path):
     """Cancel from another thread (as the panel's button does) while the worker runs."""
     proc = run_in_blender(scene(tmp_path) + '''
 import sys, threading, time
-ops = sys.modules[ADDON_MODULE + ".addon.operators"]
+ops = sys.modules[ADDON_MODULE + ".addon.driving"]
 before = links()
 images = sorted(i.name for i in bpy.data.images)
 def cancel_when_working():
@@ -151,7 +151,7 @@ out["install_poll"] = bpy.ops.brushwork.install_dependencies.poll()
 report(out)
 ''', tmp_path)
     r = proc.result
-    assert r["methods"] == ["AUTO", "LINEAR_R31", "LINEAR_R41", "CCPL", "CCPL_R31", "WCT_R31"]
+    assert r["methods"] == ["AUTO", "LINEAR_R31", "LINEAR_R41", "CCPL", "CCPL_R31", "WCT_R31", "WCT"]
     assert "Pick a style image" in r["no_style"]
     assert "Style image not found" in r["missing_style"] and "missing.jpg" in r["missing_style"]
     assert "No colour image feeds Base Color" in r["data_only"]

@@ -18,7 +18,7 @@ from core.backends.onnx import models as onnx_models
 from core.nets import weights  # noqa: E402
 from core.engine.stylizer import Settings, Stylizer  # noqa: E402
 from core.errors import BrushworkError, Cancelled  # noqa: E402
-from core.engine.tiling import WRAPS  # noqa: E402
+from core.nets.architecture import WRAPS, Net  # noqa: E402
 from imaging import photo, save  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,17 +47,19 @@ def test_a_shipped_graph_runs_in_plain_onnxruntime():
 
 
 @needs_torch
-@pytest.mark.parametrize("net", ["encoder_r31", "encoder_r41", "decoder_r31.decoder", "linear_r31.cnet",
-                                 "linear_r31.snet", "decoder_r41.decoder", "ccpl_r41.cnet", "ccpl_r41.snet"])
+@pytest.mark.parametrize("net", [Net.encoder("r31"), Net.encoder("r41"), Net.of("decoder_r31", "decoder"),
+                                 Net.of("linear_r31", "cnet"), Net.of("linear_r31", "snet"),
+                                 Net.of("decoder_r41", "decoder"), Net.of("ccpl_r41", "cnet"),
+                                 Net.of("ccpl_r41", "snet")], ids=str)
 def test_each_net_matches_torch_in_every_wrap_mode(net):
     from core.backends.onnx.backend import OnnxBackend
     from core.backends.torch.backend import TorchBackend
-    key = onnx_models.model_key(net)
+    key = net.key
     w, trained = weights.resolve(key, allow_untrained=True)
     torch_b = TorchBackend({key: w}, "cpu")
     onnx_b = OnnxBackend({key: w}, "cpu", () if trained else (key,))
-    part = onnx_models.part_of(net)
-    cin = 3 if net.startswith("encoder_") else [layer for layer in part.layers if layer[0] == "conv"][0][2]
+    part = net.part
+    cin = 3 if net.preprocess else [layer for layer in part.layers if layer[0] == "conv"][0][2]
     x = np.random.default_rng(0).random((1, 29, 42, cin), dtype=np.float32)
     for wrap in WRAPS:
         a, b = torch_b.run(net, x, wrap), onnx_b.run(net, x, wrap)
@@ -147,15 +149,14 @@ def test_cancel_stops_at_the_same_point_on_both_backends(styles):
 
 
 def test_backend_choice_auto_and_errors(monkeypatch):
-    with pytest.raises(BrushworkError, match="--backend gpu: choose one of auto, torch, onnx"):
+    with pytest.raises(BrushworkError, match="backend gpu: choose one of auto, torch, onnx"):
         backends.resolve("gpu")
     real = backends.has
     monkeypatch.setattr(backends, "has", lambda m: m != "torch" and real(m))
     assert backends.resolve("auto") == "onnx"
-    with pytest.raises(BrushworkError, match="--backend torch: torch is not installed"):
+    with pytest.raises(BrushworkError, match="backend torch: torch is not installed"):
         backends.resolve("torch")
-    with backends.preferred("onnx"):
-        assert Stylizer("wct-r31", "cpu").backend.name == "onnx"
+    assert Stylizer("wct-r31", "cpu").backend.name == "onnx"  # auto: torch cannot be found
 
 
 def test_a_tampered_graph_is_refused(tmp_path, monkeypatch, styles):
@@ -218,7 +219,7 @@ def test_the_job_spec_and_the_cli_choose_the_backend(tmp_path, styles, capfd):
     assert result["status"] == "ok" and result["backend"] == "onnx"
     out = io.StringIO()
     assert worker.main(io.StringIO(json.dumps(dict(spec, backend="gpu", output=str(tmp_path / "x.png")))), out) == 2
-    assert "--backend gpu: choose one of auto, torch, onnx" in json.loads(out.getvalue().splitlines()[-1])["message"]
+    assert "backend gpu: choose one of auto, torch, onnx" in json.loads(out.getvalue().splitlines()[-1])["message"]
     assert not (tmp_path / "x.png").exists()
     assert main(["stylize", content, style, "-o", str(tmp_path / "c.png"), "--method", "wct-r31",
                  "--backend", "onnx", "--quiet"]) == 0

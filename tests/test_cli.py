@@ -524,3 +524,30 @@ def test_check_reports_torch_and_trained_methods(capfd):
     from core.engine.methods import METHODS
     assert info["methods"] == {m: all(map(weights.is_trained, METHODS[m].models)) for m in METHODS}
     assert info["default_method"] == default_method() and info["methods"][default_method()]
+
+
+def test_installed_command_says_brushwork(capfd, monkeypatch):
+    """Run as the installed `brushwork` script, help and errors name `brushwork`; the
+    engine's words for a setting come back as this command's flag."""
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/brushwork"])
+    rc, out, _ = run(capfd, "--help")
+    assert rc == 0 and out.startswith("usage: brushwork ")
+    rc, _, err = run(capfd, "stylize", "a.png", "b.png", "-o", "c.png", "--style-scale", "9")
+    assert rc == 2 and "(see brushwork --help)" not in err and "--style-scale 9.0: must be between" in err
+    monkeypatch.setattr(sys, "argv", ["python -m core"])
+    rc, out, _ = run(capfd, "--help")
+    assert out.startswith("usage: python -m core ")
+
+
+def test_pyproject_matches_requirements_and_manifest():
+    """`pip install .` installs what requirements.txt lists, at the manifest's version, and
+    its `brushwork` script is the CLI."""
+    import tomllib
+    root = Path(__file__).resolve().parent.parent
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    manifest = tomllib.loads((root / "blender_manifest.toml").read_text())
+    wanted = [line.split("#")[0].strip() for line in (root / "requirements.txt").read_text().splitlines()]
+    assert project["dependencies"] == [w for w in wanted if w]
+    assert project["version"] == manifest["version"]
+    module, function = project["scripts"]["brushwork"].split(":")
+    assert module == "core.app.cli" and callable(getattr(cli, function))

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from core.nets import weights
-from core.nets.architecture import ENCODERS, MODELS
+from core.nets.architecture import ENCODERS, MODELS, Net
 from core.media.colour import luminance
+from core.backends.base import Backend
 from core.engine.stylizer import Settings, Stylizer
 from core.errors import BrushworkError
 from imaging import photo as _photo
@@ -145,7 +146,7 @@ def test_style_mixing_and_cache(stylizers, style):
     mix = st.run(img, [a, b], Settings(style_weights=[0.5, 0.5]))
     assert np.abs(only_a - mix_a).max() < 1e-5
     assert np.abs(mix - only_a).mean() > 1e-3
-    with pytest.raises(BrushworkError, match="style-weights"):
+    with pytest.raises(BrushworkError, match="style weights"):
         st.run(img, [a, b], Settings(style_weights=[1.0]))
 
 
@@ -183,8 +184,19 @@ def test_preserve_color_keeps_the_content_chroma():
 
 
 def test_untrained_weights_are_refused_without_the_flag():
-    with pytest.raises(BrushworkError, match="allow-untrained"):
+    with pytest.raises(BrushworkError, match="random weights run only where allowed") as e:
         Stylizer("linear-r41", "cpu", allow_untrained=False)
+    assert e.value.setting == "allow_untrained"  # the CLI names its --allow-untrained
+
+
+def test_every_method_has_words_for_front_ends_and_back():
+    """core/engine/names.py (import-free, read by the add-on) lists exactly the methods,
+    with distinct stored numbers."""
+    from core.engine.methods import METHODS
+    from core.engine.names import METHOD_INFO
+    assert set(METHOD_INFO) == set(METHODS)
+    numbers = [number for number, _, _ in METHOD_INFO.values()]
+    assert len(set(numbers)) == len(numbers) and 0 not in numbers  # 0 is the menu's "Best available"
 
 
 def test_batched_tiles_equal_single_tiles(stylizers, style):
@@ -262,7 +274,7 @@ def test_features_in_memory_as_float16_between_the_limits(stylizers, style, monk
 
 
 @pytest.mark.parametrize("runtime", ["numpy", "torch", "onnx"])
-def test_float16_conversions_agree_whichever_runtime_converts(runtime, monkeypatch):
+def test_float16_conversions_agree_whichever_runtime_converts(runtime):
     """`buffers.store` / `as_float32` give NumPy's values whether NumPy, torch or an
     onnxruntime Cast converts; values beyond float16's range are clipped, strided targets
     are filled."""
@@ -273,18 +285,18 @@ def test_float16_conversions_agree_whichever_runtime_converts(runtime, monkeypat
     elif runtime == "onnx":
         pytest.importorskip("onnxruntime")
         from core.backends.onnx.backend import OnnxBackend
-        fast = OnnxBackend({}, "cpu")._cast
+        fast = OnnxBackend({}, "cpu").cast
     else:
         fast = None
-    monkeypatch.setattr(buffers, "_fast_cast", [fast])
     rng = np.random.default_rng(1)
     src = rng.uniform(0, 300, (7, 9, 5)).astype(np.float32)
     src[0, 0, 0] = 1e6
     dst = np.zeros((10, 12, 5), np.float16)
-    buffers.store(dst[2:9, 1:10], src)
+    with buffers.fast_cast(fast):
+        buffers.store(dst[2:9, 1:10], src)
+        back = buffers.as_float32(dst[2:9, 1:10])
     expected = np.minimum(src, np.finfo(np.float16).max).astype(np.float16)
     assert np.array_equal(dst[2:9, 1:10], expected) and not dst[:2].any() and not dst[:, 10:].any()
-    back = buffers.as_float32(dst[2:9, 1:10])
     assert back.dtype == np.float32 and back.flags.c_contiguous and back.shape == (7, 9, 5)
     assert np.array_equal(back, expected.astype(np.float32))
 
@@ -314,10 +326,10 @@ def test_wct_gives_content_features_the_style_statistics(stylizers, style):
 
     st = stylizers["wct-r31"]
     side = st.style(style)
-    feats = st.backend.run("encoder_r31", _photo(128, 160))
+    feats = st.backend.run(Net.encoder("r31"), _photo(128, 160))
     content = content_side(st.method, st.backend, st.weights, feats, "none", 0)
     out = Transform(st.method, st.backend, st.weights, content, [(side, 1.0)], 1.0)(feats)
-    style_feats = st.backend.run("encoder_r31", style)
+    style_feats = st.backend.run(Net.encoder("r31"), style)
     s_mean = style_feats.reshape(-1, style_feats.shape[-1]).mean(0)
     s_cov = channel_covariance(style_feats, s_mean)
     o_mean = out.reshape(-1, out.shape[-1]).mean(0)
@@ -330,17 +342,17 @@ def test_wct_gives_content_features_the_style_statistics(stylizers, style):
                            top(s_cov), rtol=0.2)
 
 
-class _Deferred:
+class _Deferred(Backend):
     """A backend that queues like a GPU: `submit` returns at once and the work happens
     only when the result is asked for, so the engine's pipelining order is exercised."""
 
     def __init__(self, inner):
         self.inner, self.batch, self.name, self.queued = inner, 2, "deferred", 0
 
-    def run(self, net, x, wrap="none", affine=None):
+    def run(self, net, x, wrap="none", affine=None, host=None):
         return self.inner.run(net, x, wrap, affine=affine)
 
-    def submit(self, net, x, wrap="none", affine=None):
+    def submit(self, net, x, wrap="none", affine=None, host=None):
         self.queued += 1
         x = x.copy()
         return lambda: self.inner.run(net, x, wrap, affine=affine)
@@ -372,8 +384,8 @@ def test_transform_folded_into_the_decoder_equals_applying_it(stylizers, wrap):
     feats = rng.uniform(0, 3, (2, 13, 17, 512)).astype(np.float32)
     mt = (np.eye(512) + rng.normal(0, 0.05, (512, 512))).astype(np.float32)
     v = rng.normal(0, 0.5, 512).astype(np.float32)
-    mapped = backend.run("decoder_r41.decoder", feats @ mt + v, wrap)
-    folded = backend.run("decoder_r41.decoder", feats, wrap, affine=(mt, v))
+    mapped = backend.run(Net.of("decoder_r41", "decoder"), feats @ mt + v, wrap)
+    folded = backend.run(Net.of("decoder_r41", "decoder"), feats, wrap, affine=(mt, v))
     assert np.abs(folded - mapped).max() < 1e-4 * np.abs(mapped).max()
 
 
@@ -411,7 +423,7 @@ def test_wct_runs_fp32_unless_fp16_is_named_and_never_bf16():
     pytest.importorskip("torch")
     from core.errors import BrushworkError
     assert Stylizer("wct-r31", "cpu", backend="torch").backend.precision == "fp32"
-    with pytest.raises(BrushworkError, match="--precision bf16: method wct-r31 whitens"):
+    with pytest.raises(BrushworkError, match="precision bf16: method wct-r31 whitens"):
         Stylizer("wct-r31", "cpu", backend="torch", precision="bf16")
     img, sty = _photo_and_painting()
     out = {}
@@ -494,11 +506,11 @@ def test_resident_maps_in_half_precision_and_results_where_asked():
     x = _photo(40, 48)
     on_device = backend.resident_array(x.shape, half=False)
     on_device.copy_(torch.from_numpy(x))
-    feats = backend.run("encoder_r31", on_device)
+    feats = backend.run(Net.encoder("r31"), on_device)
     assert isinstance(feats, torch.Tensor) and feats.shape == (10, 12, 256)
-    back = backend.run("encoder_r31", on_device, host=True)
+    back = backend.run(Net.encoder("r31"), on_device, host=True)
     assert isinstance(back, np.ndarray) and np.array_equal(back, feats.numpy())
-    assert np.array_equal(backend.run("encoder_r31", x), back)
+    assert np.array_equal(backend.run(Net.encoder("r31"), x), back)
     img = _photo(150, 190)
     side = st.style(_photo(96, 128))
     backend.resident = False

@@ -18,6 +18,7 @@ import pytest
 from blender_env import pbr_scene, run_in_blender
 from core import backends
 from core.jobs import image as jobs
+from core.jobs.spec import from_spec
 from core.media.image_io import read_image
 from core.engine.resample import resize
 from imaging import save
@@ -91,7 +92,7 @@ def test_stylize_texture_runs_on_the_bundled_onnxruntime(tmp_path, capfd):
     assert out.name == "wood_basecolor.stylized.png" and out.parent == tmp_path / "stylized"
     # The right image: what the torch backend paints from the same job spec.
     spec = dict(r["spec"], output=str(tmp_path / "torch.png"), backend="torch")
-    jobs.run(jobs.Job.from_dict(spec))
+    jobs.run(from_spec(jobs.Job, spec))
     ours, theirs = read_image(str(out)).color, read_image(spec["output"]).color
     source = read_image(str(tmp_path / "wood_basecolor.png")).color
     assert np.abs(ours - source).mean() > 0.05

@@ -7,7 +7,7 @@ from PIL import Image
 
 from core.backends.torch import nets
 from core.nets import weights
-from core.nets.architecture import ENCODERS, MODELS
+from core.nets.architecture import ENCODERS, MODELS, Net
 from core.backends.torch.backend import TorchBackend
 from core.engine.methods import METHODS, Transform, content_side, style_side
 from core.training import data, loop, losses
@@ -66,11 +66,11 @@ def _nchw(x):
 
 def test_training_encoder_and_decoder_equal_the_inference_networks(backend):
     img = photo(64, 80)
-    feats = backend.run("encoder_r31", img)
+    feats = backend.run(Net.encoder("r31"), img)
     taps = Encoder(backend.weights["encoder_r31"], "relu3_1")(_nchw(img))
     assert np.allclose(taps["relu3_1"][0].permute(1, 2, 0).numpy(), feats, rtol=1e-4, atol=1e-2)
     dec = decoder("decoder_r31", backend.weights["decoder_r31"])
-    ref = backend.run("decoder_r31.decoder", feats)
+    ref = backend.run(Net.of("decoder_r31", "decoder"), feats)
     assert np.allclose(dec(_nchw(feats))[0].permute(1, 2, 0).detach().numpy(), ref, atol=1e-4)
 
 
@@ -79,13 +79,13 @@ def test_training_transform_equals_the_engine_transform(backend, method):
     """What training optimises is exactly what the engine runs (same centring, Gram norm)."""
     m = METHODS[method]
     wts = backend.weights[m.transform]
-    c_feats = backend.run(f"encoder_{m.layer}", photo(64, 96, seed=1))
+    c_feats = backend.run(Net.encoder(m.layer), photo(64, 96, seed=1))
     s_img = photo(72, 72, seed=2)[..., ::-1].copy()
     side = style_side(m, backend, backend.weights, s_img)
     content = content_side(m, backend, backend.weights, c_feats, "none", 0)
     engine = Transform(m, backend, backend.weights, content, [(side, 1.0)], 1.0)(c_feats)
     module = LinearTransform(m.transform, wts) if m.kind == "linear" else SCT(wts)
-    s_feats = backend.run(f"encoder_{m.layer}", s_img)
+    s_feats = backend.run(Net.encoder(m.layer), s_img)
     trained = module(_nchw(c_feats), _nchw(s_feats))[0].permute(1, 2, 0).detach().numpy()
     scale = np.abs(engine).max()
     assert np.abs(trained - engine).max() < 2e-3 * scale
@@ -219,7 +219,7 @@ def test_r31_stages_see_the_published_encoders_features(tiny_pack, tmp_path):
            "size": 48, "batch": 2, "iters": 1, "lr": 1e-4}
     stage = Stage("linear_r31", cfg, tiny_pack, tmp_path, "cpu")
     img = photo(64, 80, seed=4)
-    shipped = TorchBackend({"encoder_r31": weights.load("encoder_r31")}, "cpu").run("encoder_r31", img)
+    shipped = TorchBackend({"encoder_r31": weights.load("encoder_r31")}, "cpu").run(Net.encoder("r31"), img)
     with torch.no_grad():
         seen = stage._trans_in(stage.enc(_nchw(img)))[0].permute(1, 2, 0).numpy()
     assert np.abs(seen - shipped).max() < 1e-4 * np.abs(shipped).max()

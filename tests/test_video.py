@@ -224,7 +224,7 @@ def test_the_worker_runs_a_movie_job(capfd, moving, style, tmp_path):
     rc, result = work({**spec, "output": str(tmp_path / "x.mp4"), "coherence": "optical"})
     assert rc == 2 and "'coherence' must be a number (frames) or flow/none (movie)" in result["message"]
     rc, result = work({**spec, "output": str(tmp_path / "x.mp4"), "coherence": 0.5})
-    assert rc == 2 and "--coherence 0.5: use flow or none" in result["message"]
+    assert rc == 2 and "coherence 0.5: use flow or none" in result["message"]
     assert sorted(os.listdir(tmp_path)) == ["w.mp4"]
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from core.jobs import image as jobs
+from core.jobs.spec import from_spec
 from core.nets import weights
 from core.app import worker
 from core.engine.stylizer import default_method
@@ -144,7 +145,7 @@ BAD_SPECS = {
     "bad device": ({"device": "tpu"}, "device"),
     "bad strength": ({"strength": 2}, "strength"),
     "bad tile": ({"tile": 16}, "tile"),
-    "weights count": ({"style_weights": [0.3, 0.7]}, "style-weights"),
+    "weights count": ({"style_weights": [0.3, 0.7]}, "style weights [0.3, 0.7]"),
 }
 
 
@@ -215,7 +216,7 @@ def test_cancel_after_the_networks_ran_writes_nothing(spec, out_dir):
         return bool(seen) and seen[-1][1] == "decode" and seen[-1][0] > 0.999
 
     with pytest.raises(Cancelled):
-        jobs.run(jobs.Job.from_dict(spec), lambda f, s: seen.append((f, s)), cancel=decoded)
+        jobs.run(from_spec(jobs.Job, spec), lambda f, s: seen.append((f, s)), cancel=decoded)
     assert decoded()  # the networks had finished
     assert os.listdir(out_dir) == []
 

@@ -1,4 +1,5 @@
-"""Brushwork's command line: `python -m core stylize|frames|panorama|video|join|worker|check …`.
+"""Brushwork's command line: `brushwork stylize|frames|panorama|video|join|worker|check …`
+(also `python -m core …`).
 
 Exit 0 on success; 2 with one line on stderr (no traceback) for anything the user can
 fix: bad input, missing weights, a path that would overwrite an original; 130 when
@@ -10,8 +11,9 @@ import argparse
 import signal
 import sys
 import threading
+from pathlib import Path
 
-from core.errors import BrushworkError, Cancelled
+from core.errors import BrushworkError, Cancelled, SettingError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -29,15 +31,20 @@ def _weights(text: str) -> list[float]:
         raise argparse.ArgumentTypeError(f"{text!r}: give comma-separated numbers, e.g. 0.3,0.7") from None
 
 
-def _parser() -> argparse.ArgumentParser:
-    from core.engine.tiling import WRAPS
+def prog() -> str:
+    """The command as the user typed it: `brushwork` (the installed script) or `python -m core`."""
+    return "brushwork" if Path(sys.argv[0]).stem == "brushwork" else "python -m core"
 
-    p = _Parser(prog="python -m core", description=__doc__.splitlines()[0])
+
+def _parser() -> argparse.ArgumentParser:
+    from core.nets.architecture import WRAPS
+
+    p = _Parser(prog=prog(), description="Brushwork's command line: paint images, renders, movies and "
+                "360° panoramas after a painting.")
     sub = p.add_subparsers(dest="command", required=True)
-    s = sub.add_parser("stylize", help="paint an image after one or more style images")
-    s.add_argument("content", help="image to stylize (PNG, JPEG, TIFF, EXR)")
-    s.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s); several are mixed")
-    s.add_argument("-o", "--output", required=True, help="new image to write (never an input)")
+    p.commands = sub.choices  # command → its parser, to name flags in errors
+    s = _job_command(sub, "stylize", "paint an image after one or more style images",
+                     "content", "image to stylize (PNG, JPEG, TIFF, EXR)", "new image to write (never an input)")
     _engine_options(s, overwrite="replace OUTPUT if it exists")
     s.add_argument("--wrap", default="none", choices=[*WRAPS, "auto"],
                    help="x: 360° panorama seam; both: tileable texture stays tileable; "
@@ -54,11 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--depth-side", default="both", choices=["both", "far", "near"],
                    help="with --depth: which side of the focus plane dissolves")
     s.add_argument("--far-scale", type=float, default=3.0, help="with --depth: stroke size away from focus")
-    f = sub.add_parser("frames", help="stylize a folder of frames with one transformation, steadied "
-                       "by the renderer's motion vectors")
-    f.add_argument("frames", help="folder of frames (PNG, JPEG, TIFF, EXR; multilayer EXR with Vector/Depth)")
-    f.add_argument("styles", nargs="+", metavar="STYLE")
-    f.add_argument("-o", "--output", required=True, help="folder for the stylized PNG frames")
+    f = _job_command(sub, "frames", "stylize a folder of frames with one transformation, steadied by the "
+                     "renderer's motion vectors", "frames",
+                     "folder of frames (PNG, JPEG, TIFF, EXR; multilayer EXR with Vector/Depth)",
+                     "folder for the stylized PNG frames")
     f.add_argument("--vectors", help="folder of multilayer EXRs holding Vector (and Depth) passes, "
                    "matched to frames by number")
     f.add_argument("--video", help="also write the stylized frames as this H.264 .mp4")
@@ -66,22 +72,18 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--coherence", type=float, default=0.75,
                    help="0..<1: how much of the previous frame, warped along the motion, is kept")
     _engine_options(f, overwrite="redo frames already stylized (default: resume)")
-    q = sub.add_parser("panorama", help="stylize an equirectangular 360° panorama: the meridian joins; "
-                       "JPEG output carries photo-sphere (GPano) metadata")
-    q.add_argument("content", help="equirect image (2:1), or a folder of equirect frames")
-    q.add_argument("styles", nargs="+", metavar="STYLE")
-    q.add_argument("-o", "--output", required=True,
-                   help="new image (.jpg gets GPano XMP) or .mp4 with spherical (360°) video metadata")
+    q = _job_command(sub, "panorama", "stylize an equirectangular 360° panorama: the meridian joins; "
+                     "JPEG output carries photo-sphere (GPano) metadata",
+                     "content", "equirect image (2:1), or a folder of equirect frames",
+                     "new image (.jpg gets GPano XMP) or .mp4 with spherical (360°) video metadata")
     q.add_argument("--hdr", default="tonemap", choices=["clip", "tonemap"],
                    help="float (HDRI) input brighter than 1: tone-map it (default; and back, for EXR output) or clip it")
     q.add_argument("--no-poles", dest="poles", action="store_false",
                    help="paint the polar caps flat with the rest (faster; strokes pinch into rays at the poles)")
     _engine_options(q, overwrite="replace OUTPUT if it exists")
-    v = sub.add_parser("video", help="stylize a movie file (MP4, MOV, …) into a new H.264 MP4, sound kept, "
-                       "steadied by optical flow")
-    v.add_argument("movie", help="the footage (any video ffmpeg reads)")
-    v.add_argument("styles", nargs="+", metavar="STYLE")
-    v.add_argument("-o", "--output", required=True, help="the new .mp4 (same rate, size, pixel aspect, sound)")
+    v = _job_command(sub, "video", "stylize a movie file (MP4, MOV, …) into a new H.264 MP4, sound kept, "
+                     "steadied by optical flow", "movie", "the footage (any video ffmpeg reads)",
+                     "the new .mp4 (same rate, size, pixel aspect, sound)")
     v.add_argument("--coherence", default="flow", choices=["flow", "none"],
                    help="flow: blend in the previous frame along estimated motion (default); none: frames alone")
     v.add_argument("--start", type=float, default=0.0, help="first second to stylize")
@@ -95,6 +97,15 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("worker", help="run one JSON job from stdin, JSON progress lines on stdout")
     sub.add_parser("check", help="print one JSON line: Python, backend (torch or onnxruntime), device, trained methods")
     return p
+
+
+def _job_command(sub, name: str, text: str, source: str, source_help: str, output_help: str):
+    """A subcommand that paints `source` after style images into `-o OUTPUT`."""
+    c = sub.add_parser(name, help=text)
+    c.add_argument(source, help=source_help)
+    c.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s); several are mixed")
+    c.add_argument("-o", "--output", required=True, help=output_help)
+    return c
 
 
 def _engine_options(p: argparse.ArgumentParser, *, overwrite: str) -> None:
@@ -167,8 +178,17 @@ def _check() -> int:
     return 2 if "error" in info else 0
 
 
+def console() -> int:
+    """The installed `brushwork` command: as `python -m core` (core/__main__.py), freed
+    memory kept for reuse before numpy or torch allocate anything."""
+    from core.mem.allocator import keep_freed_memory
+    keep_freed_memory()
+    return main()
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
     _quiet_opencv()
     if args.command == "worker":
         from core.app.worker import main as worker_main
@@ -182,12 +202,10 @@ def main(argv: list[str] | None = None) -> int:
     saved = {sig: signal.signal(sig, signal.default_int_handler) for sig in stops} if in_main else {}
     try:
         from core.app.progress import Bar
-        from core.backends import preferred
         run = {"frames": _frames, "video": _video, "join": _join, "panorama": _panorama}.get(args.command, _stylize)
-        with preferred(getattr(args, "backend", "auto")):
-            summary = run(args, None if args.quiet else Bar())
+        summary = run(args, None if args.quiet else Bar())
     except BrushworkError as e:
-        print(f"brushwork: error: {e}", file=sys.stderr)
+        print(f"brushwork: error: {_in_flags(e, parser.commands[args.command])}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, Cancelled):
         done = "frames finished so far are kept" if args.command == "frames" else "nothing was written"
@@ -200,21 +218,32 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def _settings(args):
+def _in_flags(error: BrushworkError, command: argparse.ArgumentParser) -> str:
+    """The engine's message with the setting it names called by this command's flag."""
+    flag = next((a.option_strings[-1] for a in command._actions
+                 if a.dest == error.setting and a.option_strings), None)
+    if flag is None:
+        return str(error)
+    return error.labelled(flag) if isinstance(error, SettingError) else f"{error} ({flag})"
+
+
+def _engine(args) -> dict:
+    """The shared engine options (core/jobs/spec.py's EngineOptions) from the flags."""
     from core.engine.stylizer import Settings
-    return Settings(strength=args.strength, style_scale=args.style_scale,
-                    tile=Settings.tile if args.tile is None else args.tile,
-                    wrap=getattr(args, "wrap", "none"), style_weights=args.style_weights)
+    settings = Settings(strength=args.strength, style_scale=args.style_scale,
+                        tile=Settings.tile if args.tile is None else args.tile,
+                        wrap=getattr(args, "wrap", "none"), style_weights=args.style_weights)
+    return dict(styles=args.styles, method=args.method, settings=settings, preserve_color=args.preserve_color,
+                device=args.device, backend=args.backend, precision=args.precision,
+                allow_untrained=args.allow_untrained, overwrite=args.overwrite)
 
 
 def _stylize(args, bar) -> str:
-    from core.jobs import image as jobs
-    job = jobs.Job(content=args.content, styles=args.styles, output=args.output, method=args.method,
-                   settings=_settings(args), preserve_color=args.preserve_color, device=args.device,
-                   allow_untrained=args.allow_untrained, overwrite=args.overwrite, force_color=args.force_color,
-                   depth=args.depth, focus=args.focus, falloff=args.falloff, depth_side=args.depth_side,
-                   far_scale=args.far_scale, hdr=args.hdr, precision=args.precision)
-    result = jobs.run(job, bar)
+    from core.jobs import image
+    job = image.Job(content=args.content, output=args.output, **_engine(args), force_color=args.force_color,
+                    depth=args.depth, focus=args.focus, falloff=args.falloff, depth_side=args.depth_side,
+                    far_scale=args.far_scale, hdr=args.hdr)
+    result = image.run(job, bar)
     return f"{result.output} ({result.width}×{result.height}, {result.seconds:.1f} s)"
 
 
@@ -223,7 +252,7 @@ def _panorama(args, bar) -> str:
     import tempfile
     from pathlib import Path
 
-    from core.jobs import image as jobs
+    from core.jobs import image
     from core.media import spherical, video
     from core.media.image_io import image_size
     from core.scene.panorama import check_equirect
@@ -236,10 +265,8 @@ def _panorama(args, bar) -> str:
         for f in frames.frame_files(args.content):
             w, h = image_size(str(f))
             check_equirect(h, w, str(f))
-        job = frames.FramesJob(frames=args.content, styles=args.styles, output=str(out.with_suffix("")) + "_frames",
-                               method=args.method, settings=_settings(args), panorama=True, poles=args.poles,
-                               preserve_color=args.preserve_color, device=args.device, precision=args.precision,
-                               allow_untrained=args.allow_untrained, overwrite=args.overwrite, video=str(out))
+        job = frames.FramesJob(frames=args.content, output=str(out.with_suffix("")) + "_frames", **_engine(args),
+                               panorama=True, poles=args.poles, video=str(out))
         r = frames.run(job, bar)
         return f"{out} ({r.frames} equirect frames, 360° video metadata; frames in {r.output})"
     if out.suffix.lower() == ".mp4":
@@ -247,11 +274,11 @@ def _panorama(args, bar) -> str:
             raise BrushworkError(f"{args.output}: already exists; pass --overwrite to replace it")
         with tempfile.TemporaryDirectory(prefix="brushwork-") as tmp:
             still = Path(tmp) / "pano.png"
-            result = jobs.run(_panorama_job(args, str(still)), bar)
+            result = image.run(_panorama_job(args, str(still)), bar)
             video.write_mp4([still] * STILL_SECONDS, str(out), fps=1)
         spherical.inject(str(out))
         return f"{out} ({result.width}×{result.height} equirect, {STILL_SECONDS} s 360° video)"
-    result = jobs.run(_panorama_job(args, args.output), bar)
+    result = image.run(_panorama_job(args, args.output), bar)
     return f"{result.output} ({result.width}×{result.height} equirect, {result.seconds:.1f} s)"
 
 
@@ -259,20 +286,16 @@ STILL_SECONDS = 5  # a still as video: long enough for YouTube to accept and sho
 
 
 def _panorama_job(args, output: str):
-    from core.jobs import image as jobs
-    return jobs.Job(content=args.content, styles=args.styles, output=output, method=args.method,
-                    settings=_settings(args), preserve_color=args.preserve_color, device=args.device,
-                    allow_untrained=args.allow_untrained, overwrite=args.overwrite, force_color=True,
-                    panorama=True, poles=args.poles, hdr=args.hdr, precision=args.precision)
+    from core.jobs import image
+    return image.Job(content=args.content, output=output, **_engine(args), force_color=True,
+                     panorama=True, poles=args.poles, hdr=args.hdr)
 
 
 def _video(args, bar) -> str:
-    from core.jobs import movie as clip
-    job = clip.VideoJob(movie=args.movie, styles=args.styles, output=args.output, method=args.method,
-                        settings=_settings(args), coherence=args.coherence, start=args.start, end=args.end,
-                        preserve_color=args.preserve_color, device=args.device, precision=args.precision,
-                        allow_untrained=args.allow_untrained, overwrite=args.overwrite)
-    r = clip.run(job, bar)
+    from core.jobs import movie
+    job = movie.VideoJob(movie=args.movie, output=args.output, **_engine(args), coherence=args.coherence,
+                         start=args.start, end=args.end)
+    r = movie.run(job, bar)
     text = f"{r.output} ({r.frames} frames, {r.width}×{r.height} at {r.fps:g} fps, {r.seconds:.1f} s)"
     if r.flicker is not None:
         text += f"; flicker (mean warp error, 0-255): {r.flicker:.2f} (frames alone: {r.flicker_alone:.2f})"
@@ -291,11 +314,8 @@ def _join(args, bar) -> str:
 
 def _frames(args, bar) -> str:
     from core.jobs import frames
-    job = frames.FramesJob(frames=args.frames, styles=args.styles, output=args.output, vectors=args.vectors,
-                           method=args.method, settings=_settings(args), coherence=args.coherence,
-                           preserve_color=args.preserve_color, device=args.device, precision=args.precision,
-                           allow_untrained=args.allow_untrained, overwrite=args.overwrite,
-                           video=args.video, fps=args.fps)
+    job = frames.FramesJob(frames=args.frames, output=args.output, vectors=args.vectors, **_engine(args),
+                           coherence=args.coherence, video=args.video, fps=args.fps)
     r = frames.run(job, bar)
     text = f"{r.output}: {r.frames} frames ({r.done} stylized now, {r.frames - r.done} resumed), {r.seconds:.1f} s"
     if r.flicker is not None:

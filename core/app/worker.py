@@ -2,7 +2,8 @@
 
 A spec with "frames" (a folder) is a frame sequence (core/jobs/frames.py's FramesJob fields);
 one with "movie" (a video file) is core/jobs/movie.py's VideoJob; otherwise one image
-(core/jobs/image.py's Job fields).
+(core/jobs/image.py's Job fields). Every job takes the engine options of
+core/jobs/spec.py's EngineOptions, "backend" included.
 
 The add-on runs this as a child process so Blender never freezes and a crash in torch
 cannot take Blender down. Lines: {"type": "progress", "fraction", "stage"} while working,
@@ -11,16 +12,22 @@ add-on's Cancel) stops at the next tile; temp files go, no output is written.
 """
 from __future__ import annotations
 
+import importlib
 import json
 import signal
 import sys
 import threading
 import traceback
+from dataclasses import asdict
 
 from core.errors import BrushworkError, Cancelled
 from core.app.progress import json_line
 
 EXIT = {"ok": 0, "error": 2, "cancelled": 130}
+# The field that tells a spec's job type → the module that runs it and its job class;
+# each result's fields (less timings) are the result line's.
+JOBS = {"frames": ("core.jobs.frames", "FramesJob"), "movie": ("core.jobs.movie", "VideoJob"),
+        "content": ("core.jobs.image", "Job")}
 
 
 def main(stdin=None, stdout=None) -> int:
@@ -45,29 +52,9 @@ def main(stdin=None, stdout=None) -> int:
     return 1 if extra.get("internal") else EXIT[status]
 
 
-def _sequence(spec: dict, report, stop: threading.Event) -> tuple[str, dict]:
-    """A frame sequence (core/jobs/frames.py) or a movie file (core/jobs/movie.py)."""
-    from core.jobs import image as jobs
-    if "frames" in spec:
-        from core.jobs import frames
-        job = jobs.from_spec(frames.FramesJob, spec, ("frames", "styles", "output"))
-        report(0.0, "loading")
-        r = frames.run(job, report, stop.is_set)
-        return "ok", {"output": r.output, "frames": r.frames, "done": r.done, "video": r.video,
-                      "seconds": round(r.seconds, 3), "flicker": r.flicker, "flicker_alone": r.flicker_alone}
-    from core.jobs import movie as clip
-    job = jobs.from_spec(clip.VideoJob, spec, ("movie", "styles", "output"))
-    report(0.0, "loading")
-    r = clip.run(job, report, stop.is_set)
-    return "ok", {"output": r.output, "frames": r.frames, "width": r.width, "height": r.height,
-                  "fps": r.fps, "seconds": round(r.seconds, 3), "flicker": r.flicker,
-                  "flicker_alone": r.flicker_alone, "notes": r.notes}
-
-
 def _run(stdin, stdout, stop: threading.Event) -> tuple[str, dict]:
     try:
-        from core.jobs import image as jobs
-        from core.jobs.image import _check_type
+        from core.jobs.spec import from_spec
 
         try:
             spec = json.loads(stdin.read())
@@ -76,18 +63,13 @@ def _run(stdin, stdout, stop: threading.Event) -> tuple[str, dict]:
         if not isinstance(spec, dict):
             raise BrushworkError("job spec must be a JSON object")
         report = lambda f, s: json_line(stdout, type="progress", fraction=round(f, 4), stage=s)  # noqa: E731
-        if "frames" in spec or "movie" in spec:  # sequences pick the backend for their Stylizer here
-            from core.backends import preferred
-            backend = spec.pop("backend", "auto")
-            _check_type("backend", backend)
-            with preferred(backend):
-                return _sequence(spec, report, stop)
-        job = jobs.Job.from_dict(spec)  # checks field names and types
-        json_line(stdout, type="progress", fraction=0.0, stage="loading")
-        result = jobs.run(job, report, stop.is_set)
-        return "ok", {"output": result.output, "width": result.width, "height": result.height,
-                      "seconds": round(result.seconds, 3), "untrained": result.untrained, "wrap": result.wrap,
-                      "backend": result.backend}
+        module, job_class = JOBS[next((key for key in JOBS if key in spec), "content")]
+        jobs = importlib.import_module(module)
+        job = from_spec(getattr(jobs, job_class), spec)  # checks field names and types
+        report(0.0, "loading")
+        result = asdict(jobs.run(job, report, stop.is_set))
+        result.pop("timings", None)
+        return "ok", dict(result, seconds=round(result["seconds"], 3))
     except BrushworkError as e:
         return "error", {"message": str(e)}
     except Cancelled:

@@ -1,31 +1,18 @@
-"""Which backend runs the networks: torch where it is installed, else onnxruntime.
+"""Which backend runs the networks, and the backends themselves.
 
-`auto` asks only whether torch can be found, without importing it (importing torch
-takes seconds); the torch backend is then the accelerator a user opts into by pointing
-the add-on at a Python that has it.
+`base` declares what the engine asks of a backend; `torch/` and `onnx/` implement it and
+are imported only when chosen (importing torch takes seconds). `auto` asks only whether
+torch can be found, without importing it: torch is the accelerator a user opts into by
+pointing the add-on at a Python that has it; onnxruntime is what the extension bundles.
 """
 from __future__ import annotations
 
-import contextlib
 import importlib.util
 
-from core.errors import BrushworkError
+from core.backends.base import BACKENDS, PRECISIONS, Backend
+from core.errors import SettingError
 
-BACKENDS = ("auto", "torch", "onnx")
-PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # torch's arithmetic (core/backends/torch/backend.py)
-_preferred = ["auto"]  # what "auto" means for this process: see `preferred`
-
-
-@contextlib.contextmanager
-def preferred(name: str):
-    """Within the block, "auto" means `name`: how the CLI's and the worker's --backend
-    reach jobs (frame sequences) whose job type has no backend field of its own."""
-    resolve(name)
-    _preferred.append(name)
-    try:
-        yield
-    finally:
-        _preferred.pop()
+__all__ = ["BACKENDS", "PRECISIONS", "Backend", "create", "has", "resolve"]
 
 
 def has(module: str) -> bool:
@@ -38,19 +25,17 @@ def has(module: str) -> bool:
 def resolve(name: str) -> str:
     """auto → torch or onnx; a named backend that is not installed is an error."""
     if name not in BACKENDS:
-        raise BrushworkError(f"--backend {name}: choose one of {', '.join(BACKENDS)}")
-    if name == "auto":
-        name = _preferred[-1]
+        raise SettingError("backend", name, f"choose one of {', '.join(BACKENDS)}")
     if name == "auto":
         name = "torch" if has("torch") else "onnx"
     package = {"torch": "torch", "onnx": "onnxruntime"}[name]
     if not has(package):
-        raise BrushworkError(f"--backend {name}: {package} is not installed in this Python")
+        raise SettingError("backend", name, f"{package} is not installed in this Python")
     return name
 
 
 def create(name: str, weights: dict, device: str, untrained: tuple[str, ...] = (),
-           precision: str = "auto"):
+           precision: str = "auto") -> Backend:
     """A backend object for `Stylizer`. `precision` (auto, fp32, bf16, fp16) is torch's:
     onnxruntime runs the graphs in fp32."""
     if resolve(name) == "torch":

@@ -15,7 +15,7 @@ import numpy as np
 from core.engine import tiling
 from core.mem.arrays import float32, float64_rows, like, to_host
 from core.mem.buffers import bands, release
-from core.nets.architecture import ENCODER_WEIGHTS, ENCODERS, MATRIX, MODELS
+from core.nets.architecture import ENCODER_WEIGHTS, ENCODERS, MATRIX, WRAPS, Net
 
 EPS = 1e-5  # CCPL's variance epsilon
 
@@ -84,12 +84,12 @@ def _add(total, x):
 
 def style_side(method: Method, backend, weights: dict, rgb: np.ndarray) -> StyleSide:
     """Encode a style image (H, W, 3) once and reduce it to its matrix and mean."""
-    feats = backend.run(f"encoder_{method.layer}", rgb)
+    feats = backend.run(Net.encoder(method.layer), rgb)
     mean = feats.reshape(-1, feats.shape[-1]).mean(0)
     if method.kind == "wct":
         cov = channel_covariance(feats, mean.astype(np.float64))
         return StyleSide(_matrix_power(cov, 0.5), mean.astype(np.float64))
-    s = backend.run(f"{method.transform}.snet", feats - mean)
+    s = backend.run(Net.of(method.transform, "snet"), feats - mean)
     gram = _gram(s) / (s.shape[0] * s.shape[1])
     if method.kind == "linear":
         matrix = _dense(weights[method.transform], "snet.fc", gram.reshape(-1)).reshape(MATRIX, MATRIX)
@@ -165,13 +165,14 @@ def content_side(method: Method, backend, weights: dict, feats: np.ndarray,
         return ContentSide(mean, std, _matrix_power(channel_covariance(feats, mean), -0.5))
     if method.kind != "linear":
         return ContentSide(mean, std, None)
-    part = MODELS[method.transform].parts["cnet"]
+    net = Net.of(method.transform, "cnet")
+    part = net.part
     gram = None
-    for win in tiling.windows(feats.shape[:2], tile, part.halo(), tiling.WRAPS[wrap]):
+    for win in tiling.windows(feats.shape[:2], tile, part.halo(), WRAPS[wrap]):
         src = win.read(feats)
         x = float32(src)
         x = x - like(mean, x)  # not in place: a read may be a view
-        gram = _add(gram, _gram(win.core(backend.run(f"{method.transform}.cnet", x, wrap))))
+        gram = _add(gram, _gram(win.core(backend.run(net, x, wrap))))
         release(feats, src.nbytes)  # what was read of the map, in its own type
     gram = to_host(gram) / (feats.shape[0] * feats.shape[1])
     matrix = _dense(weights[method.transform], "cnet.fc", gram.reshape(-1)).reshape(MATRIX, MATRIX)
@@ -231,7 +232,7 @@ class Transform:
         if self.method.kind != "ccpl":
             out = f @ like(self.mt, f) + like(self.v, f)
         else:
-            g = self.backend.run(f"{self.method.transform}.cnet", (feats - like(self.mean, f)) / like(self.std, f))
+            g = self.backend.run(Net.of(self.method.transform, "cnet"), (feats - like(self.mean, f)) / like(self.std, f))
             out = g.reshape(-1, MATRIX) @ like(self.mt, g) + like(self.v, g)
             out = self.alpha * out + (1 - self.alpha) * f
         return float32(out.reshape(h, w, c))

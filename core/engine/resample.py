@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.engine.tiling import WRAPS
+from core.nets.architecture import WRAPS
 
 try:
     import cv2

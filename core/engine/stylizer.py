@@ -13,7 +13,9 @@ feature map there instead (core/mem/arrays.py names the few operations that diff
 """
 from __future__ import annotations
 
+import functools
 import hashlib
+import math
 from dataclasses import dataclass, replace
 from math import ceil
 from typing import Callable
@@ -24,9 +26,9 @@ from core.mem import allocator, arrays
 from core import backends
 from core.engine import tiling
 from core.nets import weights
-from core.mem.buffers import buffer, release
-from core.nets.architecture import MODELS
-from core.errors import BrushworkError, Cancelled
+from core.mem.buffers import buffer, fast_cast, release
+from core.nets.architecture import WRAPS, Net
+from core.errors import BrushworkError, Cancelled, SettingError
 from core.engine.methods import METHODS, PREFERENCE, ContentSide, StyleSide, Transform, content_side, style_side
 from core.engine.resample import resize
 from core.engine.tileable import detect_wrap
@@ -53,17 +55,18 @@ class Settings:
     def check(self, styles: int | None = None):
         """Refuse out-of-range settings; with `styles`, also a style-weight list that does not fit."""
         if not 0 <= self.strength <= 1:
-            raise BrushworkError(f"--strength {self.strength}: must be between 0 and 1")
+            raise SettingError("strength", self.strength, "must be between 0 and 1")
         if not 0.125 <= self.style_scale <= 8:
-            raise BrushworkError(f"--style-scale {self.style_scale}: must be between 0.125 and 8")
+            raise SettingError("style_scale", self.style_scale, "must be between 0.125 and 8")
         if self.tile < 0 or 0 < self.tile < 128:
-            raise BrushworkError(f"--tile {self.tile}: use 0 (whole image) or at least 128")
-        if self.wrap not in (*tiling.WRAPS, "auto"):
-            raise BrushworkError(f"--wrap {self.wrap}: use none, x, both or auto")
+            raise SettingError("tile", self.tile, "use 0 (whole image) or at least 128")
+        if self.wrap not in (*WRAPS, "auto"):
+            raise SettingError("wrap", self.wrap, "use none, x, both or auto")
         w = self.style_weights
-        if styles is not None and w is not None and (len(w) != styles or min(w) < 0 or sum(w) <= 0):
-            raise BrushworkError(f"--style-weights: {len(w)} weight(s) for {styles} style(s); "
-                                 "give one non-negative weight per style, not all zero")
+        if styles is not None and w is not None and (len(w) != styles or min(w) < 0 or sum(w) <= 0
+                                                          or not all(map(math.isfinite, w))):
+            raise SettingError("style_weights", w, f"{len(w)} weight(s) for {styles} style(s); "
+                               "give one finite, non-negative weight per style, not all zero")
 
 
 def default_method() -> str:
@@ -77,15 +80,23 @@ def default_method() -> str:
 def check_choices(method: str, device: str) -> None:
     """Method and device names, checked before anything is loaded."""
     if method not in METHODS:
-        raise BrushworkError(f"--method {method}: choose one of {', '.join(METHODS)}")
+        raise SettingError("method", method, f"choose one of {', '.join(METHODS)}")
     if device not in DEVICES:
-        raise BrushworkError(f"--device {device}: choose one of {', '.join(DEVICES)}")
+        raise SettingError("device", device, f"choose one of {', '.join(DEVICES)}")
 
 
 def check_content(rgb: np.ndarray, name: str) -> None:
     h, w = rgb.shape[:2]
     if min(h, w) < MIN_CONTENT_SIDE:
         raise BrushworkError(f"{name}: image is {w}×{h}; at least {MIN_CONTENT_SIDE} px per side is needed")
+
+
+def part(progress: Progress | None, start: float, end: float, name: str | None = None) -> Progress | None:
+    """Progress for one part of a job: its own 0..1 mapped onto [start, end] of the
+    whole; with `name`, reported under that name (a frame's) instead of its own stages."""
+    if progress is None:
+        return None
+    return lambda fraction, stage: progress(start + (end - start) * fraction, name or stage)
 
 
 @dataclass
@@ -107,6 +118,16 @@ class _Stage:
         return _Stage(self.report, self.cancel, self.start + self.span * start, self.span * span, name)
 
 
+def _casting(method):
+    """Run a Stylizer method with its backend's float16 <-> float32 conversion lent to
+    the buffers (core/mem/buffers.py's `fast_cast`)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with fast_cast(self.backend.cast):
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class Stylizer:
     """One method's networks on one backend, with a style cache."""
 
@@ -123,16 +144,19 @@ class Stylizer:
             try:
                 self.weights[key], trained = weights.resolve(key, allow_untrained=allow_untrained)
             except BrushworkError as e:
-                hint = "" if weights.is_trained(key) else " (--allow-untrained runs random weights, for tests)"
-                raise BrushworkError(f"method {method}: {e}{hint}") from None
+                if weights.is_trained(key):
+                    raise BrushworkError(f"method {method}: {e}") from None
+                raise BrushworkError(f"method {method}: {e}; random weights run only where allowed, "
+                                     "for tests", "allow_untrained") from None
             if not trained:
                 self.untrained.append(key)
         if backend is None or isinstance(backend, str):
             backend = backends.create(backend or "auto", self.weights, device, tuple(self.untrained), precision)
         self.backend = backend
-        self.batch = max(1, getattr(backend, "batch", 1))
+        self.batch = max(1, backend.batch)
         self._styles: dict[str, StyleSide] = {}
 
+    @_casting
     def style(self, rgb: np.ndarray, name: str = "style") -> StyleSide:
         """The style side of an (H, W, 3) sRGB image, computed once per distinct image."""
         check_style(rgb, name)
@@ -145,6 +169,7 @@ class Stylizer:
             self._styles[key] = style_side(self.method, self.backend, self.weights, rgb)
         return self._styles[key]
 
+    @_casting
     def content(self, rgb: np.ndarray, settings: Settings) -> ContentSide:
         """An image's global content statistics alone (one encode pass, no decode).
 
@@ -159,6 +184,7 @@ class Stylizer:
         return content_side(self.method, self.backend, self.weights, feats,
                             settings.wrap, settings.tile // self.method.stride)
 
+    @_casting
     def run(self, rgb: np.ndarray, styles: list[StyleSide], settings: Settings,
             progress: Progress | None = None, cancel: Callable[[], bool] | None = None,
             content: ContentSide | None = None) -> np.ndarray:
@@ -203,8 +229,8 @@ class Stylizer:
         elif (on_device := self._resident(img.shape, half=False)) is not None:
             arrays.put(on_device, img)
             img = on_device
-        wins = tiling.windows((h, w), settings.tile, part.halo(s), tiling.WRAPS[settings.wrap], align=s)
-        for group, encoded in self._pipeline(f"encoder_{self.method.layer}", wins,
+        wins = tiling.windows((h, w), settings.tile, part.halo(s), WRAPS[settings.wrap], align=s)
+        for group, encoded in self._pipeline(Net.encoder(self.method.layer), wins,
                                              lambda win: win.read(img), settings.wrap, stage):
             touched = 0
             for win, result in zip(group, encoded):
@@ -219,17 +245,17 @@ class Stylizer:
     def _resident(self, shape: tuple, half: bool):
         """A zeroed array on the backend's device if it keeps maps there (torch on CUDA)
         and this one fits; else None. `half`: float16 storage allowed."""
-        make = getattr(self.backend, "resident_array", None)
-        return None if make is None else make(shape, half)
+        return self.backend.resident_array(shape, half)
 
     def _decode(self, feats, transform: Transform, settings: Settings, stage: _Stage) -> np.ndarray:
-        part = MODELS[self.method.decoder].parts["decoder"]
+        net = Net.of(self.method.decoder, "decoder")
+        part = net.part
         s = self.method.stride
         fh, fw, _ = feats.shape
         band = max(1, FEATHER_PX // s)
         out = buffer((fh * s, fw * s, 3), "output")
         tile = settings.tile // s if settings.tile else 0
-        wins = tiling.windows((fh, fw), tile, part.halo(), tiling.WRAPS[settings.wrap], band=band)
+        wins = tiling.windows((fh, fw), tile, part.halo(), WRAPS[settings.wrap], band=band)
         # An affine transform (Linear, WCT) goes to the backend, which folds it into the
         # decoder's first convolution; CCPL's (a network of its own) runs here per tile.
         affine = transform.affine
@@ -237,7 +263,7 @@ class Stylizer:
         # copy queued with its batch); it is 3 channels against the map's 256 or 512
         back = {} if arrays.on_host(feats) else {"host": True}
         read = (lambda win: win.read(feats)) if affine is not None else (lambda win: transform(win.read(feats)))
-        for group, decoded in self._pipeline(f"{self.method.decoder}.decoder", wins, read, settings.wrap,
+        for group, decoded in self._pipeline(net, wins, read, settings.wrap,
                                              stage, affine=affine, **back):
             for win, result in zip(group, decoded):
                 win.blend_into(out, result, s)
@@ -245,23 +271,19 @@ class Stylizer:
             release(out, sum(r.nbytes for r in decoded))
         return out
 
-    def _pipeline(self, net: str, wins: list, read, wrap: str, stage: _Stage, **options):
-        """(windows, results) batch by batch. Where the backend can `submit` (torch), the
-        next batch is queued before the previous one's results are waited for, so an
+    def _pipeline(self, net: Net, wins: list, read, wrap: str, stage: _Stage, **options):
+        """(windows, results) batch by batch. Where the backend queues work (torch on CUDA),
+        the next batch is queued before the previous one's results are waited for, so an
         accelerator computes while the host reads and blends tiles: the only waits in
         the loop are for work already queued. Results are arrays of the input's kind
         (host or device) unless `host=True` is among the options."""
-        submit = getattr(self.backend, "submit", None)
         pending = None
         for done, group in self._batches(wins):
             stage(done)
             allocator.tidy()
             # one tile (a CPU's batch): a view with a batch axis, not a copy of the tile
             x = read(group[0])[None] if len(group) == 1 else arrays.stack([read(win) for win in group])
-            if submit is None:  # runs on the host (onnxruntime): host arrays only
-                yield group, self.backend.run(net, x, wrap, **options)
-                continue
-            queued = (group, submit(net, x, wrap, **options))
+            queued = (group, self.backend.submit(net, x, wrap, **options))
             if pending is not None:
                 yield pending[0], pending[1]()
             pending = queued
@@ -298,16 +320,16 @@ def method_precision(m, name: str, precision: str) -> str:
     if m.kind != "wct":
         return precision
     if precision == "bf16":
-        raise BrushworkError(f"--precision bf16: method {name} whitens its features, which magnifies "
-                             "bf16's rounding (measured up to 31/255 off fp32 on flat areas); use fp32 "
-                             "(or fp16, within 3/255)")
+        raise SettingError("precision", "bf16", f"method {name} whitens its features, which magnifies "
+                           "bf16's rounding (measured up to 31/255 off fp32 on flat areas); use fp32 "
+                           "(or fp16, within 3/255)")
     return "fp32" if precision == "auto" else precision
 
 
 def processing_size(h: int, w: int, style_scale: float, wrap: str, stride: int) -> tuple[int, int]:
     """The size the networks see: the image shrunk by the style scale; on a wrapped axis
     a multiple of the encoder's stride, so pooling lines up across the seam."""
-    wrap_x, wrap_y = tiling.WRAPS[wrap]
+    wrap_x, wrap_y = WRAPS[wrap]
 
     def side(n, wrapped):
         n = max(MIN_CONTENT_SIDE, round(n / style_scale))

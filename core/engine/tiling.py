@@ -21,10 +21,6 @@ import numpy as np
 from core.mem import arrays
 
 
-# wrap mode → (wrap_x, wrap_y): "x" joins the ±180° meridian, "both" makes textures tile.
-WRAPS = {"none": (False, False), "x": (True, False), "both": (True, True)}
-
-
 @dataclass(frozen=True)
 class Span:
     """One axis of a tile: core [a, b), source [src_a, src_b) (may leave the axis when wrapped)."""

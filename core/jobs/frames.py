@@ -1,11 +1,9 @@
 """A folder of frames → a folder of stylized frames that do not flicker.
 
-Two things keep a sequence steady. One transformation for all frames: the style side
-is computed once, and the content statistics are averaged over a few frames spread
-through the sequence, so colours and strokes do not drift with per-frame statistics.
-And, when the renderer's motion is known (a Vector pass in each frame's multilayer EXR,
-or in a separate folder of them), each output is blended with the previous output
-warped along that motion, wherever the two frames see the same surface (core/scene/motion.py).
+Two things keep a sequence steady (core/jobs/sequence.py): one transformation for all
+frames, and, when the renderer's motion is known (a Vector pass in each frame's
+multilayer EXR, or in a separate folder of them), each output blended with the previous
+output warped along that motion.
 
 Frames are read in natural order (frame_2 before frame_10). Outputs are PNGs named like
 the inputs; a frame whose output exists is not redone (a re-run resumes), and serves
@@ -20,38 +18,28 @@ import re
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from core.media import colour
-from core.scene import motion
-from core.media import video
 from core.backends import has
-from core.engine.stylizer import Progress, Settings, Stylizer, check_choices, default_method
-from core.errors import BrushworkError, warn
+from core.engine.stylizer import Progress
+from core.errors import BrushworkError, SettingError, warn
+from core.jobs import sequence
+from core.jobs.spec import EngineOptions, check_cancel
+from core.media import colour, video
 from core.media.image_io import SUPPORTED, Picture, read_image, read_render_passes, write_image
-from core.jobs.image import check_cancel, load_style, paint_panorama
-from core.engine.methods import average_content
-
-STAT_FRAMES = 5      # frames whose content statistics are averaged into the shared transformation
+from core.scene import motion
 
 
-@dataclass
-class FramesJob:
+@dataclass(kw_only=True)
+class FramesJob(EngineOptions):
+    """`overwrite` here redoes frames whose output exists (default: resume)."""
     frames: str                      # folder of frames (PNG, JPEG, TIFF, EXR incl. multilayer)
-    styles: list[str]
     output: str                      # folder for the stylized frames (created)
     vectors: str | None = None       # folder of multilayer EXRs with Vector (+ Depth) passes
-    method: str = field(default_factory=default_method)
-    settings: Settings = field(default_factory=Settings)
     coherence: float = 0.75          # 0: frames alone; towards 1: more of the warped previous frame
-    preserve_color: bool = False
-    device: str = "auto"
-    precision: str = "auto"          # torch's arithmetic (core/jobs/image.py's Job.precision)
-    allow_untrained: bool = False
-    overwrite: bool = False          # redo frames whose output exists (default: resume)
     video: str | None = None         # also write the frames as this H.264 .mp4
     fps: float = 24.0
     panorama: bool = False           # equirect frames: the meridian joins (and, with poles, clean caps)
@@ -121,11 +109,10 @@ def load_frame(path: Path, vectors: dict[str, Path]) -> _Frame:
 def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> FramesResult:
     """Stylize every frame; raises Cancelled between frames (finished frames stay)."""
     t0 = time.perf_counter()
-    job.settings.check(len(job.styles))
-    check_choices(job.method, job.device)
+    job.check_engine()
     c = job.coherence  # a number here; a movie's "flow"/"none" is core/jobs/movie.py's
     if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0 <= c < 1:
-        raise BrushworkError(f"--coherence {job.coherence}: must be at least 0 and below 1")
+        raise SettingError("coherence", job.coherence, "must be at least 0 and below 1")
     files = frame_files(job.frames)
     vectors = {}
     if job.vectors:
@@ -146,12 +133,10 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
 
     if job.panorama:
         job = replace(job, settings=replace(job.settings, wrap="x"))
-    stylizer = Stylizer(job.method, job.device, job.allow_untrained, precision=job.precision)
-    if stylizer.untrained:
-        warn(f"{job.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)})")
-    sides = [stylizer.style(load_style(p), p) for p in job.styles]
-    picks = sorted({round(i) for i in np.linspace(0, len(files) - 1, min(STAT_FRAMES, len(files)))})
-    shared = average_content([stylizer.content(load_frame(files[i], vectors).rgb, job.settings) for i in picks])
+    stylizer = job.stylizer()
+    sides = sequence.styles(job, stylizer)
+    picks = sequence.stat_picks(len(files))
+    shared = sequence.shared_content(stylizer, (load_frame(files[i], vectors).rgb for i in picks), job.settings)
 
     # Reading runs one frame ahead and writes go to a few threads; leaving the block (done,
     # failed or cancelled) waits for writes already started, each of which is atomic.
@@ -165,14 +150,12 @@ WRITERS = min(4, os.cpu_count() or 1)  # PNG encodes in flight at once (cv2 rele
 def _each_frame(job: FramesJob, files, outputs, vectors, stylizer, sides, shared, pool, progress, cancel,
                 t0: float) -> FramesResult:
     prev = prev_alone = None
-    errors, errors_alone, done = [], [], 0
+    flicker, done = sequence.Flicker(), 0
     writes: deque = deque()
     ahead = pool.submit(load_frame, files[0], vectors)
     for i, (src, dst) in enumerate(zip(files, outputs)):
         check_cancel(cancel)
-        stage = f"frame {i + 1}/{len(files)}"
-        if progress:
-            progress(i / len(files), stage)
+        sub = sequence.frame_progress(progress, i, len(files))
         frame = ahead.result()
         if i + 1 < len(files):
             ahead = pool.submit(load_frame, files[i + 1], vectors)
@@ -184,15 +167,8 @@ def _each_frame(job: FramesJob, files, outputs, vectors, stylizer, sides, shared
             out = colour.to_working(read_image(dst).color, False)
             alone = None
         else:
-            sub = (lambda f, s, i=i: progress((i + f) / len(files), stage)) if progress else None
-            if job.panorama and job.poles:
-                alone = paint_panorama(stylizer, frame.rgb, sides, job.settings, sub, cancel, content=shared)
-            else:
-                alone = stylizer.run(frame.rgb, sides, job.settings, sub, cancel, content=shared)
-            if job.preserve_color:
-                alone = colour.preserve_color(np.clip(alone, 0, 1), frame.rgb)
-            alone = np.clip(alone, 0, 1)
-            out = alone
+            alone = out = sequence.paint(job, stylizer, frame.rgb, sides, shared, sub, cancel,
+                                         poles=job.panorama and job.poles)
             if moved and job.coherence > 0:
                 out = motion.carry(alone, prev[0], back, valid, job.coherence)
             pixels = out if frame.alpha is None else np.concatenate([out, frame.alpha[..., None]], -1)
@@ -202,9 +178,7 @@ def _each_frame(job: FramesJob, files, outputs, vectors, stylizer, sides, shared
                                       Picture(pixels.astype(np.float32), np.dtype(np.uint8), False, str(dst))))
             done += 1
         if moved:
-            errors.append(motion.warp_error(prev[0], out, back, valid))
-            if alone is not None and prev_alone is not None:
-                errors_alone.append(motion.warp_error(prev_alone, alone, back, valid))
+            flicker.add(prev[0], out, prev_alone, alone, back, valid)
         forward = motion.forward_flow(frame.vector) if frame.vector is not None else None
         prev, prev_alone = (out, forward, frame.depth), alone
     while writes:
@@ -218,6 +192,5 @@ def _each_frame(job: FramesJob, files, outputs, vectors, stylizer, sides, shared
             spherical.inject(job.video)  # YouTube and players show it as a 360° video
     if progress:
         progress(1.0, "done")
-    mean = lambda xs: float(np.mean(xs)) if xs else None  # noqa: E731
-    return FramesResult(str(Path(job.output)), len(files), done, time.perf_counter() - t0, mean(errors), mean(errors_alone),
-                        job.video)
+    return FramesResult(str(Path(job.output)), len(files), done, time.perf_counter() - t0, flicker.mean,
+                        flicker.mean_alone, job.video)

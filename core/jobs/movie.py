@@ -1,12 +1,12 @@
 """A movie file → a stylized movie file that holds still: `python -m core video`.
 
-The footage is decoded and encoded as a stream (core/media/video.py), so memory does not grow
-with the clip's length. As with rendered frames (core/jobs/frames.py), the whole clip gets one
-transformation: the style side once, and content statistics averaged over a few frames
-spread through the chosen range. With `coherence="flow"` the motion between consecutive
-*content* frames is estimated (core/scene/flow.py: DIS optical flow, both directions), and the
-previous output, warped along it, is blended in where the two frames see the same
-surface: the render path's own warp-and-blend (motion.carry) on estimated motion.
+The footage is decoded and encoded as a stream (core/media/video.py), so memory does not
+grow with the clip's length. As with rendered frames, the whole clip gets one
+transformation (core/jobs/sequence.py), from frames spread through the chosen range.
+With `coherence="flow"` the motion between consecutive *content* frames is estimated
+(core/scene/flow.py: DIS optical flow, both directions), and the previous output, warped
+along it, is blended in where the two frames see the same surface: the render path's own
+warp-and-blend (motion.carry) on estimated motion.
 
 The result appears only when complete (temporary name, renamed at the end); a cancel or
 an error removes what was written. The source's sound is copied unchanged.
@@ -14,42 +14,32 @@ an error removes what was written. The source's sound is copied unchanged.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
-from core.media import colour
-from core.scene import motion
-from core.media import video
 from core.backends import has
-from core.engine.stylizer import Progress, Settings, Stylizer, check_choices, default_method
-from core.errors import BrushworkError, warn
-from core.jobs.image import check_cancel, check_new_file, load_style
-from core.engine.methods import average_content
+from core.engine.stylizer import Progress, Stylizer
+from core.errors import BrushworkError, SettingError, warn
+from core.jobs import sequence
+from core.jobs.spec import EngineOptions, check_cancel, check_new_file, load_style
+from core.media import colour, video
+from core.scene import motion
 
-STAT_FRAMES = 5          # frames whose content statistics are averaged into the shared transformation
 COHERENCE = ("flow", "none")
 BLEND = 0.75             # weight of the warped previous output where it is valid, as for renders
 
 
-@dataclass
-class VideoJob:
+@dataclass(kw_only=True)
+class VideoJob(EngineOptions):
     movie: str                       # the footage: any file ffmpeg reads (MP4, MOV, MKV, …)
-    styles: list[str]
     output: str                      # the new .mp4 (never the input)
-    method: str = field(default_factory=default_method)
-    settings: Settings = field(default_factory=Settings)
     coherence: str = "flow"          # flow: steadied along estimated motion; none: frames alone
     blend: float = BLEND
     start: float = 0.0               # seconds
     end: float | None = None         # seconds; None: to the end
-    preserve_color: bool = False
-    device: str = "auto"
-    precision: str = "auto"          # torch's arithmetic (core/jobs/image.py's Job.precision)
-    allow_untrained: bool = False
-    overwrite: bool = False
 
 
 @dataclass
@@ -74,25 +64,22 @@ def _require(module: str, package: str, what: str) -> None:
 
 def check(job: VideoJob) -> video.Source:
     """Everything that needs no network: options, paths, and what the source is."""
-    job.settings.check(len(job.styles))
-    check_choices(job.method, job.device)
-    if not job.styles:
-        raise BrushworkError("no style image given")
+    job.check_engine()
     _require("imageio_ffmpeg", "imageio-ffmpeg", "decoding and encoding video")
     if job.coherence == "flow":
-        _require("cv2", "opencv-python-headless", "optical flow (--coherence flow)")
+        _require("cv2", "opencv-python-headless", "optical flow (coherence flow)")
     if job.coherence not in COHERENCE:
-        raise BrushworkError(f"--coherence {job.coherence!r}: use {' or '.join(COHERENCE)}")
+        raise SettingError("coherence", job.coherence, f"use {' or '.join(COHERENCE)}")
     if not 0 <= job.blend < 1:
-        raise BrushworkError(f"blend {job.blend}: must be at least 0 and below 1")
+        raise SettingError("blend", job.blend, "must be at least 0 and below 1")
     if Path(job.output).suffix.lower() != ".mp4":
         raise BrushworkError(f"{job.output}: the stylized movie is written as .mp4; name an .mp4 file")
     check_new_file(job.output, [job.movie, *job.styles], job.overwrite)
     src = video.probe(job.movie)
     if job.start < 0 or (job.end is not None and job.end <= job.start):
-        raise BrushworkError(f"--start {job.start:g} --end {job.end}: need 0 ≤ start < end")
+        raise SettingError("start", job.start, f"with end {job.end}: need 0 ≤ start < end")
     if src.duration and job.start >= src.duration:
-        raise BrushworkError(f"--start {job.start:g}: the movie is only {src.duration:.2f} s long")
+        raise SettingError("start", job.start, f"the movie is only {src.duration:.2f} s long")
     return src
 
 
@@ -134,9 +121,7 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
     progress = _monotonic(progress)
     styles_rgb = [load_style(p) for p in job.styles]
     check_cancel(cancel)
-    stylizer = Stylizer(job.method, job.device, job.allow_untrained, precision=job.precision)
-    if stylizer.untrained:
-        warn(f"{job.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)})")
+    stylizer = job.stylizer()
     sides = [stylizer.style(s, p) for s, p in zip(styles_rgb, job.styles)]
     if progress:
         progress(0.0, "statistics")
@@ -145,7 +130,7 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
     writer = None
     from core.scene.flow import Flow
     flow = Flow() if job.coherence == "flow" else None
-    errors, errors_alone = [], []
+    flicker = sequence.Flicker()
     prev = None          # (content, alone, output) of the previous frame
     frames = video.read_movie(src, job.start, seconds)
     try:
@@ -154,21 +139,13 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
             rgb = colour.to_working(frame.astype(np.float32) / 255, False)
             if writer is None:
                 writer = video.MovieWriter(job.output, src, (rgb.shape[1], rgb.shape[0]), job.start, seconds)
-            total = max(expected or 0, i + 1)
-            stage = f"frame {i + 1}/{total}"
-            if progress:
-                progress(0.99 * i / total, stage)
-            sub = (lambda f, s, i=i, total=total: progress(0.99 * (i + f) / total, stage)) if progress else None
-            alone = stylizer.run(rgb, sides, job.settings, sub, cancel, content=shared)
-            if job.preserve_color:
-                alone = colour.preserve_color(np.clip(alone, 0, 1), rgb)
-            alone = out = np.clip(alone, 0, 1)
+            sub = sequence.frame_progress(progress, i, max(expected or 0, i + 1), share=0.99)
+            alone = out = sequence.paint(job, stylizer, rgb, sides, shared, sub, cancel)
             if flow is not None and prev is not None:
                 back, valid = flow.steady_mask(prev[0], rgb)
                 if job.blend > 0:
                     out = motion.carry(alone, prev[2], back, valid, job.blend)
-                errors.append(motion.warp_error(prev[2], out, back, valid))
-                errors_alone.append(motion.warp_error(prev[1], alone, back, valid))
+                flicker.add(prev[2], out, prev[1], alone, back, valid)
             if on_frame:
                 on_frame(i, rgb, alone, out)
             writer.write(out)
@@ -187,23 +164,19 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
         frames.close()   # stops the decoding ffmpeg now, not when the generator is collected
     if progress:
         progress(1.0, "done")
-    mean = lambda xs: float(np.mean(xs)) if xs else None  # noqa: E731
     return VideoResult(job.output, writer.frames, writer.size[0], writer.size[1], float(src.fps),
-                       time.perf_counter() - t0, mean(errors), mean(errors_alone), notes)
+                       time.perf_counter() - t0, flicker.mean, flicker.mean_alone, notes)
 
 
 def _shared_content(stylizer: Stylizer, src: video.Source, job: VideoJob, span: float):
     """Content statistics averaged over frames spread through the range: one transformation."""
-    picks = np.linspace(0, max(span, 0) * 0.98, STAT_FRAMES) if span > 0 else [0.0]
-    sides = []
-    for t in picks:
-        frame = video.movie_frame(src, job.start + float(t))
-        if frame is not None:
-            rgb = colour.to_working(frame.astype(np.float32) / 255, False)
-            sides.append(stylizer.content(rgb, job.settings))
-    if not sides:
+    picks = np.linspace(0, max(span, 0) * 0.98, sequence.STAT_FRAMES) if span > 0 else [0.0]
+    decoded = (video.movie_frame(src, job.start + float(t)) for t in picks)  # one frame in memory at a time
+    frames = (colour.to_working(f.astype(np.float32) / 255, False) for f in decoded if f is not None)
+    shared = sequence.shared_content(stylizer, frames, job.settings)
+    if shared is None:
         raise BrushworkError(f"{job.movie}: no frames could be decoded in the chosen range")
-    return average_content(sides)
+    return shared
 
 
 def _monotonic(progress: Progress | None) -> Progress | None:

@@ -10,6 +10,7 @@ bounded whatever the image size (the data stays in the file and the page cache).
 """
 from __future__ import annotations
 
+import contextlib
 import mmap
 import tempfile
 
@@ -72,18 +73,24 @@ def bands(n: int, row_bytes: int, target: int = 32 << 20):
 
 # float16 <-> float32. NumPy 1.x (which Blender's bpy pins) converts float16 with scalar
 # code: a 4K relu3_1 map (268 M values) took about 3 s each way here, a third of a bf16
-# job. Each backend offers its runtime's vectorised conversion (`set_fast_cast`: torch's,
-# or an onnxruntime Cast), 7–10× faster and bit-identical; NumPy's is the fallback.
+# job. Each backend offers its runtime's vectorised conversion (`Backend.cast`: torch's,
+# or an onnxruntime Cast), 7–10× faster and bit-identical; the engine lends it to this
+# module while a job runs (`fast_cast`); NumPy's is the fallback.
 _fast_cast = [None]  # fn(array, numpy dtype) -> array: float16 <-> float32
 
 
-def set_fast_cast(fn) -> None:
-    """Use `fn(x, dtype)` for float16 <-> float32 conversions (None: NumPy's)."""
-    _fast_cast[0] = fn
+@contextlib.contextmanager
+def fast_cast(fn):
+    """Within the block, float16 <-> float32 conversions use `fn(x, dtype)`."""
+    _fast_cast.append(fn)
+    try:
+        yield
+    finally:
+        _fast_cast.pop()
 
 
 def _cast(x: np.ndarray, dtype) -> np.ndarray:
-    fn = _fast_cast[0]
+    fn = _fast_cast[-1]
     return fn(np.ascontiguousarray(x), np.dtype(dtype)) if fn is not None else x.astype(dtype)
 
 

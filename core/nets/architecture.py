@@ -181,3 +181,36 @@ ENCODERS = {"r31": Part(tuple(VGG_R31)), "r41": Part(tuple(VGG_R41))}
 # The weight file each encoder reads: the published normalised VGG at relu3_1; relu4_1
 # is still our raw VGG-19 until its normalised version exists.
 ENCODER_WEIGHTS = {"r31": "encoder_r31", "r41": "vgg19"}
+
+# Wrap mode → (wrap_x, wrap_y): "x" joins the ±180° meridian, "both" makes textures tile.
+# The networks' padding follows it (circular on wrapped axes), and so does the tiler.
+WRAPS = {"none": (False, False), "x": (True, False), "both": (True, True)}
+
+
+@dataclass(frozen=True)
+class Net:
+    """One network a backend runs: the part `part_name` of the model whose weights are
+    `key`, or the encoder at `layer`. Its text form names the shipped ONNX graphs."""
+    key: str
+    part_name: str
+    layer: str | None = None  # encoders only: "r31" | "r41"
+
+    @classmethod
+    def encoder(cls, layer: str) -> "Net":
+        return cls(ENCODER_WEIGHTS[layer], "encoder", layer)
+
+    @classmethod
+    def of(cls, key: str, part_name: str) -> "Net":
+        return cls(key, part_name)
+
+    @property
+    def part(self) -> Part:
+        return ENCODERS[self.layer] if self.layer else MODELS[self.key].parts[self.part_name]
+
+    @property
+    def preprocess(self) -> bool:
+        """Encoders take sRGB in [0, 1] and apply the Caffe preprocessing themselves."""
+        return self.layer is not None
+
+    def __str__(self) -> str:
+        return f"encoder_{self.layer}" if self.layer else f"{self.key}.{self.part_name}"

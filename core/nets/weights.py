@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,19 @@ from core.nets import safetensors_file
 from core.nets.architecture import MODELS
 from core.errors import BrushworkError
 
-MODELS_DIR = Path(os.environ.get("BRUSHWORK_MODELS", Path(__file__).resolve().parents[2] / "models"))
+
+
+def _models_dir() -> Path:
+    """BRUSHWORK_MODELS if set; else models/ beside core/ (a checkout, the extension);
+    else where `pip install .` puts them (pyproject.toml's data files)."""
+    if "BRUSHWORK_MODELS" in os.environ:
+        return Path(os.environ["BRUSHWORK_MODELS"])
+    beside = Path(__file__).resolve().parents[2] / "models"
+    installed = Path(sys.prefix) / "share" / "brushwork" / "models"
+    return installed if not beside.is_dir() and installed.is_dir() else beside
+
+
+MODELS_DIR = _models_dir()
 
 
 @dataclass(frozen=True)

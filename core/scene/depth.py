@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import BrushworkError
+from core.errors import BrushworkError, SettingError
 from core.media.image_io import read_image, read_render_passes
 from core.engine.resample import resize
 
@@ -46,9 +46,9 @@ def default_focus(depth: np.ndarray) -> float:
 def weight(depth: np.ndarray, focus: float, falloff: float, side: str = "both") -> np.ndarray:
     """0 on the focus plane, rising smoothly to 1 at `falloff` scene units from it."""
     if falloff <= 0:
-        raise BrushworkError(f"--falloff {falloff}: must be above 0 (scene units)")
+        raise SettingError("falloff", falloff, "must be above 0 (scene units)")
     if side not in SIDES:
-        raise BrushworkError(f"--depth-side {side}: use {', '.join(SIDES)}")
+        raise SettingError("depth_side", side, f"use {', '.join(SIDES)}")
     d = np.where(np.isfinite(depth), depth, 1e10) - focus
     if side == "far":
         d = np.maximum(d, 0)

@@ -7,6 +7,8 @@ photo-sphere viewers read to show the image as a sphere, not a flat strip.
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from core.errors import BrushworkError
@@ -67,3 +69,20 @@ def pole_streaks(rgb: np.ndarray, pole: int = 1, size: int = 256) -> float:
     radial = (gx * x + gy * y)[ring] / r[ring]
     tangential = (gy * x - gx * y)[ring] / r[ring]
     return float((tangential ** 2).mean() / max((radial ** 2).mean(), 1e-12))
+
+
+def paint(stylizer, rgb, sides, settings, progress=None, cancel=None, content=None) -> np.ndarray:
+    """The equirect painted flat with the meridian wrapped, then its polar caps painted
+    in perspective views with the same transformation (core/scene/poles.py).
+    `stylizer`, `sides`, `settings`: the engine's (core/engine/stylizer.py)."""
+    from core.engine.stylizer import part
+    from core.scene.poles import fix_poles
+
+    settings = replace(settings, wrap="x")
+    content = content or stylizer.content(rgb, settings)
+    flat = stylizer.run(rgb, sides, settings, part(progress, 0.0, 0.6), cancel, content=content)
+    view_settings = replace(settings, wrap="none")
+    paint_view = lambda view, pole: stylizer.run(  # noqa: E731
+        view, sides, view_settings, part(progress, 0.6, 0.8) if pole > 0 else part(progress, 0.8, 1.0), cancel,
+        content=content)
+    return fix_poles(rgb, flat, paint_view)

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from core.nets import weights
-from core.nets.architecture import ENCODER_WEIGHTS, Part
+from core.nets.architecture import ENCODER_WEIGHTS, Net, Part
 from core.errors import BrushworkError
 from core.engine.methods import METHODS, channel_moments
 from .data import validation_names
@@ -195,8 +195,8 @@ def adain_runner(layer: str, allow_untrained: bool = False) -> Runner:
     backend, trained = _backend(key, allow_untrained)
 
     def run(content, style):
-        fc, fs = (backend.run(f"encoder_{layer}", x) for x in (content, style))
-        return np.clip(backend.run(f"{key}.decoder", adain(fc, fs)), 0, 1)
+        fc, fs = (backend.run(Net.encoder(layer), x) for x in (content, style))
+        return np.clip(backend.run(Net.of(key, "decoder"), adain(fc, fs)), 0, 1)
     return Runner(f"adain-{layer}", run, not trained)
 
 
@@ -315,7 +315,7 @@ def decoder_psnr(key: str, photos: list[np.ndarray], allow_untrained: bool = Fal
     the ceiling every method using this decoder is held under."""
     backend, _ = _backend(key, allow_untrained)
     layer = key[-3:]
-    values = [psnr(to_tensor(backend.run(f"{key}.decoder", backend.run(f"encoder_{layer}", p))),
+    values = [psnr(to_tensor(backend.run(Net.of(key, "decoder"), backend.run(Net.encoder(layer), p))),
                    to_tensor(p)) for p in photos]
     return float(torch.cat(values).mean())
 

@@ -11,12 +11,14 @@ import sys
 
 import numpy as np
 
-from core.mem import allocator
+from core.backends.base import Backend
 from core.backends.onnx import models as onnx_models
-from core.nets import weights
-from core.errors import BrushworkError, warn
-from core.mem.buffers import as_float32, set_fast_cast
 from core.backends.onnx.graph import cast_model_bytes, model_bytes
+from core.errors import BrushworkError, SettingError, warn
+from core.mem import allocator
+from core.mem.buffers import as_float32
+from core.nets import weights
+from core.nets.architecture import Net
 
 try:
     import onnxruntime as ort
@@ -40,13 +42,13 @@ def providers(device: str) -> list[str]:
         return ["CPUExecutionProvider"]
     if device == "cuda":
         if "CUDAExecutionProvider" not in available:
-            raise BrushworkError("--device cuda: this onnxruntime has no CUDA provider "
-                                 "(use --backend torch with a CUDA build of PyTorch)")
+            raise SettingError("device", "cuda", "this onnxruntime has no CUDA provider "
+                               "(use the torch backend with a CUDA build of PyTorch)")
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
     return [p for p in GPU_PROVIDERS if p in available][:1] + ["CPUExecutionProvider"]
 
 
-class OnnxBackend:
+class OnnxBackend(Backend):
     """`run(net, x, wrap)` on onnxruntime; sessions are made lazily per (net, wrap)."""
     name = "onnx"
     batch = 1
@@ -69,10 +71,10 @@ class OnnxBackend:
         if not allocator.keeps():
             self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
         self._casts: dict = {}
-        set_fast_cast(self._cast)  # float16 features: onnxruntime's conversion, not NumPy's
 
-    def _cast(self, x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-        """float16 <-> float32 by a one-node onnxruntime graph on the CPU (vectorised)."""
+    def cast(self, x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        """float16 <-> float32 by a one-node onnxruntime graph on the CPU (vectorised,
+        unlike NumPy 1.x's)."""
         to_half = dtype == np.float16
         if to_half not in self._casts:
             options = ort.SessionOptions()
@@ -82,7 +84,7 @@ class OnnxBackend:
         y = self._casts[to_half].run(["y"], {"x": x.reshape(-1)}, self._run_options)[0]
         return y.reshape(x.shape)
 
-    def _session(self, net: str, wrap: str):
+    def _session(self, net: Net, wrap: str):
         key = (net, wrap)
         if key not in self._sessions:
             options = ort.SessionOptions()
@@ -100,13 +102,12 @@ class OnnxBackend:
                 self._sessions[key] = ort.InferenceSession(model, options, providers=self.providers)
         return self._sessions[key]
 
-    def _model(self, net: str, wrap: str):
+    def _model(self, net: Net, wrap: str):
         """The shipped graph's path (checked), or in-memory bytes for untrained weights."""
-        model = onnx_models.model_key(net)
-        if model in self.untrained:
-            part = onnx_models.part_of(net)
-            return model_bytes(part, wrap, {n: self.weights[model][n] for n in part.params()},
-                               preprocess=net.startswith("encoder_"))
+        if net.key in self.untrained:
+            part = net.part
+            return model_bytes(part, wrap, {n: self.weights[net.key][n] for n in part.params()},
+                               preprocess=net.preprocess)
         name = onnx_models.file_name(net, wrap)
         path = weights.MODELS_DIR / name
         expected = onnx_models.SHA256.get(name)
@@ -118,7 +119,7 @@ class OnnxBackend:
                                  f"({expected[:12]}…); re-create it with `{onnx_models.COMMAND}`")
         return str(path)
 
-    def run(self, net: str, x: np.ndarray, wrap: str = "none", affine=None) -> np.ndarray:
+    def run(self, net: Net, x: np.ndarray, wrap: str = "none", affine=None, host=None) -> np.ndarray:
         """(H, W, C) or (N, H, W, C) float32 in → same rank out. `affine` = (Mᵀ, v): the
         input's channels are mapped f ↦ f Mᵀ + v first (the engine's transform; the
         graphs have fixed weights, so here it is a matrix product on the host)."""

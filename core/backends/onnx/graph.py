@@ -21,7 +21,7 @@ import numpy as np
 
 from core.nets.architecture import CAFFE_MEAN_BGR, Part
 from core.nets.safetensors_file import Tensor
-from core.engine.tiling import WRAPS
+from core.nets.architecture import WRAPS
 
 OPSET = 17
 IR_VERSION = 8
@@ -291,7 +291,7 @@ def _model_proto(graph: bytes, doc: str = "") -> bytes:
 
 def cast_model_bytes(to_half: bool) -> bytes:
     """A one-node graph converting "x" (any length, 1-D) float32 → float16 (`to_half`) or
-    back: onnxruntime's vectorised conversion, for `buffers.set_fast_cast`."""
+    back: onnxruntime's vectorised conversion, for `OnnxBackend.cast`."""
     src, dst = (_FLOAT, _FLOAT16) if to_half else (_FLOAT16, _FLOAT)
     graph = (_bytes(1, _node("Cast", ["x"], ["y"], to=dst)) + _bytes(2, "brushwork-cast")
              + _bytes(11, _value_info("x", ["n"], src)) + _bytes(12, _value_info("y", ["n"], dst)))

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.nets import safetensors_file, weights
-from core.nets.architecture import ENCODER_WEIGHTS, ENCODERS, MODELS
 from core.backends.onnx.graph import model_bytes
-from core.engine.tiling import WRAPS
+from core.nets import safetensors_file, weights
+from core.nets.architecture import ENCODER_WEIGHTS, ENCODERS, MODELS, WRAPS, Net
 
 COMMAND = "python scripts/export_onnx.py"
 # file → sha256, filled in from scripts/export_onnx.py's output (models/MODELS.md lists them).
@@ -42,41 +41,29 @@ SHA256 = {
 }
 
 
-def model_key(net: str) -> str:
-    """The weight file a net's parameters live in."""
-    return ENCODER_WEIGHTS[net.split("_", 1)[1]] if net.startswith("encoder_") else net.split(".")[0]
-
-
-def part_of(net: str):
-    if net.startswith("encoder_"):
-        return ENCODERS[net.split("_", 1)[1]]
-    model, part = net.split(".")
-    return MODELS[model].parts[part]
-
-
-def nets() -> list[str]:
+def nets() -> list[Net]:
     """Every net the engine runs: encoders, and each model's parts."""
-    out = [f"encoder_{k}" for k in ENCODERS]
+    out = [Net.encoder(k) for k in ENCODERS]
     for key, model in MODELS.items():
         if key not in ENCODER_WEIGHTS.values():
-            out += [f"{key}.{p}" for p in model.parts]
+            out += [Net.of(key, p) for p in model.parts]
     return out
 
 
-def shipped() -> list[tuple[str, str]]:
+def shipped() -> list[tuple[Net, str]]:
     """(net, wrap) of every graph that ships: those whose weights are trained."""
-    return [(net, wrap) for net in nets() if weights.is_trained(model_key(net)) for wrap in WRAPS]
+    return [(net, wrap) for net in nets() if weights.is_trained(net.key) for wrap in WRAPS]
 
 
-def file_name(net: str, wrap: str) -> str:
+def file_name(net: Net, wrap: str) -> str:
     return f"{net}-{wrap}.onnx"
 
 
-def graph_bytes(net: str, wrap: str, models_dir: Path | None = None) -> bytes:
+def graph_bytes(net: Net, wrap: str, models_dir: Path | None = None) -> bytes:
     """The shipped graph's bytes, its initializers pointing into the weight file."""
-    file = MODELS[model_key(net)].file
+    file = MODELS[net.key].file
     table = safetensors_file.layout(Path(models_dir or weights.MODELS_DIR) / file)
-    part = part_of(net)
+    part = net.part
     return model_bytes(part, wrap, {name: (file, table[name]) for name in part.params()},
-                       preprocess=net.startswith("encoder_"),
+                       preprocess=net.preprocess,
                        doc=f"Brushwork {net}, wrap {wrap}; weights in {file}. Made by `{COMMAND}`.")

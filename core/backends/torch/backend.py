@@ -26,19 +26,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from core.backends.base import PRECISIONS, Backend
 from core.backends.torch import nets
-from core.nets.architecture import ENCODER_WEIGHTS, ENCODERS, MODELS
-from core.backends import PRECISIONS
-from core.mem.buffers import as_float32, set_fast_cast
-from core.errors import BrushworkError
 from core.backends.torch.precision import lower
+from core.errors import SettingError
+from core.mem.buffers import as_float32
+from core.nets.architecture import Net
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 RESIDENT_SHARE = 0.25  # of the device's free memory a resident array may take: the rest is for activations
 
 
 def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
-    """float16 <-> float32 with torch's vectorised conversion (`buffers.set_fast_cast`)."""
+    """float16 <-> float32 with torch's vectorised conversion (`Backend.cast`)."""
     return torch.from_numpy(x).to(torch.float16 if dtype == np.float16 else torch.float32).numpy()
 
 
@@ -46,7 +46,7 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise BrushworkError("--device cuda: no CUDA device is available to PyTorch here")
+        raise SettingError("device", "cuda", "no CUDA device is available to PyTorch here")
     return torch.device(name)
 
 
@@ -56,14 +56,14 @@ def pick_precision(name: str, device: torch.device) -> str:
     0.5/255 everywhere, bf16 reaches 5/255 at its worst pixel (8-bit mantissa), so bf16
     is never chosen for the user; VGG's activations stay far below fp16's limit."""
     if name not in PRECISIONS:
-        raise BrushworkError(f"--precision {name}: choose one of {', '.join(PRECISIONS)}")
+        raise SettingError("precision", name, f"choose one of {', '.join(PRECISIONS)}")
     if name == "auto":
         return "fp16" if device.type == "cuda" else "fp32"
     return name
 
 
-class TorchBackend:
-    """`run(net, x, wrap, affine)`: net is "encoder_r31|r41" or "<model key>.<part>".
+class TorchBackend(Backend):
+    """`run(net, x, wrap, affine)`: `net` is a `Net` (core/nets/architecture.py).
 
     Arrays are channels-last, (H, W, C) or (N, H, W, C), like images and like torch's
     channels_last layout: crossing between numpy and torch is then a view, not a copy."""
@@ -81,21 +81,21 @@ class TorchBackend:
         self.resident = self.device.type == "cuda"
         self._nets: dict = {}
         self._folded: tuple | None = None  # (net, wrap, affine, module): the last fold, reused
-        set_fast_cast(_cast)  # float16 features: torch's conversion, not NumPy's scalar one
 
-    def _net(self, net: str, wrap: str):
+    def cast(self, x: np.ndarray, dtype: np.dtype) -> np.ndarray:
+        return _cast(x, dtype)  # float16 features: torch's conversion, not NumPy's scalar one
+
+    def _net(self, net: Net, wrap: str):
         key = (net, wrap)
         if key not in self._nets:
-            if net.startswith("encoder_"):
-                layer = net.split("_", 1)[1]
-                module = nets.encoder(ENCODERS[layer], self.weights[ENCODER_WEIGHTS[layer]], wrap)
+            if net.preprocess:
+                module = nets.encoder(net.part, self.weights[net.key], wrap)
             else:
-                model, part = net.split(".")
-                module = nets.build(MODELS[model].parts[part], self.weights[model], wrap)
+                module = nets.build(net.part, self.weights[net.key], wrap)
             self._nets[key] = module.to(self.device, memory_format=torch.channels_last)
         return self._nets[key]
 
-    def _lowered(self, net: str, wrap: str):
+    def _lowered(self, net: Net, wrap: str):
         """The net as it runs at this backend's precision (`_net` keeps float32 weights,
         which the affine fold starts from)."""
         key = (net, wrap, self.precision)
@@ -108,7 +108,7 @@ class TorchBackend:
             module = lower(module, _DTYPES[self.precision], centre)
         return module.to(self.device, memory_format=torch.channels_last)
 
-    def _with_affine(self, net: str, wrap: str, affine):
+    def _with_affine(self, net: Net, wrap: str, affine):
         """The net with f ↦ f Mᵀ + v applied to its input channels first, folded into its
         first convolution (exact: a per-position map commutes with reflect/circular
         padding), or None where the first layer cannot take it."""
@@ -131,7 +131,7 @@ class TorchBackend:
         self._folded = (net, wrap, affine, folded)
         return folded
 
-    def _forward(self, net: str, t: torch.Tensor, wrap: str, affine) -> torch.Tensor:
+    def _forward(self, net: Net, t: torch.Tensor, wrap: str, affine) -> torch.Tensor:
         """(N, H, W, C) float32 on the device → (N, H, W, C') float32 on the device."""
         t = t.permute(0, 3, 1, 2)  # NCHW view, channels_last strides
         module = self._with_affine(net, wrap, affine) if affine is not None else self._lowered(net, wrap)
@@ -159,7 +159,7 @@ class TorchBackend:
         return torch.zeros(shape, dtype=dtype, device=self.device)
 
     @torch.inference_mode()
-    def submit(self, net: str, x, wrap: str = "none", affine=None, host: bool | None = None):
+    def submit(self, net: Net, x, wrap: str = "none", affine=None, host: bool | None = None):
         """Queue `run` and return a function that waits for and returns its result.
 
         `x`: a NumPy array, or a tensor on the device (a `resident_array` or a result).
@@ -192,7 +192,7 @@ class TorchBackend:
             return pinned.numpy()
         return result
 
-    def run(self, net: str, x, wrap: str = "none", affine=None, host: bool | None = None):
+    def run(self, net: Net, x, wrap: str = "none", affine=None, host: bool | None = None):
         """(H, W, C) or (N, H, W, C) float32 in → same rank out. `affine` = (Mᵀ, v): the
         input's channels are mapped f ↦ f Mᵀ + v first (the engine's transform)."""
         return self.submit(net, x, wrap, affine, host)()

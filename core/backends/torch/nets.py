@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.nets.architecture import CAFFE_MEAN_BGR, Part
-from core.engine.tiling import WRAPS
+from core.nets.architecture import WRAPS
 
 
 _FUSED = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)

@@ -1,4 +1,5 @@
-"""Stylize Render (a still) and Stylize Animation (a frame range, steadied by motion vectors).
+"""Stylize Render (a still), Stylize Animation (a frame range, steadied by motion vectors)
+and Stylize Panorama (a 360° still or animation).
 
 Renders become files through the scene's view transform (renders.py); the engine's
 worker does the rest: one image job for a still, one frame-sequence job for an
@@ -16,64 +17,14 @@ from pathlib import Path
 import bpy
 from bpy.props import BoolProperty, StringProperty
 
-from . import plan, preferences, renders
-from .driving import DrivenOperator, wait_for
-from .operators import check_style
-from .properties import DEVICES, METHODS
-from .worker_client import Worker
-
-
-def engine_settings(settings) -> dict:
-    spec = {"strength": settings.strength, "preserve_color": settings.preserve_color,
-            "style_scale": settings.style_scale, "tile": settings.tile, "device": DEVICES[settings.device],
-            "styles": [bpy.path.abspath(settings.style_image)]}
-    if METHODS[settings.method]:
-        spec["method"] = METHODS[settings.method]
-    return spec
-
-
-def one_job(worker, label: str, work: Path):
-    """Steps of a single worker job; its temp folder goes when it ends, however it ends."""
-    try:
-        yield from wait_for(worker, lambda f: f, label)
-    finally:
-        worker.cancel()
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def render_range(scene, frames_dir: Path, passes_dir: Path | None, share: float):
-    """Steps rendering every frame of the scene's range (display PNGs, and passes when
-    given a folder for them); frames already on disk are kept, so a re-run resumes."""
-    frames = range(scene.frame_start, scene.frame_end + 1, scene.frame_step)
-    for folder in (frames_dir, passes_dir):
-        if folder is not None:
-            folder.mkdir(parents=True, exist_ok=True)
-    for i, f in enumerate(frames):
-        png = frames_dir / f"frame_{f:05d}.png"
-        exr = passes_dir / f"frame_{f:05d}.exr" if passes_dir is not None else None
-        yield share * i / len(frames), f"render frame {f} ({i + 1}/{len(frames)})"
-        if not (png.exists() and (exr is None or exr.exists())):
-            renders.render_frame(scene, f, png, exr)
-
-
-def sequence_job(context, spec: dict, share: float, result: dict):
-    """Steps of a frame-sequence or movie worker job taking the progress after `share`;
-    its summary lands in `result`. A cancelled worker removes its partial file."""
-    worker = Worker(spec, preferences.python_setup(context))
-    try:
-        result.update((yield from wait_for(worker, lambda f: share + (1 - share) * f, "stylize")))
-    finally:
-        worker.cancel()
-
-
-def steadiness(result: dict) -> str:
-    """"; flicker A (frames alone B)" from a sequence job's summary, or "" without motion."""
-    if result.get("flicker") is None or not result.get("flicker_alone"):
-        return ""
-    return f"; flicker {result['flicker']:.2f} (frames alone {result['flicker_alone']:.2f})"
+from .. import jobspec, plan, preferences, renders
+from ..driving import DrivenOperator, one_job, sequence_job, steadiness
+from ..properties import check_style
+from ..worker_client import Worker
 
 
 def _show(context, image) -> None:
+    """Show the result in the first Image Editor open, if any."""
     for area in context.screen.areas if context.screen else []:
         if area.type == "IMAGE_EDITOR":
             area.spaces.active.image = image
@@ -88,7 +39,7 @@ class BRUSHWORK_OT_stylize_render(DrivenOperator, bpy.types.Operator):
     image_name: StringProperty(name="Image", description="Image to stylize instead of the last render")
 
     def execute(self, context):
-        settings = context.scene.brushwork
+        scene, settings = context.scene, context.scene.brushwork
         problem = check_style(settings)
         source = bpy.data.images.get(self.image_name) if self.image_name else renders.last_render()
         if not problem and source is None:
@@ -101,35 +52,23 @@ class BRUSHWORK_OT_stylize_render(DrivenOperator, bpy.types.Operator):
         self.work = Path(tempfile.mkdtemp(prefix="brushwork-"))
         content = self.work / "render.png"
         try:
-            renders.save_display(source, context.scene, content)
+            renders.save_display(source, scene, content)
         except RuntimeError as e:
             shutil.rmtree(self.work, ignore_errors=True)
             self.report({"ERROR"}, f"{source.name}: could not read its pixels ({e})")
             return {"CANCELLED"}
-        spec = {"content": str(content), "wrap": "none", "force_color": True, **engine_settings(settings)}
-        if settings.depth_aware:
-            problem = self._depth(context, source, spec)
-            if problem:
-                shutil.rmtree(self.work, ignore_errors=True)
-                self.report({"ERROR"}, problem)
-                return {"CANCELLED"}
-        self.output = spec["output"] = plan.render_output(source.name)
+        if settings.depth_aware and source.type != "RENDER_RESULT":
+            shutil.rmtree(self.work, ignore_errors=True)
+            self.report({"ERROR"}, "Depth-Aware Strokes needs a render with its Z pass (the last render), not an image")
+            return {"CANCELLED"}
+        passes = None
+        if settings.depth_aware:   # this render's Z pass, beside its pixels in the job's folder
+            passes = self.work / "passes.exr"
+            renders.save_passes(scene, passes)
+        self.output = plan.render_output(source.name)
+        spec = (jobspec.render_depth_aware(settings, content, self.output, passes, renders.camera_focus(scene))
+                if passes else jobspec.render_still(settings, content, self.output))
         return self.drive(context, one_job(Worker(spec, preferences.python_setup(context)), self.source_name, self.work))
-
-    def _depth(self, context, source, spec) -> str | None:
-        """Depth-aware strokes: the render's Z pass, focus from the panel or the camera."""
-        if source.type != "RENDER_RESULT":
-            return "Depth-Aware Strokes needs a render with its Z pass (the last render), not an image"
-        passes = self.work / "passes.exr"
-        renders.save_passes(context.scene, passes)
-        settings = context.scene.brushwork
-        spec.update(depth=str(passes), depth_side=settings.depth_side)
-        focus = settings.focus_distance or renders.camera_focus(context.scene)
-        if focus:
-            spec["focus"] = focus
-        if settings.falloff:
-            spec["falloff"] = settings.falloff
-        return None
 
     def finished(self, context):
         image = bpy.data.images.load(self.output, check_existing=False)
@@ -166,10 +105,9 @@ class BRUSHWORK_OT_stylize_animation(DrivenOperator, bpy.types.Operator):
         if not self.frames_dir:
             share = 0.5  # rendering takes about as long as stylizing on a CPU
             with renders.motion_passes(scene):
-                yield from render_range(scene, frames_in, vectors, share)
-        spec = {"frames": str(frames_in), "output": str(self.root / "frames"), "video": str(self.video),
-                "fps": scene.render.fps / scene.render.fps_base, "coherence": settings.coherence,
-                **({"vectors": str(vectors)} if vectors else {}), **engine_settings(settings)}
+                yield from renders.render_range(scene, frames_in, vectors, share)
+        spec = jobspec.render_frames(settings, frames_in, self.root / "frames", self.video, renders.fps(scene),
+                                     vectors)
         yield from sequence_job(context, spec, share, self.result)
 
     def finished(self, context):
@@ -222,8 +160,7 @@ class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
             self.report({"ERROR"}, f"Could not get the panorama: {e}")
             return {"CANCELLED"}
         self.output = plan.render_output(self.source_name, ".jpg")  # JPEG: GPano XMP
-        spec = {"content": str(content), "output": self.output, "panorama": True, "force_color": True,
-                **engine_settings(settings)}
+        spec = jobspec.panorama_still(settings, content, self.output)
         return self.drive(context, one_job(Worker(spec, preferences.python_setup(context)), self.source_name, self.work))
 
     def _animation(self, context, scene, settings):
@@ -231,11 +168,10 @@ class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
         saved = scene.frame_current
         try:
             with renders.equirect_camera(scene):
-                yield from render_range(scene, frames_in, None, 0.5)
+                yield from renders.render_range(scene, frames_in, None, 0.5)
         finally:
             scene.frame_set(saved)
-        spec = {"frames": str(frames_in), "output": str(self.root / "frames"), "video": str(self.video),
-                "fps": scene.render.fps / scene.render.fps_base, "panorama": True, **engine_settings(settings)}
+        spec = jobspec.panorama_frames(settings, frames_in, self.root / "frames", self.video, renders.fps(scene))
         yield from sequence_job(context, spec, 0.5, self.result)
 
     def finished(self, context):
@@ -252,6 +188,3 @@ class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
 
 
 CLASSES = (BRUSHWORK_OT_stylize_render, BRUSHWORK_OT_stylize_animation, BRUSHWORK_OT_stylize_panorama)
-
-
-register, unregister = bpy.utils.register_classes_factory(CLASSES)

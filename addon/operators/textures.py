@@ -1,10 +1,11 @@
-"""Stylize Texture, Revert and Cancel.
+"""Stylize Texture, Revert Texture and Cancel.
 
 Stylize plans one worker job per Base Color image, runs them one after another in a
 child process (polled from a timer with the UI live; blocking in background mode,
 where timers and modal operators never run), and only when every job has succeeded
 loads the new images and relinks the materials, in one undo step. An error or a
 cancel deletes what this run wrote, so the materials and folders stay as they were.
+Cancel stops whichever Brushwork job is running (they share the panel's progress bar).
 """
 from __future__ import annotations
 
@@ -14,11 +15,10 @@ from pathlib import Path
 
 import bpy
 
-from . import materials, plan, preferences
-from .driving import DrivenOperator, JobError, is_running, request_cancel, wait_for
-from .worker_client import Worker
-
-__all__ = ["request_cancel", "is_running"]  # for scripts: stop a running job from any thread
+from .. import materials, plan, preferences
+from ..driving import DrivenOperator, JobError, is_running, request_cancel, wait_for
+from ..properties import check_style
+from ..worker_client import Worker
 
 
 class _Run:
@@ -92,15 +92,6 @@ class _Run:
                 pass  # not empty: something else lives there now
 
 
-def check_style(settings) -> str | None:
-    if not settings.style_image:
-        return "Pick a style image first (Brushwork panel > Style)"
-    style = Path(bpy.path.abspath(settings.style_image))
-    if not style.is_file():
-        return f"Style image not found: {style}"
-    return None
-
-
 class BRUSHWORK_OT_stylize_texture(DrivenOperator, bpy.types.Operator):
     """Paint the Base Color textures of the active material (or the selected objects) after the style image"""
     bl_idname = "brushwork.stylize_texture"
@@ -167,12 +158,3 @@ class BRUSHWORK_OT_revert_texture(bpy.types.Operator):
 
 
 CLASSES = (BRUSHWORK_OT_stylize_texture, BRUSHWORK_OT_cancel, BRUSHWORK_OT_revert_texture)
-
-
-register, _unregister_classes = bpy.utils.register_classes_factory(CLASSES)
-
-
-def unregister():
-    if is_running():
-        request_cancel()
-    _unregister_classes()

@@ -1,0 +1,16 @@
+"""The add-on's operators, one module per kind of work: textures (Stylize Texture, Revert,
+Cancel), renders (Stylize Render, Animation, Panorama) and movie (Stylize Movie Clip).
+This module only registers them."""
+import bpy
+
+from ..driving import is_running, request_cancel
+from . import movie, renders, textures
+
+register, _unregister_classes = bpy.utils.register_classes_factory(
+    textures.CLASSES + renders.CLASSES + movie.CLASSES)
+
+
+def unregister():
+    if is_running():
+        request_cancel()   # a job must not outlive the operator that drives it
+    _unregister_classes()

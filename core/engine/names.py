@@ -1,0 +1,18 @@
+"""Each method's name and the words a front end shows for it, in menu order.
+
+No imports at all: listing the methods loads neither numpy nor a network, and the
+Blender add-on imports this file from inside the extension package, where the rest of
+core (absolute `core.…` imports) is not importable. core/engine/methods.py defines a
+`Method` for each name here (tests/test_engine.py checks both ways).
+"""
+
+# name → (number, label, description). The number is what a saved .blend stores for the
+# add-on's menu item: never reuse or change one, so a saved choice keeps its meaning.
+METHOD_INFO = {
+    "linear-r31": (1, "Linear r31", "Linear style transfer at relu3_1: finer strokes, more structure"),
+    "linear-r41": (2, "Linear r41", "Linear style transfer at relu4_1: the strongest style"),
+    "ccpl": (3, "CCPL", "Contrastive coherence: calmer local detail, least flicker"),
+    "ccpl-r31": (4, "CCPL r31", "Linear r31 trained further for local coherence: calmer detail, less flicker"),
+    "wct-r31": (5, "WCT r31", "Whitening-colouring at relu3_1: closed form, no learned transform"),
+    "wct": (6, "WCT r41", "Whitening-colouring at relu4_1: closed form, no learned transform"),
+}
