@@ -11,6 +11,7 @@ artist in Blender reads the panel's words; the CLI re-labels them with its flags
 from __future__ import annotations
 
 import json
+import math
 import sys
 
 
@@ -39,6 +40,17 @@ class SettingError(BrushworkError):
     def labelled(self, label: str) -> str:
         """The same message with the setting called `label` (the CLI's flag)."""
         return f"{label} {show(self.value)}: {self.problem}"
+
+
+def check_number(setting: str, value, ok, problem: str) -> float:
+    """`value` if it is a finite number for which `ok(value)` holds, else a SettingError.
+
+    Every number is checked where it enters: NaN compares false both ways, so a range
+    test alone (`if value < 0`) lets it through, and inf satisfies any lower bound."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+            or not ok(value):
+        raise SettingError(setting, value, problem)
+    return value
 
 
 def words(setting: str) -> str:

@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     j.add_argument("frames", help="folder of frames (natural order)")
     j.add_argument("-o", "--output", required=True, help="the .mp4 to write")
     j.add_argument("--fps", type=float, default=24.0)
+    j.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     j.add_argument("--quiet", action="store_true")
     sub.add_parser("worker", help="run one JSON job from stdin, JSON progress lines on stdout")
     sub.add_parser("check", help="print one JSON line: Python, backend (torch or onnxruntime), device, trained methods")
@@ -253,6 +254,7 @@ def _panorama(args, bar) -> str:
     from pathlib import Path
 
     from core.jobs import image
+    from core.jobs.spec import check_new_file
     from core.media import spherical, video
     from core.media.image_io import image_size
     from core.scene.panorama import check_equirect
@@ -260,7 +262,7 @@ def _panorama(args, bar) -> str:
     out = Path(args.output)
     if Path(args.content).is_dir():
         from core.jobs import frames
-        if out.suffix.lower() != ".mp4":
+        if out.suffix.lower() != ".mp4" or out.name == out.suffix:
             raise BrushworkError(f"{args.output}: a folder of frames becomes a video; name an .mp4")
         for f in frames.frame_files(args.content):
             w, h = image_size(str(f))
@@ -270,13 +272,13 @@ def _panorama(args, bar) -> str:
         r = frames.run(job, bar)
         return f"{out} ({r.frames} equirect frames, 360° video metadata; frames in {r.output})"
     if out.suffix.lower() == ".mp4":
-        if out.exists() and not args.overwrite:
-            raise BrushworkError(f"{args.output}: already exists; pass --overwrite to replace it")
+        check_new_file(args.output, [args.content, *args.styles], args.overwrite)
         with tempfile.TemporaryDirectory(prefix="brushwork-") as tmp:
             still = Path(tmp) / "pano.png"
             result = image.run(_panorama_job(args, str(still)), bar)
-            video.write_mp4([still] * STILL_SECONDS, str(out), fps=1)
-        spherical.inject(str(out))
+            # the 360° metadata goes in before the movie is in place: a failure leaves nothing there
+            video.write_mp4([still] * STILL_SECONDS, str(out), fps=1, overwrite=args.overwrite,
+                            finish=spherical.inject)
         return f"{out} ({result.width}×{result.height} equirect, {STILL_SECONDS} s 360° video)"
     result = image.run(_panorama_job(args, args.output), bar)
     return f"{result.output} ({result.width}×{result.height} equirect, {result.seconds:.1f} s)"
@@ -305,10 +307,13 @@ def _video(args, bar) -> str:
 def _join(args, bar) -> str:
     from core.media import video
     from core.jobs.frames import frame_files
+    from core.jobs.spec import check_new_file
+    video.check_fps(args.fps)
     if not args.output.lower().endswith(".mp4"):
         raise BrushworkError(f"{args.output}: the video must be an .mp4 file")
     files = frame_files(args.frames)
-    video.write_mp4(files, args.output, args.fps)
+    check_new_file(args.output, [str(f) for f in files], args.overwrite)
+    video.write_mp4(files, args.output, args.fps, overwrite=args.overwrite)
     return f"{args.output} ({len(files)} frames at {args.fps:g} fps)"
 
 

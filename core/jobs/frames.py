@@ -25,9 +25,9 @@ import numpy as np
 
 from core.backends import has
 from core.engine.stylizer import Progress
-from core.errors import BrushworkError, SettingError, warn
+from core.errors import BrushworkError, check_number, warn
 from core.jobs import sequence
-from core.jobs.spec import EngineOptions, check_cancel
+from core.jobs.spec import EngineOptions, check_cancel, check_new_file
 from core.media import colour, video
 from core.media.image_io import SUPPORTED, Picture, read_image, read_render_passes, write_image
 from core.scene import motion
@@ -110,9 +110,9 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
     """Stylize every frame; raises Cancelled between frames (finished frames stay)."""
     t0 = time.perf_counter()
     job.check_engine()
-    c = job.coherence  # a number here; a movie's "flow"/"none" is core/jobs/movie.py's
-    if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0 <= c < 1:
-        raise SettingError("coherence", job.coherence, "must be at least 0 and below 1")
+    # a number here; a movie's "flow"/"none" is core/jobs/movie.py's
+    check_number("coherence", job.coherence, lambda v: 0 <= v < 1, "must be at least 0 and below 1")
+    video.check_fps(job.fps)
     files = frame_files(job.frames)
     vectors = {}
     if job.vectors:
@@ -122,13 +122,37 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
     out_dir = Path(job.output)
     if out_dir.resolve() == Path(job.frames).resolve():
         raise BrushworkError(f"{job.output}: is the frames folder; results go to a new folder")
-    if job.video and Path(job.video).suffix.lower() != ".mp4":
-        raise BrushworkError(f"{job.video}: the video must be an .mp4 file")
+    if job.video:
+        if Path(job.video).suffix.lower() != ".mp4":
+            raise BrushworkError(f"{job.video}: the video must be an .mp4 file")
+        check_new_file(job.video, [*map(str, files), *job.styles], job.overwrite)
     if job.video and not has("imageio_ffmpeg"):  # the Blender extension does not bundle its 25–70 MB
         warn(f"{job.video}: not written: MP4 needs the imageio-ffmpeg package (pip install imageio-ffmpeg, "
              "or the add-on's Install button); the stylized frames are written as PNGs")
         job = replace(job, video=None)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    created = _make_folder(out_dir)
+    try:
+        return _stylize(job, files, vectors, out_dir, progress, cancel, t0)
+    except BaseException:
+        if created and not any(out_dir.iterdir()):  # nothing finished: leave no empty folder behind
+            out_dir.rmdir()
+        raise
+
+
+def _make_folder(out_dir: Path) -> bool:
+    """The output folder, made if missing (True: made now); one line where it cannot be."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise BrushworkError(f"{out_dir}: is a file; name a folder for the stylized frames")
+    if out_dir.is_dir():
+        return False
+    try:
+        out_dir.mkdir(parents=True)
+    except OSError as e:
+        raise BrushworkError(f"{out_dir}: cannot make the folder ({e.strerror or e})") from None
+    return True
+
+
+def _stylize(job: FramesJob, files: list[Path], vectors, out_dir: Path, progress, cancel, t0: float) -> FramesResult:
     outputs = [out_dir / f"{p.stem}.png" for p in files]
 
     if job.panorama:
@@ -175,7 +199,8 @@ def _each_frame(job: FramesJob, files, outputs, vectors, stylizer, sides, shared
             while len(writes) >= WRITERS:
                 writes.popleft().result()  # a failed write stops the job here, as before
             writes.append(pool.submit(write_image, str(dst),
-                                      Picture(pixels.astype(np.float32), np.dtype(np.uint8), False, str(dst))))
+                                      Picture(pixels.astype(np.float32), np.dtype(np.uint8), False, str(dst)),
+                                      overwrite=job.overwrite))
             done += 1
         if moved:
             flicker.add(prev[0], out, prev_alone, alone, back, valid)
@@ -186,10 +211,10 @@ def _each_frame(job: FramesJob, files, outputs, vectors, stylizer, sides, shared
     if job.video:
         if progress:
             progress(0.999, "video")
-        video.write_mp4(outputs, job.video, job.fps)
-        if job.panorama:
-            from core.media import spherical
-            spherical.inject(job.video)  # YouTube and players show it as a 360° video
+        from core.media import spherical
+        # The 360° metadata (YouTube and players show it as a sphere) goes in before the movie is in place.
+        video.write_mp4(outputs, job.video, job.fps, overwrite=job.overwrite,
+                        finish=spherical.inject if job.panorama else None)
     if progress:
         progress(1.0, "done")
     return FramesResult(str(Path(job.output)), len(files), done, time.perf_counter() - t0, flicker.mean,

@@ -68,6 +68,7 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     """
     t0 = time.perf_counter()
     job.check_engine()
+    depth.check_settings(job.focus, job.falloff, job.far_scale, job.depth_side)  # before anything is read
     out_path = check_paths(job)
     timings, t = {}, time.perf_counter()
     content = read_image(job.content)
@@ -83,8 +84,11 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     if job.panorama:
         panorama.check_equirect(h, w, job.content)
     if keep.alpha is not None and out_path.suffix.lower() in (".jpg", ".jpeg"):
-        raise BrushworkError(f"{job.output}: JPEG cannot hold the alpha of {job.content}; "
-                             "save as PNG, TIFF or EXR")
+        seen = int((keep.alpha < 1).sum())
+        if seen:
+            raise BrushworkError(f"{job.output}: JPEG cannot hold transparency, and {job.content} has "
+                                 f"{seen} pixel(s) that are not opaque; to keep them save as PNG, TIFF or EXR")
+        keep.alpha = None  # opaque everywhere: the alpha carries nothing, and JPEG has no place for it
     reason = data_map_reason(job.content, rgb)
     if reason and not job.force_color:
         raise BrushworkError(f"{job.content}: looks like a data map ({reason}); normal, roughness and height "
@@ -115,7 +119,7 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     timings["stylize"], t = time.perf_counter() - t, time.perf_counter()
     check_cancel(cancel)
     xmp = panorama.gpano_xmp(w, h) if job.panorama and out_path.suffix.lower() in (".jpg", ".jpeg") else None
-    write_image(str(out_path), keep.apply(result, out_path), xmp=xmp)
+    write_image(str(out_path), keep.apply(result, out_path), xmp=xmp, overwrite=job.overwrite)
     timings["write"] = time.perf_counter() - t
     if progress:
         progress(1.0, "done")
@@ -130,7 +134,7 @@ def _depth_aware(job: Job, stylizer: Stylizer, rgb, sides, settings: Settings, p
     near = dmap[np.isfinite(dmap) & (dmap < 1e9)]
     falloff = job.falloff if job.falloff is not None else max(float(np.ptp(near)) / 4 if near.size else 1.0, 1e-3)
     w = depth.weight(dmap, focus, falloff, job.depth_side)   # checks falloff and side before any network runs
-    coarse_settings = replace(settings, style_scale=min(8.0, settings.style_scale * job.far_scale))
+    coarse_settings = replace(settings, style_scale=min(8.0, max(0.125, settings.style_scale * job.far_scale)))
     fine = stylizer.run(rgb, sides, settings, part(progress, 0.0, 0.5), cancel)
     coarse = stylizer.run(rgb, sides, coarse_settings, part(progress, 0.5, 1.0), cancel)
     return depth.mix(fine, coarse, w)

@@ -22,7 +22,7 @@ import numpy as np
 
 from core.backends import has
 from core.engine.stylizer import Progress, Stylizer
-from core.errors import BrushworkError, SettingError, warn
+from core.errors import BrushworkError, SettingError, check_number, warn
 from core.jobs import sequence
 from core.jobs.spec import EngineOptions, check_cancel, check_new_file, load_style
 from core.media import colour, video
@@ -70,14 +70,14 @@ def check(job: VideoJob) -> video.Source:
         _require("cv2", "opencv-python-headless", "optical flow (coherence flow)")
     if job.coherence not in COHERENCE:
         raise SettingError("coherence", job.coherence, f"use {' or '.join(COHERENCE)}")
-    if not 0 <= job.blend < 1:
-        raise SettingError("blend", job.blend, "must be at least 0 and below 1")
+    check_number("blend", job.blend, lambda v: 0 <= v < 1, "must be at least 0 and below 1")
+    check_number("start", job.start, lambda v: v >= 0, "must be 0 or more seconds")
+    if job.end is not None:
+        check_number("end", job.end, lambda v: v > job.start, f"must be after start ({job.start:g} s)")
     if Path(job.output).suffix.lower() != ".mp4":
         raise BrushworkError(f"{job.output}: the stylized movie is written as .mp4; name an .mp4 file")
     check_new_file(job.output, [job.movie, *job.styles], job.overwrite)
     src = video.probe(job.movie)
-    if job.start < 0 or (job.end is not None and job.end <= job.start):
-        raise SettingError("start", job.start, f"with end {job.end}: need 0 ≤ start < end")
     if src.duration and job.start >= src.duration:
         raise SettingError("start", job.start, f"the movie is only {src.duration:.2f} s long")
     return src
@@ -138,7 +138,8 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
             check_cancel(cancel)
             rgb = colour.to_working(frame.astype(np.float32) / 255, False)
             if writer is None:
-                writer = video.MovieWriter(job.output, src, (rgb.shape[1], rgb.shape[0]), job.start, seconds)
+                writer = video.MovieWriter(job.output, src, (rgb.shape[1], rgb.shape[0]), job.start, seconds,
+                                           overwrite=job.overwrite)
             sub = sequence.frame_progress(progress, i, max(expected or 0, i + 1), share=0.99)
             alone = out = sequence.paint(job, stylizer, rgb, sides, shared, sub, cancel)
             if flow is not None and prev is not None:

@@ -8,6 +8,7 @@ CLI fills the same fields from its flags, and the add-on sends the same JSON.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
@@ -39,6 +40,9 @@ class EngineOptions:
     def check_engine(self) -> None:
         """The options checked before anything is read or loaded."""
         self.settings.check(len(self.styles))
+        w = self.settings.style_weights
+        if w is not None and not math.isfinite(sum(w)):  # each finite, yet their sum overflows
+            raise SettingError("style_weights", w, "too large to add up; give weights like 0.3,0.7")
         check_choices(self.method, self.device)
         if self.precision not in backends.PRECISIONS:
             raise SettingError("precision", self.precision, f"choose one of {', '.join(backends.PRECISIONS)}")
@@ -48,6 +52,8 @@ class EngineOptions:
 
     def stylizer(self) -> Stylizer:
         """The networks for this job, with a warning where they are untrained."""
+        if backends.resolve(self.backend) == "onnx":
+            _quiet_onnxruntime()
         stylizer = Stylizer(self.method, self.device, self.allow_untrained, self.backend, self.precision)
         if stylizer.untrained:
             warn(f"{self.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)} "
@@ -57,6 +63,13 @@ class EngineOptions:
     def keep_colour(self, result: np.ndarray, rgb: np.ndarray) -> np.ndarray:
         """The result with the content's colours put back, where asked."""
         return colour.preserve_color(np.clip(result, 0, 1), rgb) if self.preserve_color else result
+
+
+def _quiet_onnxruntime() -> None:
+    """onnxruntime logs its own warnings (e.g. about unused initialisers) to stderr; the user
+    reads our lines, and its errors still reach us as exceptions."""
+    import onnxruntime
+    onnxruntime.set_default_logger_severity(3)  # errors and worse
 
 
 def from_spec(cls, spec: dict):

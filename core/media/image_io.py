@@ -29,6 +29,7 @@ Choices worth knowing:
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import secrets
@@ -42,6 +43,7 @@ from PIL import Image
 
 from core.mem.buffers import bands, release
 from core.errors import BrushworkError, warn
+from core.media import chatter
 
 try:  # optional: without them (the Blender extension) 8-bit PNG/JPEG go through Pillow
     import cv2
@@ -212,12 +214,15 @@ def _header(path) -> tuple[int, int, str, dict]:
             f.seek(0)
             if magic == _EXR_MAGIC:
                 kind = "exr"
+                exr = _need(OpenEXR, "OpenEXR", label, "EXR")
                 try:
-                    window = _need(OpenEXR, "OpenEXR", label, "EXR").File(f, header_only=True).header()["dataWindow"]
+                    with chatter.captured() as said:
+                        window = exr.File(f, header_only=True).header()["dataWindow"]
                     (x0, y0), (x1, y1) = window
                     width, height = int(x1) - int(x0) + 1, int(y1) - int(y0) + 1
                 except Exception:
-                    raise BrushworkError(f"{label}: not a readable image (corrupt EXR header)") from None
+                    raise BrushworkError(f"{label}: not a readable image (corrupt EXR header"
+                                         f"{chatter.summary(said, 'OpenEXR', ', ')})") from None
             elif magic in _TIFF_MAGICS:
                 kind = "tiff"
                 tags = _tiff_tags(f, label)
@@ -268,12 +273,17 @@ def read_image(path, *, max_pixels: int = MAX_PIXELS) -> Picture:
     elif cv2 is None:
         arr = _decode_with_pillow(data, kind, tags, label)
     else:
-        try:
-            arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-        except cv2.error:
-            arr = None
+        with chatter.captured() as said:
+            try:
+                arr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+            except cv2.error:
+                arr = None
+        decoder = "libjpeg" if data[:2] == b"\xff\xd8" else "libpng" if kind == "other" else "libtiff"
         if arr is None:
-            raise BrushworkError(f"{label}: not a readable image (corrupt, truncated or unsupported format)")
+            raise BrushworkError(f"{label}: not a readable image (corrupt, truncated or unsupported format"
+                                 f"{chatter.summary(said, decoder, ', ')})")
+        if said.last():
+            warn(f"{label}: damaged, decoded anyway{chatter.summary(said, decoder)}")
     del data
     if arr.ndim == 2:
         arr = arr[..., None]
@@ -300,7 +310,32 @@ def read_image(path, *, max_pixels: int = MAX_PIXELS) -> Picture:
         blue = pixels[..., 0].copy()
         pixels[..., 0] = pixels[..., 2]
         pixels[..., 2] = blue
+    if dtype.kind == "f":
+        finite(pixels, label)
     return Picture(pixels, dtype, linear=dtype.kind == "f", path=os.fspath(path))
+
+
+def finite(pixels: np.ndarray, label: str) -> np.ndarray:
+    """`pixels` with NaN and infinite values replaced in place, with a warning saying how many.
+
+    The engine's statistics are global: one NaN pixel would turn the whole result into
+    NaN (written as black). NaN and -inf become 0, +inf the brightest finite value (what
+    the renderer meant: very bright). Checked in row bands, so a 16K float picture needs
+    no image-sized temporary."""
+    h, w = pixels.shape[:2]
+    bad, top = 0, 0.0
+    for a, b in bands(h, w * pixels.shape[2] * 4):
+        ok = np.isfinite(pixels[a:b])
+        if not ok.all():
+            bad += int((~ok).any(axis=-1).sum())
+        if ok.any():
+            top = max(top, float(pixels[a:b][ok].max()))
+    if bad:
+        for a, b in bands(h, w * pixels.shape[2] * 4):
+            np.nan_to_num(pixels[a:b], copy=False, nan=0.0, posinf=top, neginf=0.0)
+        warn(f"{label}: {bad} pixel(s) hold NaN or infinite values; read as 0 (NaN, -inf) "
+             f"and as the brightest finite value {top:g} (+inf)")
+    return pixels
 
 
 def _decode_with_pillow(data: bytes, kind: str, tags: dict, label: str) -> np.ndarray:
@@ -347,12 +382,13 @@ def _read_exr(path, label: str) -> Picture:
     """RGB(A) or Y(A) from the first part's default (unprefixed) layer."""
     _need(OpenEXR, "OpenEXR", label, "EXR")
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb") as f, chatter.captured() as said:
             channels = OpenEXR.File(f, separate_channels=True).channels()
     except OSError as e:
         raise BrushworkError(f"{label}: cannot read ({e.strerror or e})") from None
     except Exception:
-        raise BrushworkError(f"{label}: not a readable image (corrupt or truncated EXR)") from None
+        raise BrushworkError(f"{label}: not a readable image (corrupt or truncated EXR"
+                             f"{chatter.summary(said, 'OpenEXR', ', ')})") from None
     names = set(channels)
     if {"R", "G", "B"} <= names:
         use = ["R", "G", "B"]
@@ -379,7 +415,7 @@ def _read_exr(path, label: str) -> Picture:
     pixels = np.empty(shape + (len(planes),), np.float32)
     for i, plane in enumerate(planes):
         pixels[..., i] = plane
-    return Picture(pixels, dtype, linear=True, path=os.fspath(path))
+    return Picture(finite(pixels, label), dtype, linear=True, path=os.fspath(path))
 
 
 def read_render_passes(path, *, colour: bool = True) -> dict[str, np.ndarray]:
@@ -394,13 +430,14 @@ def read_render_passes(path, *, colour: bool = True) -> dict[str, np.ndarray]:
     _check_source(path)
     _need(OpenEXR, "OpenEXR", label, "EXR")
     try:
-        with open(path, "rb") as f:
+        with open(path, "rb") as f, chatter.captured() as said:
             parts = OpenEXR.File(f, separate_channels=True).parts
             channels = {name: ch.pixels for part in parts for name, ch in part.channels.items()}
     except OSError as e:
         raise BrushworkError(f"{label}: cannot read ({e.strerror or e})") from None
     except Exception:
-        raise BrushworkError(f"{label}: not a readable EXR (corrupt or truncated)") from None
+        raise BrushworkError(f"{label}: not a readable EXR (corrupt or truncated"
+                             f"{chatter.summary(said, 'OpenEXR', ', ')})") from None
     layers: dict[str, dict[str, dict[str, np.ndarray]]] = {}
     for name, plane in channels.items():
         layer, _, rest = name.rpartition(".")
@@ -420,6 +457,8 @@ def read_render_passes(path, *, colour: bool = True) -> dict[str, np.ndarray]:
                                  "save as multilayer EXR, which keeps all four")
         if len(use) >= (3 if pass_name == "Combined" else 1):
             stack = np.stack([planes[c].astype(np.float32) for c in use], axis=-1)
+            if pass_name == "Combined":  # colour only: depth marks the sky as infinitely far on purpose
+                finite(stack, label)
             out[pass_name] = stack[..., 0] if pass_name == "Depth" else stack
     return out
 
@@ -442,11 +481,13 @@ def write_render_passes(path, passes: dict[str, np.ndarray], layer: str = "ViewL
 
 
 def write_image(path, picture: Picture, *, png_compression: int = 3, jpeg_quality: int = 95,
-                xmp: bytes | None = None) -> None:
+                xmp: bytes | None = None, overwrite: bool = True) -> None:
     """Write picture in the format the extension names, in its storage type, atomically.
 
     Anything the format cannot hold (alpha or 16-bit in JPEG, float in PNG) is an
-    error rather than a silent loss.
+    error rather than a silent loss. `overwrite=False` (what jobs pass unless the user
+    asked) never replaces a file at `path`, even one that appeared while the picture was
+    being encoded.
     """
     label = _label(path)
     ext = os.path.splitext(os.fspath(path))[1].lower()
@@ -479,7 +520,7 @@ def write_image(path, picture: Picture, *, png_compression: int = 3, jpeg_qualit
             except (RuntimeError, ValueError, TypeError) as e:
                 raise BrushworkError(f"{label}: could not encode EXR ({e})") from None
 
-        _atomic_write(path, label, write)
+        _atomic_write(path, label, write, overwrite)
         return
 
     if ext in (".jpg", ".jpeg"):
@@ -499,7 +540,8 @@ def write_image(path, picture: Picture, *, png_compression: int = 3, jpeg_qualit
         params = ["IMWRITE_TIFF_COMPRESSION", "IMWRITE_TIFF_COMPRESSION_ADOBE_DEFLATE"]
 
     if cv2 is None:
-        _write_with_pillow(path, label, ext, _to_storage(pixels, dtype), dtype, xmp, png_compression, jpeg_quality)
+        _write_with_pillow(path, label, ext, _to_storage(pixels, dtype), dtype, xmp, png_compression, jpeg_quality,
+                           overwrite)
         return
     order = None
     if channels == 2:  # OpenCV cannot encode gray+alpha: store gray in R, G and B
@@ -519,13 +561,13 @@ def write_image(path, picture: Picture, *, png_compression: int = 3, jpeg_qualit
         if ext not in (".jpg", ".jpeg"):
             raise BrushworkError(f"{label}: XMP metadata is written into JPEG only")
         data = _with_xmp(bytes(data), xmp)
-    _atomic_write(path, label, lambda f: f.write(data))
+    _atomic_write(path, label, lambda f: f.write(data), overwrite)
 
 
 _XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 
 
-def _write_with_pillow(path, label, ext, data, dtype, xmp, png_compression, jpeg_quality) -> None:
+def _write_with_pillow(path, label, ext, data, dtype, xmp, png_compression, jpeg_quality, overwrite) -> None:
     """8-bit PNG/JPEG without OpenCV (gray+alpha as RGBA, as the OpenCV path writes it)."""
     if ext == ".png" and dtype == np.uint16:  # Pillow cannot write 16-bit colour PNG
         warn(f"{label}: written as 8-bit PNG (opencv-python-headless writes 16-bit)")
@@ -545,7 +587,7 @@ def _write_with_pillow(path, label, ext, data, dtype, xmp, png_compression, jpeg
         if ext not in (".jpg", ".jpeg"):
             raise BrushworkError(f"{label}: XMP metadata is written into JPEG only")
         encoded = _with_xmp(encoded, xmp)
-    _atomic_write(path, label, lambda f: f.write(encoded))
+    _atomic_write(path, label, lambda f: f.write(encoded), overwrite)
 
 
 def _with_xmp(jpeg: bytes, xmp: bytes) -> bytes:
@@ -578,9 +620,10 @@ def _to_storage(pixels: np.ndarray, dtype: np.dtype, order: list[int] | None = N
     return out
 
 
-def _atomic_write(path, label: str, write) -> None:
+def _atomic_write(path, label: str, write, overwrite: bool = True) -> None:
     """Write through a hidden temp file beside the target, so the target is either
-    the old file or the complete new one, never half written."""
+    the old file or the complete new one, never half written (and, without
+    `overwrite`, never a file that was there)."""
     folder, name = os.path.split(os.path.abspath(path))
     stem, ext = os.path.splitext(name)
     tmp = None
@@ -599,7 +642,7 @@ def _atomic_write(path, label: str, write) -> None:
             write(f)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        place(tmp, path, overwrite, label)
         tmp = None
     except OSError as e:
         raise BrushworkError(f"{label}: cannot write ({e.strerror or e})") from None
@@ -607,3 +650,32 @@ def _atomic_write(path, label: str, write) -> None:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.remove(tmp)
+
+
+def place(tmp, path, overwrite: bool, label: str) -> None:
+    """Move the finished file `tmp` to `path` (same folder), replacing a file there only
+    when `overwrite`.
+
+    A job checks the output path when it starts, but a file can appear there while it
+    runs; a rename would silently replace it. A hard link fails on an existing name
+    instead, so without `overwrite` the result is linked into place and the temp name
+    removed. File systems without hard links (FAT, some network shares) get a last
+    check and a rename."""
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        raise BrushworkError(f"{label}: already exists (it appeared while the job ran); results replace "
+                             "files only when asked to overwrite", "overwrite") from None
+    except OSError as e:
+        if e.errno not in (errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.ENOSYS, errno.EMLINK, errno.EACCES):
+            raise
+        if os.path.lexists(path):
+            raise BrushworkError(f"{label}: already exists; results replace files only when asked to overwrite",
+                                 "overwrite") from None
+        os.replace(tmp, path)
+        return
+    with contextlib.suppress(OSError):
+        os.remove(tmp)

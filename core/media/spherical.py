@@ -20,6 +20,7 @@ import tempfile
 import xml.etree.ElementTree as ET
 
 from core.errors import BrushworkError
+from core.media.image_io import place
 
 V1_UUID = bytes.fromhex("ffcc8263f8554a938814587a02521fdd")
 METADATA_SOURCE = "Brushwork"
@@ -260,8 +261,10 @@ def _copy_range(src, dst, start: int, end: int) -> None:
         left -= len(chunk)
 
 
-def _write(path: str, output: str, boxes, idx: int, moov_bytes: bytes) -> None:
-    """Stream the file into a temp next to `output`, swapping in the new moov, then replace."""
+def _write(path: str, output: str, boxes, idx: int, moov_bytes: bytes, overwrite: bool) -> None:
+    """Stream the file into a temp next to `output`, swapping in the new moov, then move it
+    into place: over `path` itself when rewriting in place, over another file only with
+    `overwrite`."""
     folder = os.path.dirname(os.path.abspath(output))
     try:
         fd, tmp = tempfile.mkstemp(prefix=".spherical-", suffix=".mp4", dir=folder)
@@ -274,7 +277,7 @@ def _write(path: str, output: str, boxes, idx: int, moov_bytes: bytes) -> None:
                     dst.write(moov_bytes)
                 else:
                     _copy_range(src, dst, start, end)
-        os.replace(tmp, output)
+        place(tmp, output, overwrite or os.path.abspath(output) == os.path.abspath(path), output)
     except BaseException as e:
         if os.path.exists(tmp):
             os.remove(tmp)
@@ -283,8 +286,9 @@ def _write(path: str, output: str, boxes, idx: int, moov_bytes: bytes) -> None:
         raise
 
 
-def inject(path: str, output: str | None = None) -> None:
-    """Add V1 and V2 equirectangular mono metadata to `path` (in place when output is None).
+def inject(path: str, output: str | None = None, overwrite: bool = False) -> None:
+    """Add V1 and V2 equirectangular mono metadata to `path` (in place when output is None;
+    an existing `output` is replaced only with `overwrite`).
 
     Idempotent: metadata already present is left alone. The rewrite goes through a temp file
     in the output's folder so a crash never leaves a half-written video behind.
@@ -295,14 +299,14 @@ def inject(path: str, output: str | None = None) -> None:
     trak, entry = _video_track(moov, path)
     if not _add_metadata(trak, entry):
         if os.path.abspath(output) != os.path.abspath(path):
-            _write(path, output, boxes, None, b"")
+            _write(path, output, boxes, None, b"", overwrite)
         return
     _, start, _, end = boxes[idx]
     growth = len(moov.serialize()) - (end - start)
     # Offsets only point past moov when moov precedes the media; shifting those also
     # changes no sizes, so one pass settles the growth.
     _shift_chunk_offsets(moov, end, growth, path)
-    _write(path, output, boxes, idx, moov.serialize())
+    _write(path, output, boxes, idx, moov.serialize(), overwrite)
 
 
 def _read_v1(trak: _Box) -> dict | None:

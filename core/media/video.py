@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import secrets
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -18,8 +19,32 @@ from typing import Iterator
 
 import numpy as np
 
-from core.errors import BrushworkError
-from core.media.image_io import read_image
+from core.errors import BrushworkError, check_number
+from core.media import chatter
+from core.media.image_io import place, read_image
+
+MAX_FPS = 1000
+
+
+def check_fps(fps) -> float:
+    """A frame rate ffmpeg can encode: finite, above 0, at most MAX_FPS."""
+    return float(check_number("fps", fps, lambda v: 0 < v <= MAX_FPS, f"must be above 0 and at most {MAX_FPS}"))
+
+
+def _partial(output: Path, part: str = "partial") -> Path:
+    """A hidden temp name beside `output`, unique so two jobs never share one."""
+    return output.with_name(f".{output.stem}.{secrets.token_hex(4)}.{part}.mp4")
+
+
+def _into_place(tmp: Path, output: str, overwrite: bool) -> None:
+    try:
+        place(tmp, output, overwrite, output)
+    except OSError as e:
+        raise BrushworkError(f"{output}: cannot write ({e.strerror or e})") from None
+
+
+def _ffmpeg_failed(output, log: chatter.Capture) -> BrushworkError:
+    return BrushworkError(f"{output}: ffmpeg could not write the movie{chatter.summary(log, 'ffmpeg')}")
 
 
 def _rgb8(path: Path) -> np.ndarray:
@@ -33,29 +58,48 @@ def _rgb8(path: Path) -> np.ndarray:
     return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
 
 
-def write_mp4(frames: list[Path], output: str, fps: float = 24.0, quality: int = 18) -> None:
-    """Encode `frames` (image files, all the same size) as an MP4 at `fps` (crf `quality`)."""
+def write_mp4(frames: list[Path], output: str, fps: float = 24.0, quality: int = 18, *,
+              overwrite: bool = False, finish=None) -> None:
+    """Encode `frames` (image files, all the same size) as an MP4 at `fps` (crf `quality`).
+
+    `finish(path)` runs on the finished temp file before it is moved into place (the 360°
+    metadata), so a failing last step leaves nothing at `output`; a file there is replaced
+    only with `overwrite`. ffmpeg's own lines end up in our one error line."""
     import imageio_ffmpeg
 
+    fps = check_fps(fps)
     if not frames:
         raise BrushworkError(f"{output}: no frames to encode")
     first = _rgb8(frames[0])
     h, w = first.shape[:2]
-    tmp = Path(output).with_name(f".{Path(output).stem}.partial.mp4")
+    tmp = _partial(Path(output))
     writer = imageio_ffmpeg.write_frames(str(tmp), (w, h), fps=fps, codec="libx264", pix_fmt_out="yuv420p",
-                                         output_params=["-crf", str(quality)], macro_block_size=1)
+                                         output_params=["-crf", str(quality)], macro_block_size=1,
+                                         ffmpeg_log_level="error")
+    log = None
     try:
-        writer.send(None)
+        with chatter.captured(keep=True) as log:  # ffmpeg, started here, keeps it as its stderr
+            writer.send(None)
         for i, path in enumerate(frames):
             rgb = first if i == 0 else _rgb8(path)
             if rgb.shape[:2] != (h, w):
                 raise BrushworkError(f"{path}: {rgb.shape[1]}×{rgb.shape[0]}, the first frame is {w}×{h}")
             writer.send(np.ascontiguousarray(rgb))
         writer.close()
-        os.replace(tmp, output)
+        if finish is not None:
+            finish(str(tmp))
+        _into_place(tmp, output, overwrite)
+    except (OSError, RuntimeError) as e:
+        raise (_ffmpeg_failed(output, log) if log is not None else BrushworkError(f"{output}: cannot write ({e})")) \
+            from None
     finally:
-        writer.close()
+        try:
+            writer.close()
+        except (OSError, RuntimeError):  # ffmpeg already gone: the temp file goes either way
+            pass
         tmp.unlink(missing_ok=True)
+        if log is not None:
+            log.close()
 
 
 # --------------------------------------------------------------------------- movie files in and out
@@ -182,13 +226,13 @@ class MovieWriter:
     as yuv444p (High 4:4:4 profile), which keeps every pixel of its exact size."""
 
     def __init__(self, output: str, src: Source, size: tuple[int, int], start: float = 0.0,
-                 seconds: float | None = None, quality: int = 18):
+                 seconds: float | None = None, quality: int = 18, overwrite: bool = False):
         import imageio_ffmpeg
 
         self.output, self.src, self.start, self.seconds = Path(output), src, start, seconds
-        self.size = size
-        self.video_tmp = self.output.with_name(f".{self.output.stem}.video.partial.mp4")
-        self.muxed_tmp = self.output.with_name(f".{self.output.stem}.partial.mp4")
+        self.size, self.overwrite = size, overwrite
+        self.video_tmp = _partial(self.output, "video")
+        self.muxed_tmp = _partial(self.output)
         w, h = size
         # Tagged like the source (what the decode to RGB assumed; untagged: BT.601, ffmpeg's default).
         matrix, primaries, transfer = ("bt709",) * 3 if src.hdr else src.colour
@@ -200,22 +244,32 @@ class MovieWriter:
             str(self.video_tmp), (w, h), fps=src.fps, codec="libx264",
             pix_fmt_out="yuv420p" if w % 2 == 0 and h % 2 == 0 else "yuv444p",
             output_params=params, macro_block_size=1, ffmpeg_log_level="error")
-        self.writer.send(None)
         self.frames = 0
+        with chatter.captured(keep=True) as self.log:  # ffmpeg's complaints, for our one line
+            self._send(None)
 
     def write(self, rgb: np.ndarray) -> None:
         """One frame: (H, W, 3) sRGB in [0, 1] or uint8."""
         if rgb.dtype != np.uint8:
             rgb = (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
-        self.writer.send(np.ascontiguousarray(rgb))
+        self._send(np.ascontiguousarray(rgb))
         self.frames += 1
+
+    def _send(self, frame) -> None:
+        try:
+            self.writer.send(frame)
+        except (OSError, RuntimeError):
+            raise _ffmpeg_failed(self.output, self.log) from None
 
     def finish(self) -> None:
         """Close the stream, add the sound, and move the result into place."""
         import subprocess
         import imageio_ffmpeg
 
-        self.writer.close()
+        try:
+            self.writer.close()
+        except (OSError, RuntimeError):
+            raise _ffmpeg_failed(self.output, self.log) from None
         if not self.frames:
             raise BrushworkError(f"{self.src.path}: no frames in the chosen range")
         ffmpeg = imageio_ffmpeg.get_ffmpeg_exe()
@@ -236,8 +290,9 @@ class MovieWriter:
         if done.returncode != 0:
             raise BrushworkError(f"{self.output}: ffmpeg could not write the movie: "
                                  f"{(done.stderr.strip().splitlines() or ['?'])[-1]}")
-        os.replace(self.muxed_tmp, self.output)
+        _into_place(self.muxed_tmp, str(self.output), self.overwrite)
         self.video_tmp.unlink(missing_ok=True)
+        self.log.close()
 
     def discard(self) -> None:
         """Stop and remove everything written (cancel or error)."""
@@ -247,6 +302,7 @@ class MovieWriter:
             pass
         for tmp in (self.video_tmp, self.muxed_tmp):
             tmp.unlink(missing_ok=True)
+        self.log.close()
 
 
 _SWSCALE = {"bt709": "bt709", "smpte170m": "bt601", "bt470bg": "bt470", "bt2020nc": "bt2020",

@@ -12,11 +12,24 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import BrushworkError, SettingError
+from core.errors import BrushworkError, SettingError, check_number
 from core.media.image_io import read_image, read_render_passes
 from core.engine.resample import resize
 
 SIDES = ("both", "far", "near")   # which side of the focus plane dissolves
+MAX_FAR_SCALE = 64
+
+
+def check_settings(focus: float | None, falloff: float | None, far_scale: float = 3.0, side: str = "both") -> None:
+    """The depth settings, finite and in range (None: the default taken from the map)."""
+    if focus is not None:
+        check_number("focus", focus, lambda v: True, "must be a finite distance (scene units)")
+    if falloff is not None:
+        check_number("falloff", falloff, lambda v: v > 0, "must be above 0 (scene units)")
+    check_number("far_scale", far_scale, lambda v: 0 < v <= MAX_FAR_SCALE,
+                 f"must be above 0 and at most {MAX_FAR_SCALE}")
+    if side not in SIDES:
+        raise SettingError("depth_side", side, f"use {', '.join(SIDES)}")
 
 
 def read_depth(path: str, shape: tuple[int, int]) -> np.ndarray:
@@ -45,10 +58,7 @@ def default_focus(depth: np.ndarray) -> float:
 
 def weight(depth: np.ndarray, focus: float, falloff: float, side: str = "both") -> np.ndarray:
     """0 on the focus plane, rising smoothly to 1 at `falloff` scene units from it."""
-    if falloff <= 0:
-        raise SettingError("falloff", falloff, "must be above 0 (scene units)")
-    if side not in SIDES:
-        raise SettingError("depth_side", side, f"use {', '.join(SIDES)}")
+    check_settings(focus, falloff, side=side)
     d = np.where(np.isfinite(depth), depth, 1e10) - focus
     if side == "far":
         d = np.maximum(d, 0)
