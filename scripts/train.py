@@ -36,14 +36,24 @@ def _config(path: Path, stage: str) -> tuple[dict, dict]:
 
 
 def validate(stage, out_dir: Path, step: int, stride: int = 5) -> dict:
-    """Every `stride`-th validation pair (20 of 96: all photos, all styles), both judges,
-    and the warp error on evaluate.py's moving sequence (CCPL's reason to exist)."""
+    """A stylizing stage: every `stride`-th validation pair (20 of 96: all photos, all
+    styles), both judges, and the warp error on evaluate.py's moving sequence (CCPL's
+    reason to exist). A decoder stage: the round trip's PSNR on all validation photos."""
     import time
 
     import evaluate as cli
     from core.training import evaluate as ev
+    from core.training.losses import psnr
 
     contents, styles = ev.validation_split()
+    if stage.cfg["kind"] in ("head", "decoder"):
+        run = ev.stage_decoder(stage)
+        db = [float(psnr(run(p), ev.to_tensor(p))) for p in contents.values()]
+        row = {"step": step, "time": time.strftime("%Y-%m-%dT%H:%M:%S"), "photos": len(db),
+               "psnr_db": round(sum(db) / len(db), 3), "psnr_min_db": round(min(db), 3)}
+        with open(out_dir / f"{stage.name}.val.jsonl", "a") as f:
+            f.write(json.dumps(row) + "\n")
+        return row
     pairs = [(c, s) for c in contents for s in styles][::stride]
     runner = ev.stage_runner(stage)
     res = ev.evaluate([runner], cli.judges(), contents, styles, pairs, set(), log=lambda m: None)

@@ -56,7 +56,7 @@ def test_painterly_filters_keep_size_and_change_the_photo():
 
 @pytest.fixture(scope="module")
 def backend():
-    keys = ("vgg19", "encoder_r31", "decoder_r31", "linear_r31", "ccpl_r41", "decoder_r41")
+    keys = ("vgg19", "encoder_r31", "encoder_r41", "decoder_r31", "linear_r31", "ccpl_r41", "decoder_r41")
     return TorchBackend({k: weights.random(k) for k in keys}, "cpu")
 
 
@@ -178,6 +178,7 @@ def tiny_pack(tmp_path_factory):
     ("ccpl_r31", {"kind": "linear", "model": "ccpl_r31", "init": "linear_r31", "layer": "r31",
                   "content_weight": 1.0, "style_weight": 5.0, "ccp_weight": 0.5}),
     ("ccpl", {"kind": "ccpl", "layer": "r41", "content_weight": 1.0, "style_weight": 5.0, "ccp_weight": 0.5}),
+    ("decoder_head_r41", {"kind": "head", "layer": "r41", "style_share": 0.5, "bank": 4}),
 ])
 def test_every_stage_trains_checkpoints_and_exports_loadable_weights(tiny_pack, tmp_path, name, cfg):
     from safetensors.numpy import load_file
@@ -210,16 +211,21 @@ def test_every_stage_trains_checkpoints_and_exports_loadable_weights(tiny_pack, 
         assert all(np.isfinite(a).all() for a in arrays.values())
 
 
-def test_r31_stages_see_the_published_encoders_features(tiny_pack, tmp_path):
+@pytest.mark.parametrize("layer", ["r31", "r41"])
+def test_stages_see_the_shipped_encoders_features(tiny_pack, tmp_path, layer):
     """Training takes its losses on the raw VGG-19 and feeds the transformation the
-    shipped normalised encoder's relu3_1: one pass, divided by the exact channel scales."""
+    shipped normalised encoder's features: one pass, divided by the exact channel scales."""
     from core.training.stages import Stage
 
-    cfg = {"kind": "linear", "layer": "r31", "content_weight": 1.0, "style_weight": 5.0,
+    cfg = {"kind": "linear", "layer": layer, "content_weight": 1.0, "style_weight": 5.0,
            "size": 48, "batch": 2, "iters": 1, "lr": 1e-4}
-    stage = Stage("linear_r31", cfg, tiny_pack, tmp_path, "cpu")
+    if not weights.is_trained(f"decoder_{layer}"):  # the transformation trains against a decoder
+        from safetensors.numpy import save_file
+        save_file(weights.random(f"decoder_{layer}"), str(tmp_path / f"decoder_{layer}.ckpt.safetensors"))
+    stage = Stage(f"linear_{layer}", cfg, tiny_pack, tmp_path, "cpu")
     img = photo(64, 80, seed=4)
-    shipped = TorchBackend({"encoder_r31": weights.load("encoder_r31")}, "cpu").run(Net.encoder("r31"), img)
+    key = f"encoder_{layer}"
+    shipped = TorchBackend({key: weights.load(key)}, "cpu").run(Net.encoder(layer), img)
     with torch.no_grad():
         seen = stage._trans_in(stage.enc(_nchw(img)))[0].permute(1, 2, 0).numpy()
     assert np.abs(seen - shipped).max() < 1e-4 * np.abs(shipped).max()
@@ -232,3 +238,20 @@ def test_bf16_autocast_only_where_the_cpu_has_it(monkeypatch):
     monkeypatch.setattr(loop, "cpu_has_bf16", lambda: True)
     with loop.autocast("cpu"):
         assert torch.is_autocast_enabled("cpu")
+
+
+def test_the_r41_decoder_starts_from_its_head_and_the_published_r31_decoder(tiny_pack, tmp_path, monkeypatch):
+    """A fresh decoder_r41 run with `init_head`: the head stage's checkpoint for dec4_1 …
+    dec3_2, the authors' relu3_1 decoder for the rest, layer for layer."""
+    from safetensors.numpy import save_file
+    from core.training.stages import HEAD_R41, Stage
+
+    head = {n: a for n, a in weights.random("decoder_r41").items() if n in HEAD_R41.params()}
+    save_file(head, str(tmp_path / "decoder_head_r41.ckpt.safetensors"))
+    cfg = {"kind": "decoder", "layer": "r41", "init_head": "decoder_head_r41", "pixel_weight": 1.0,
+           "perceptual_weight": 0.01, "size": 48, "batch": 2, "iters": 1, "lr": 1e-5}
+    monkeypatch.setitem(weights.REGISTRY, "decoder_r41", weights.Entry(None, ""))  # as before one ships
+    stage = Stage("decoder_r41", cfg, tiny_pack, tmp_path, "cpu")
+    start = {**head, **weights.load("decoder_r31")}
+    assert {n: np.allclose(p.detach().numpy(), start[n]) for n, p in stage.dec.named().items()} \
+        == {n: True for n in start}

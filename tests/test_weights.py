@@ -98,6 +98,34 @@ def test_the_published_encoder_is_our_vgg19_up_to_one_positive_scale_per_channel
     assert 0.3 < float(b[b > 0].mean()) < 3  # normalised: mean activation about 1, not hundreds
 
 
+def test_the_r41_encoder_continues_the_published_one_exactly():
+    """encoder_r41 = the published encoder to relu3_1, bit for bit, then our VGG-19 to
+    relu4_1 up to one positive scale per channel (features and weights), normalised to a
+    mean activation near 1; and `make_encoder_r41.build` reproduces the shipped file."""
+    torch = pytest.importorskip("torch")
+    from core.backends.torch import nets
+    from core.nets.architecture import ENCODERS
+    from core.training import encoder
+    from imaging import photo
+
+    raw, pub, r41 = weights.load("vgg19"), weights.load("encoder_r31"), weights.load("encoder_r41")
+    for name in ENCODERS["r31"].params():
+        assert np.array_equal(r41[name], pub[name])
+    m = weights.channel_scales(raw, r41, ENCODERS["r41"].convs())
+    assert all(np.allclose(m[n], 1, atol=1e-6) for n in ("conv3_2", "conv3_3", "conv3_4"))
+    assert (m["conv4_1"] > 0).all()
+    x = torch.from_numpy(photo(64, 96, seed=4)).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        a = nets.encoder(ENCODERS["r41"], raw)(x)
+        b = nets.encoder(ENCODERS["r41"], r41)(x)
+    scale = torch.from_numpy(m["conv4_1"]).float().view(1, -1, 1, 1)
+    assert float((a / scale - b).abs().max()) < 1e-5 * float(b.abs().max())
+    assert 0.3 < float(b[b > 0].mean()) < 5
+    mean = m["conv4_1"]  # the shipped file's mean activations, recovered from its weights
+    rebuilt = encoder.build(raw, pub, mean)
+    assert all(np.allclose(rebuilt[n], r41[n], rtol=1e-5, atol=1e-8) for n in r41)
+
+
 def test_the_published_networks_are_converted_only_from_the_published_files(tmp_path):
     import sys
     sys.path.insert(0, str(ROOT / "scripts"))

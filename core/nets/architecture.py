@@ -154,6 +154,9 @@ MODELS = {
     # The authors' normalised VGG-19 to relu3_1 (Li et al. 2019): our VGG-19 with each
     # filter rescaled to mean activation 1, so its features differ by one scale per channel.
     "encoder_r31": Model("encoder_r31.safetensors", {"encoder": Part(tuple(VGG_R31))}, {}),
+    # The same continued to relu4_1 with our VGG-19's layers, exactly rescaled
+    # (core/training/encoder.py): relu4_1 differs from VGG-19's by one scale per channel.
+    "encoder_r41": Model("encoder_r41.safetensors", {"encoder": Part(tuple(VGG_R41))}, {}),
     "decoder_r31": Model("decoder_r31.safetensors", {"decoder": Part(tuple(DECODER_R31))}, {}),
     "decoder_r41": Model("decoder_r41.safetensors", {"decoder": Part(tuple(DECODER_R41))}, {}),
     "linear_r31": _linear_model("r31", 256),
@@ -178,9 +181,9 @@ MODELS = {
 }
 
 ENCODERS = {"r31": Part(tuple(VGG_R31)), "r41": Part(tuple(VGG_R41))}
-# The weight file each encoder reads: the published normalised VGG at relu3_1; relu4_1
-# is still our raw VGG-19 until its normalised version exists.
-ENCODER_WEIGHTS = {"r31": "encoder_r31", "r41": "vgg19"}
+# The weight file each encoder reads: the published normalised VGG at relu3_1, and its
+# continuation to relu4_1. Our raw VGG-19 ("vgg19") is the training losses' judge.
+ENCODER_WEIGHTS = {"r31": "encoder_r31", "r41": "encoder_r41"}
 
 # Wrap mode → (wrap_x, wrap_y): "x" joins the ±180° meridian, "both" makes textures tile.
 # The networks' padding follows it (circular on wrapped axes), and so does the tiler.

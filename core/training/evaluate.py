@@ -238,6 +238,22 @@ def stage_runner(stage) -> Runner:
     return Runner(stage.name, run)
 
 
+def stage_decoder(stage):
+    """photo → the stage's decoder (or head + the published relu3_1 decoder) → picture:
+    a decoder stage's round trip, as `decoder_psnr` measures the shipped ones."""
+    from .modules import decoder
+    if stage.cfg["kind"] == "head":
+        tail = decoder("decoder_r31", weights.load("decoder_r31")).to(stage.device).eval()
+        net = lambda f: tail(stage.head(f))  # noqa: E731
+    else:
+        net = stage.dec
+
+    @torch.no_grad()
+    def run(photo: np.ndarray) -> torch.Tensor:
+        return net(stage._trans_in(stage.enc(to_tensor(photo).to(stage.device)))).float().cpu()
+    return run
+
+
 def identity_runner() -> Runner:
     """The content image itself: style ratio 1 and content loss 0 by definition."""
     return Runner("content", lambda c, s: c)

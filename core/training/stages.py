@@ -14,10 +14,14 @@ import torch
 from torch import nn
 
 from core.nets import weights as registry
-from core.nets.architecture import ENCODER_WEIGHTS, ENCODERS, MODELS
+from core.nets.architecture import DECODER_R41, ENCODER_WEIGHTS, ENCODERS, MODELS, Part
 from . import data, loop
 from .losses import STYLE_LAYERS, ccp_loss, content_loss, perceptual_loss, style_loss
-from .modules import SCT, Encoder, LinearTransform, decoder
+from .modules import SCT, Encoder, LinearTransform, TableNet, decoder
+
+# The relu4_1 decoder's first half: relu4_1 → relu3_1 (dec4_1, ×2 up, dec3_4..dec3_2 and
+# their ReLUs); the rest of DECODER_R41 is the published relu3_1 decoder, layer for layer.
+HEAD_R41 = Part(tuple(DECODER_R41[:9]))
 
 LAYER_TAP = {"r31": "relu3_1", "r41": "relu4_1"}
 
@@ -28,14 +32,19 @@ def _device(name: str) -> torch.device:
     return torch.device(name)
 
 
+def _checkpoint(out_dir: Path, stage: str, params) -> dict | None:
+    """An earlier stage's checkpointed arrays named in `params`, or None without one."""
+    ckpt = out_dir / f"{stage}.ckpt.safetensors"
+    if not ckpt.exists():
+        return None
+    from safetensors.numpy import load_file
+    arrays = load_file(str(ckpt))
+    return {n: arrays[n] for n in params}
+
+
 def _trained_or_checkpoint(key: str, out_dir: Path, stage: str) -> dict:
     """Weights of an earlier stage: its checkpoint if present here, else the shipped file."""
-    ckpt = out_dir / f"{stage}.ckpt.safetensors"
-    if ckpt.exists():
-        from safetensors.numpy import load_file
-        arrays = load_file(str(ckpt))
-        return {n: arrays[n] for n in MODELS[key].params()}
-    return registry.load(key)
+    return _checkpoint(out_dir, stage, MODELS[key].params()) or registry.load(key)
 
 
 def first_conv(net) -> str:
@@ -70,17 +79,16 @@ class Stage:
     def _has_checkpoint(self) -> bool:
         return (self.out_dir / f"{self.name}.ckpt.safetensors").exists()
 
-    def _input_scale(self) -> torch.Tensor:
+    def _input_scale(self, layer: str | None = None) -> torch.Tensor:
         """Per-channel divisor from the loss network's features to the transformation's.
 
         One VGG-19 pass serves both: the losses are taken on our raw VGG-19 (the judge
-        `../shared/EVAL.md` uses), and at relu3_1 the published normalised encoder's
-        features are exactly those divided by one scale per channel.
+        `../shared/EVAL.md` uses), and the shipped normalised encoders' features are
+        exactly those divided by one scale per channel.
         """
-        if ENCODER_WEIGHTS[self.layer] == "vgg19":
-            return torch.ones(1, device=self.device)
-        convs = ENCODERS[self.layer].convs()
-        m = registry.channel_scales(self.vgg, registry.load(ENCODER_WEIGHTS[self.layer]), convs)
+        layer = layer or self.layer
+        convs = ENCODERS[layer].convs()
+        m = registry.channel_scales(self.vgg, registry.load(ENCODER_WEIGHTS[layer]), convs)
         return torch.from_numpy(m[convs[-1]]).float().view(1, -1, 1, 1).to(self.device)
 
     def _trans_in(self, feats: dict) -> torch.Tensor:
@@ -89,14 +97,58 @@ class Stage:
 
     # --- stage builders ---------------------------------------------------------------
     def _build_decoder(self):
+        """A decoder trained on pixels and perceptual loss; with `init_head`, a fresh one
+        starts from that head stage's checkpoint chained with the published relu3_1
+        decoder (the relu4_1 decoder without training a whole decoder from scratch)."""
         key = f"decoder_{self.layer}"
         self.enc = _to(Encoder(self.vgg, LAYER_TAP[self.layer]), self.device)
         init = _shipped(key)
+        fresh = init is None and not self._has_checkpoint()
+        if fresh and self.cfg.get("init_head"):
+            head = _checkpoint(self.out_dir, self.cfg["init_head"], HEAD_R41.params())
+            if head is None:
+                raise SystemExit(f"{key}: train its head first: python scripts/train.py {self.cfg['init_head']}")
+            init, fresh = {**head, **registry.load("decoder_r31")}, False
         self.dec = _to(decoder(key, init), self.device)
         self.exports = {key: self.dec}
         self.trainable = self.dec.named()
-        self._reparametrise({f"{first_conv(self.dec)}.weight": -1},
-                            fresh=init is None and not self._has_checkpoint())
+        self._reparametrise({f"{first_conv(self.dec)}.weight": -1}, fresh=fresh)
+
+    def _build_head(self):
+        """The relu4_1 decoder's first half, trained in feature space: from the shipped
+        relu4_1 features back to the published relu3_1 ones (no pixels, no loss network).
+
+        The encoder is frozen, so its features for `bank` crops are computed once (and
+        kept on disk for resumed runs); a step is then the small head alone, about 20×
+        cheaper than encoding its batch afresh."""
+        self.enc = _to(Encoder(self.vgg, "relu4_1"), self.device)
+        self.target_scale = self._input_scale("r31")
+        self.head = _to(TableNet(HEAD_R41), self.device)
+        self.trainable = self.head.named()
+        self._reparametrise({f"{first_conv(self.head)}.weight": -1}, fresh=not self._has_checkpoint())
+        self.bank = self._feature_bank(self.cfg.get("bank", 0))
+
+    def _feature_bank(self, n: int) -> dict | None:
+        """{"in": relu4_1, "out": relu3_1} in the shipped encoders' units, float16, for n
+        seeded crops (photos and paintings as a decoder batch mixes them); None for n = 0."""
+        if not n:
+            return None
+        path = self.out_dir / f"{self.name}.bank{n}-{self.cfg['size']}.safetensors"
+        if path.exists():
+            from safetensors.torch import load_file
+            return load_file(str(path))
+        g = torch.Generator().manual_seed(12345)
+        ins, outs = [], []
+        with torch.no_grad(), loop.autocast(self.device):
+            for _ in range(0, n, self.cfg["batch"]):
+                f = self.enc(self._decoder_batch(g))
+                ins.append(self._trans_in(f).float().half().cpu())
+                outs.append((f["relu3_1"] / self.target_scale).float().half().cpu())
+        bank = {"in": torch.cat(ins)[:n].contiguous(), "out": torch.cat(outs)[:n].contiguous()}
+        from safetensors.torch import save_file
+        path.parent.mkdir(parents=True, exist_ok=True)
+        save_file(bank, str(path))
+        return bank
 
     def _reparametrise(self, powers: dict[str, int], fresh: bool):
         """Train the layers that touch raw VGG features as if those were unit-scale.
@@ -176,13 +228,31 @@ class Stage:
     def step(self, g: torch.Generator, it: int) -> dict:
         return getattr(self, f"_step_{self.cfg['kind']}")(g)
 
-    def _step_decoder(self, g):
+    def _step_head(self, g):
+        if self.bank is None:
+            with torch.no_grad():
+                f = self.enc(self._decoder_batch(g))
+            x, target = self._trans_in(f), f["relu3_1"] / self.target_scale
+        else:
+            pick = torch.randint(0, len(self.bank["in"]), (self.cfg["batch"],), generator=g)
+            x, target = (self.bank[k][pick].to(self.device).float() for k in ("in", "out"))
+        y = self.head(x.contiguous(memory_format=torch.channels_last))
+        mse = ((y.float() - target) ** 2).mean()
+        return {"loss": mse / target.pow(2).mean(), "feature_mse": mse}
+
+    def _decoder_batch(self, g) -> torch.Tensor:
+        """Photos, and paintings for `style_share` of the batch: a decoder must draw strokes."""
         c = self.cfg
         x = data.batch(self.images["content"], c["batch"], c["size"], g, self.device, min_frac=0.4)
-        if c.get("style_share", 0) > 0:  # paintings too: the decoder must draw strokes
+        if c.get("style_share", 0) > 0:
             n = int(round(c["batch"] * c["style_share"]))
             x[:n] = data.batch(self.images["style"], n, c["size"], g, self.device, min_frac=0.25,
                                jitter=c.get("jitter", 0.0))
+        return x
+
+    def _step_decoder(self, g):
+        c = self.cfg
+        x = self._decoder_batch(g)
         with torch.no_grad():
             target = self.enc(x)
         y = self.dec(self._trans_in(target))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from core.backends.onnx.graph import model_bytes
 from core.nets import safetensors_file, weights
-from core.nets.architecture import ENCODER_WEIGHTS, ENCODERS, MODELS, WRAPS, Net
+from core.nets.architecture import ENCODERS, MODELS, WRAPS, Net
 
 COMMAND = "python scripts/export_onnx.py"
 # file → sha256, filled in from scripts/export_onnx.py's output (models/MODELS.md lists them).
@@ -20,9 +20,9 @@ SHA256 = {
     "encoder_r31-none.onnx": "4871e1c1ba748313ba6c79940db86e5e2f880dc20bee8befa0b8fa4c8a279dae",
     "encoder_r31-x.onnx": "5febd45accf2c49adb501026f8c4b7c88f0c799b14134d1e29e9427e5f7f23b1",
     "encoder_r31-both.onnx": "b87db82314933de120231576d06975a1c7450b4743842526c03de0a8f98683f7",
-    "encoder_r41-none.onnx": "4d2f4ac7a2860aec06680dd12ff38843ef06efc000eb0bed8f417f32ab2204af",
-    "encoder_r41-x.onnx": "1b23f12a6262ce3d9dfdf1588965c536e987547999cafdfed0e18440956c8795",
-    "encoder_r41-both.onnx": "1b6ddd3fe4412fe2a9a76c2eb793f427124125a5938471f7a2bbfc9f4133a93a",
+    "encoder_r41-none.onnx": "0e400746c08632b81bd69b42cf445f711efef14ef52dfdda7ffdb1b13cd78827",
+    "encoder_r41-x.onnx": "7ec153cd5ddf5c3e916db4e49c9494b3816ba0235856ed7c4e437b91a0bba336",
+    "encoder_r41-both.onnx": "061a1809d30bcfc64bc1aff353c5b325407fa301caa2e321485014c699227d0f",
     "decoder_r31.decoder-none.onnx": "190afa0eb1b080bb4a808e940b25b9d2bec977090ca8bc15e99e9b123fd0e985",
     "decoder_r31.decoder-x.onnx": "8a39e96f6bf47a6c0ee06da0eab550e153b32600167b25ea8dc3cda2822d33a5",
     "decoder_r31.decoder-both.onnx": "de2de3183a72cfb9d28eb1f37fb6f9db8b6960c2c31d391a5b3236e6c6dd2bc2",
@@ -45,7 +45,7 @@ def nets() -> list[Net]:
     """Every net the engine runs: encoders, and each model's parts."""
     out = [Net.encoder(k) for k in ENCODERS]
     for key, model in MODELS.items():
-        if key not in ENCODER_WEIGHTS.values():
+        if "encoder" not in model.parts:  # encoders above; the raw VGG-19 only judges training
             out += [Net.of(key, p) for p in model.parts]
     return out
 
