@@ -676,3 +676,19 @@ def test_frames_that_fail_before_any_frame_is_done_leave_no_folder(capfd, inputs
     rc, err = cli_run(capfd, ["frames", str(frames), inputs["style"], "-o", str(out_dir / "styled"), *FAST])
     refused(rc, err, "f_002.png")
     assert os.listdir(out_dir) == []
+
+
+def test_a_movie_ffmpeg_gives_up_on_midway_is_one_line(inputs, tmp_path):
+    """A lying box size in the MP4 passed the probe, then decoding raised RuntimeError
+    ("Conversion failed!") as a traceback."""
+    from core.errors import BrushworkError
+
+    rng, data, failed = np.random.default_rng(1), Path(inputs["mp4"]).read_bytes(), 0
+    for i in range(40):
+        bad = tmp_path / f"lie{i}.mp4"
+        bad.write_bytes(corrupt(data, rng, "lie", "mp4"))
+        try:
+            list(video.read_movie(video.probe(str(bad))))
+        except BrushworkError as e:
+            failed += "ffmpeg could not decode the movie (ffmpeg: " in str(e)
+    assert failed  # the generator does reach the case; each one was a clean line

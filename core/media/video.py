@@ -209,6 +209,10 @@ def read_movie(src: Source, start: float = 0.0, seconds: float | None = None) ->
         w, h = next(frames)["size"]
         for raw in frames:
             yield np.frombuffer(raw, np.uint8).reshape(h, w, 3)
+    except (RuntimeError, OSError, StopIteration) as e:  # a damaged file ffmpeg gives up on midway
+        said = [ln.strip() for ln in str(e).splitlines() if ln.strip() and not ln.startswith("=")]
+        raise BrushworkError(f"{src.path}: ffmpeg could not decode the movie"
+                             f"{f' (ffmpeg: {said[-1][:160]})' if said else ''}") from None
     finally:
         frames.close()
 
