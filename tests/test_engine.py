@@ -197,6 +197,12 @@ def test_every_method_has_words_for_front_ends_and_back():
     assert set(METHOD_INFO) == set(METHODS)
     numbers = [number for number, _, _ in METHOD_INFO.values()]
     assert len(set(numbers)) == len(numbers) and 0 not in numbers  # 0 is the menu's "Best available"
+    from core.engine.names import METHOD_FILES
+    from core.nets.architecture import MODELS
+    assert METHOD_FILES == {n: tuple(MODELS[k].file for k in m.models) for n, m in METHODS.items()}
+    for name, m in METHODS.items():  # shipped files = trained networks, so the files tell
+        shipped = all((weights.MODELS_DIR / f).is_file() for f in METHOD_FILES[name])
+        assert shipped == all(weights.is_trained(k) for k in m.models), name
 
 
 def test_batched_tiles_equal_single_tiles(stylizers, style):

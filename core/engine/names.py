@@ -16,3 +16,15 @@ METHOD_INFO = {
     "wct-r31": (5, "WCT r31", "Whitening-colouring at relu3_1: closed form, no learned transform"),
     "wct": (6, "WCT r41", "Whitening-colouring at relu4_1: closed form, no learned transform"),
 }
+
+# name → the weight files in models/ it needs. Only trained networks ship, so a front end
+# offers a method exactly when all its files are there (no import, no hashing: the
+# engine checks each file's sha256 when it loads it).
+METHOD_FILES = {
+    "linear-r31": ("encoder_r31.safetensors", "linear_r31.safetensors", "decoder_r31.safetensors"),
+    "linear-r41": ("encoder_r41.safetensors", "linear_r41.safetensors", "decoder_r41.safetensors"),
+    "ccpl": ("encoder_r41.safetensors", "ccpl_r41.safetensors", "ccpl_decoder_r41.safetensors"),
+    "ccpl-r31": ("encoder_r31.safetensors", "ccpl_r31.safetensors", "decoder_r31.safetensors"),
+    "wct-r31": ("encoder_r31.safetensors", "decoder_r31.safetensors"),
+    "wct": ("encoder_r41.safetensors", "decoder_r41.safetensors"),
+}
