@@ -551,3 +551,26 @@ def test_pyproject_matches_requirements_and_manifest():
     assert project["version"] == manifest["version"]
     module, function = project["scripts"]["brushwork"].split(":")
     assert module == "core.app.cli" and callable(getattr(cli, function))
+
+
+def test_gallery_lists_the_paintings_and_an_id_stands_for_a_style(capfd, content, out_dir):
+    """`gallery` prints every bundled painting; its id works wherever a style file does,
+    and an unknown one is one line that suggests close ids."""
+    from core import gallery
+    rc, out, _ = run(capfd, "gallery")
+    ids = [p.id for p in gallery.paintings()]
+    assert rc == 0 and all(f"{i} " in out for i in ids) and f"{len(ids)} paintings" in out
+    result = out_dir / "g.png"
+    rc, _, err = stylize(capfd, content, ids[0], result, "--method", "wct-r31")
+    assert_ok(rc, err, result)
+    rc, _, err = stylize(capfd, content, "monet", out_dir / "h.png")
+    assert_refused(rc, err, ["monet: no such file or gallery painting", "monet-cliff-walk"], out_dir,
+                   before=("g.png",))
+
+
+def test_the_method_list_shows_the_trained_methods():
+    """--help offers what runs; untrained methods are named only as test plumbing."""
+    from core.engine.methods import METHODS
+    sub = cli._parser().commands["stylize"].format_help()
+    trained = [m for m in METHODS if all(weights.is_trained(k) for k in METHODS[m].models)]
+    assert "{" + ",".join(trained) + "}" in sub.replace("\n", "").replace(" ", "")

@@ -95,6 +95,7 @@ def _parser() -> argparse.ArgumentParser:
     j.add_argument("--fps", type=float, default=24.0)
     j.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     j.add_argument("--quiet", action="store_true")
+    sub.add_parser("gallery", help="list the bundled paintings: an id stands wherever a style image may")
     sub.add_parser("worker", help="run one JSON job from stdin, JSON progress lines on stdout")
     sub.add_parser("check", help="print one JSON line: Python, backend (torch or onnxruntime), device, trained methods")
     return p
@@ -104,7 +105,8 @@ def _job_command(sub, name: str, text: str, source: str, source_help: str, outpu
     """A subcommand that paints `source` after style images into `-o OUTPUT`."""
     c = sub.add_parser(name, help=text)
     c.add_argument(source, help=source_help)
-    c.add_argument("styles", nargs="+", metavar="STYLE", help="style image(s); several are mixed")
+    c.add_argument("styles", nargs="+", metavar="STYLE",
+                   help="style image(s) or gallery ids (see `gallery`); several are mixed")
     c.add_argument("-o", "--output", required=True, help=output_help)
     return c
 
@@ -114,9 +116,15 @@ def _engine_options(p: argparse.ArgumentParser, *, overwrite: str) -> None:
     from core.backends import BACKENDS, PRECISIONS
     from core.engine.stylizer import DEVICES, default_method
     from core.engine.methods import METHODS
+    from core.nets import weights
 
+    trained = [m for m in METHODS if all(weights.is_trained(k) for k in METHODS[m].models)]
+    untrained = [m for m in METHODS if m not in trained]
     p.add_argument("--method", default=default_method(), choices=list(METHODS),
-                   help="default: the strongest method with trained weights (%(default)s)")
+                   metavar="{" + ",".join(trained) + "}",
+                   help="default: the strongest method with trained weights (%(default)s)"
+                   + (f"; not trained yet, for tests with --allow-untrained: {', '.join(untrained)}"
+                      if untrained else ""))
     p.add_argument("--strength", type=float, default=1.0, help="0 = content, 1 = full style")
     p.add_argument("--style-weights", type=_weights,
                    help="comma-separated mix weights, one per style")
@@ -187,6 +195,18 @@ def console() -> int:
     return main()
 
 
+def _gallery() -> int:
+    """The bundled paintings, one a line: id, artist, title, year (all CC0)."""
+    from core import gallery
+    items = gallery.paintings()
+    width = max(len(p.id) for p in items)
+    for p in items:
+        print(f"{p.id:<{width}}  {p.artist}, {p.title} ({p.year})")
+    print(f"{len(items)} paintings, public domain (CC0, Art Institute of Chicago); "
+          f"e.g. {prog()} stylize photo.jpg {items[0].id} -o out.png")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
@@ -196,6 +216,8 @@ def main(argv: list[str] | None = None) -> int:
         return worker_main()
     if args.command == "check":
         return _check()
+    if args.command == "gallery":
+        return _gallery()
     # SIGTERM (`kill`) and SIGINT clean up like Ctrl-C, even when started from a shell that
     # ignores SIGINT for background jobs; restored after, for callers of main() in-process.
     in_main = threading.current_thread() is threading.main_thread()

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core import backends
+from core import backends, gallery
 from core.engine.stylizer import Settings, Stylizer, check_choices, default_method
 from core.errors import BrushworkError, Cancelled, SettingError, warn
 from core.media import colour
@@ -49,6 +49,7 @@ class EngineOptions:
         backends.resolve(self.backend)
         if not self.styles:
             raise BrushworkError("no style image given")
+        self.styles = [gallery.resolve_style(s) for s in self.styles]  # a gallery id is its painting
 
     def stylizer(self) -> Stylizer:
         """The networks for this job, with a warning where they are untrained."""
