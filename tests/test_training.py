@@ -179,6 +179,8 @@ def tiny_pack(tmp_path_factory):
                   "content_weight": 1.0, "style_weight": 5.0, "ccp_weight": 0.5}),
     ("ccpl", {"kind": "ccpl", "layer": "r41", "content_weight": 1.0, "style_weight": 5.0, "ccp_weight": 0.5}),
     ("decoder_head_r41", {"kind": "head", "layer": "r41", "style_share": 0.5, "bank": 4}),
+    ("decoder_r41", {"kind": "decoder", "layer": "r41", "pixel_weight": 1.0, "perceptual_weight": 0.0,
+                     "bank": 4}),
 ])
 def test_every_stage_trains_checkpoints_and_exports_loadable_weights(tiny_pack, tmp_path, name, cfg):
     from safetensors.numpy import load_file

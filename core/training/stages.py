@@ -113,6 +113,7 @@ class Stage:
         self.exports = {key: self.dec}
         self.trainable = self.dec.named()
         self._reparametrise({f"{first_conv(self.dec)}.weight": -1}, fresh=fresh)
+        self.bank = self._feature_bank(self.cfg.get("bank", 0))
 
     def _build_head(self):
         """The relu4_1 decoder's first half, trained in feature space: from the shipped
@@ -129,22 +130,28 @@ class Stage:
         self.bank = self._feature_bank(self.cfg.get("bank", 0))
 
     def _feature_bank(self, n: int) -> dict | None:
-        """{"in": relu4_1, "out": relu3_1} in the shipped encoders' units, float16, for n
-        seeded crops (photos and paintings as a decoder batch mixes them); None for n = 0."""
+        """For n seeded crops (photos and paintings, as a decoder batch mixes them), in
+        float16: "in", the shipped encoder's features; a head's "out", the published
+        relu3_1; a decoder's "img", the crop itself. None for n = 0."""
         if not n:
             return None
-        path = self.out_dir / f"{self.name}.bank{n}-{self.cfg['size']}.safetensors"
+        kind = self.cfg["kind"]
+        path = self.out_dir / f"{self.name}.{kind}-bank{n}-{self.cfg['size']}.safetensors"
         if path.exists():
             from safetensors.torch import load_file
             return load_file(str(path))
         g = torch.Generator().manual_seed(12345)
-        ins, outs = [], []
+        parts: dict[str, list] = {"in": [], "out" if kind == "head" else "img": []}
         with torch.no_grad(), loop.autocast(self.device):
             for _ in range(0, n, self.cfg["batch"]):
-                f = self.enc(self._decoder_batch(g))
-                ins.append(self._trans_in(f).float().half().cpu())
-                outs.append((f["relu3_1"] / self.target_scale).float().half().cpu())
-        bank = {"in": torch.cat(ins)[:n].contiguous(), "out": torch.cat(outs)[:n].contiguous()}
+                x = self._decoder_batch(g)
+                f = self.enc(x)
+                parts["in"].append(self._trans_in(f).float().half().cpu())
+                if kind == "head":
+                    parts["out"].append((f["relu3_1"] / self.target_scale).float().half().cpu())
+                else:
+                    parts["img"].append(x.float().half().cpu())
+        bank = {k: torch.cat(v)[:n].contiguous() for k, v in parts.items()}
         from safetensors.torch import save_file
         path.parent.mkdir(parents=True, exist_ok=True)
         save_file(bank, str(path))
@@ -251,15 +258,31 @@ class Stage:
         return x
 
     def _step_decoder(self, g):
+        """Pixels and, with a perceptual weight, VGG features of the picture. From a bank
+        and without the perceptual term, a step runs no VGG at all."""
         c = self.cfg
-        x = self._decoder_batch(g)
-        with torch.no_grad():
-            target = self.enc(x)
-        y = self.dec(self._trans_in(target))
+        if self.bank is None:
+            x = self._decoder_batch(g)
+            with torch.no_grad():
+                target = self.enc(x)
+            feats = self._trans_in(target)
+        else:
+            pick = torch.randint(0, len(self.bank["in"]), (c["batch"],), generator=g)
+            feats, x = (self.bank[k][pick].to(self.device).float().contiguous(memory_format=torch.channels_last)
+                        for k in ("in", "img"))
+        y = self.dec(feats)
         pixel = ((y.float() - x) ** 2).flatten(1).mean(1)
-        perc = perceptual_loss(self.enc(y), target)
-        loss = (c["pixel_weight"] * pixel + c["perceptual_weight"] * perc).mean()
-        return {"loss": loss, "pixel_mse": pixel.mean(), "perceptual": perc.mean()}
+        out = {"pixel_mse": pixel.mean()}
+        loss = c["pixel_weight"] * pixel.mean()
+        if c.get("perceptual_weight", 0) > 0:
+            if self.bank is not None:
+                with torch.no_grad():
+                    target = self.enc(x)
+            perc = perceptual_loss(self.enc(y), target)
+            out["perceptual"] = perc.mean()
+            loss = loss + c["perceptual_weight"] * perc.mean()
+        out["loss"] = loss
+        return out
 
     def _stylize_losses(self, g, feats_fn):
         c = self.cfg
