@@ -159,9 +159,11 @@ report({"result": list(result), "blur": sc.render.use_motion_blur, "vector": lay
     flicker, alone = (float(x) for x in proc.stdout.split("; flicker ")[1].split(")")[0]
                       .replace("(frames alone", "").split())
     assert flicker < 0.7 * alone, proc.stdout[-500:]
-    stamps = {p: p.stat().st_mtime_ns for p in [*frames, *(root / "render").iterdir()]}
+    stamps = {p: p.stat().st_mtime_ns for p in [*frames, *(root / "render").iterdir(), root / "Scene.stylized.mp4"]}
     run_in_blender(code, tmp_path)  # a re-run finds every frame done: renders and redoes nothing
     assert {p: p.stat().st_mtime_ns for p in stamps} == stamps
+    # ... and writes its MP4 beside the first one, which it never replaces.
+    assert sorted(p.name for p in root.glob("*.mp4")) == ["Scene.stylized.001.mp4", "Scene.stylized.mp4"]
 
 
 def test_render_farm_chunks_and_join(tmp_path):

@@ -6,7 +6,8 @@ worker does the rest: one image job for a still, one frame-sequence job for an
 animation (one transformation for all frames, the previous stylized frame carried along
 the render's own motion vectors, numbered PNGs and an MP4). An animation's renders and
 stylized frames are kept on disk as they finish, so Cancel keeps the finished frames
-and running it again resumes where it stopped.
+and running it again resumes where it stopped. The MP4 is always a new file (a re-run
+of a finished animation writes `<scene>.stylized.001.mp4`): nothing is replaced unasked.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from bpy.props import BoolProperty, StringProperty
 
 from .. import jobspec, plan, preferences, renders
 from ..driving import DrivenOperator, one_job, sequence_job, steadiness
-from ..properties import check_style
+from ..properties import check_settings
 from ..worker_client import Worker
 
 
@@ -40,7 +41,7 @@ class BRUSHWORK_OT_stylize_render(DrivenOperator, bpy.types.Operator):
 
     def execute(self, context):
         scene, settings = context.scene, context.scene.brushwork
-        problem = check_style(settings)
+        problem = check_settings(settings)
         source = bpy.data.images.get(self.image_name) if self.image_name else renders.last_render()
         if not problem and source is None:
             problem = (f"No image named '{self.image_name}'" if self.image_name
@@ -88,13 +89,13 @@ class BRUSHWORK_OT_stylize_animation(DrivenOperator, bpy.types.Operator):
 
     def execute(self, context):
         settings = context.scene.brushwork
-        problem = check_style(settings)
+        problem = check_settings(settings)
         if problem:
             self.report({"ERROR"}, problem)
             return {"CANCELLED"}
         scene = context.scene
         self.root = plan.output_dir() / f"{bpy.path.clean_name(scene.name)}_animation"
-        self.video = self.root / f"{bpy.path.clean_name(scene.name)}.stylized.mp4"
+        self.video = plan.new_name(self.root, scene.name, ".mp4", set(), ext=".mp4")
         self.result = {}
         return self.drive(context, self._steps(context, scene, settings))
 
@@ -127,7 +128,7 @@ class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
 
     def execute(self, context):
         scene, settings = context.scene, context.scene.brushwork
-        problem = check_style(settings)
+        problem = check_settings(settings)
         source = bpy.data.images.get(self.image_name) if self.image_name else None
         if not problem and self.image_name and source is None:
             problem = f"No image named '{self.image_name}'"
@@ -141,7 +142,7 @@ class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
         if self.animation:
             name = bpy.path.clean_name(scene.name)
             self.root = plan.output_dir() / f"{name}_panorama"
-            self.video = self.root / f"{name}.stylized.mp4"
+            self.video = plan.new_name(self.root, name, ".mp4", set(), ext=".mp4")
             self.result = {}
             return self.drive(context, self._animation(context, scene, settings))
         self.work = Path(tempfile.mkdtemp(prefix="brushwork-"))
