@@ -15,6 +15,7 @@ import bpy
 from bpy.app.handlers import persistent
 
 from . import jobspec, plan, preferences, renders
+from .properties import check_settings
 from .worker_client import Worker
 
 _wrote = {"frames": False}   # did this render job write files (animation) or not (still)?
@@ -22,7 +23,7 @@ _wrote = {"frames": False}   # did this render job write files (animation) or no
 
 def _enabled(scene) -> bool:
     s = getattr(scene, "brushwork", None)
-    return bool(s and not renders.OWN_RENDER["active"] and s.auto_stylize and s.style_image and Path(bpy.path.abspath(s.style_image)).is_file())
+    return bool(s and not renders.OWN_RENDER["active"] and s.auto_stylize and check_settings(s) is None)
 
 
 def _run(spec: dict) -> str | None:

@@ -2,8 +2,8 @@
 
 The scene settings are saved with the .blend, so a pipeline script and the panel see
 the same values; the job state is transient and never saved. Here too: how each enum
-maps to the worker's values (used by jobspec.py), and `check_style`, the one setting
-every job needs before it can start.
+maps to the worker's values (used by jobspec.py), and `check_settings`, what every job
+needs before it can start.
 """
 from pathlib import Path
 
@@ -11,20 +11,29 @@ import bpy
 from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
                        StringProperty)
 
-from ..core.engine.names import METHOD_INFO
+from ..core.engine.names import METHOD_FILES, METHOD_INFO
+from .worker_client import PACKAGE_ROOT
+
+
+def shipped(name: str) -> bool:
+    """Whether every network the method needs is installed (only trained networks ship)."""
+    return all((PACKAGE_ROOT / "models" / file).is_file() for file in METHOD_FILES[name])
+
 
 def _method_items() -> tuple[list, dict]:
     """The Method menu's items and enum identifier → core name (None: the engine's best trained).
 
     The list, the words and each item's stored number are core's (core/engine/names.py);
-    identifiers are core's names in capitals ("wct-r31" → WCT_R31).
+    identifiers are core's names in capitals ("wct-r31" → WCT_R31). Only methods whose
+    networks ship are offered, so the menu never holds a choice that can only fail.
     """
     items = [("AUTO", "Best available", "The strongest method whose networks are trained", 0)]
     names = {"AUTO": None}
     for name, (number, label, description) in METHOD_INFO.items():
-        identifier = name.upper().replace("-", "_")
-        items.append((identifier, label, description, number))
-        names[identifier] = name
+        if shipped(name):
+            identifier = name.upper().replace("-", "_")
+            items.append((identifier, label, description, number))
+            names[identifier] = name
     return items, names
 
 
@@ -33,14 +42,27 @@ WRAPS = {"AUTO": "auto", "ON": "both", "OFF": "none"}
 DEVICES = {"AUTO": "auto", "CPU": "cpu", "GPU": "cuda"}
 
 
-def check_style(settings) -> str | None:
-    """What stops any Brushwork job before it starts: no style image, or one that is not there."""
+def check_settings(settings) -> str | None:
+    """What stops any Brushwork job before it starts: no style image, one that is not
+    there, or a method saved in the .blend whose networks this install lacks."""
     if not settings.style_image:
         return "Pick a style image first (Brushwork panel > Style)"
     style = Path(bpy.path.abspath(settings.style_image))
     if not style.is_file():
         return f"Style image not found: {style}"
-    return None
+    return _check_method(settings)
+
+
+def _check_method(settings) -> str | None:
+    """A .blend saved where more methods shipped stores a number this menu lacks: Blender
+    then reads the method as "", which must not quietly become another method."""
+    if settings.method:
+        return None
+    number = settings.get("method")
+    name = next((n for n, (num, *_) in METHOD_INFO.items() if num == number), f"number {number}")
+    label = METHOD_INFO[name][1] if name in METHOD_INFO else "unknown"
+    return (f"Method {label} ({name}), saved in this .blend, is not installed: its networks do not "
+            "ship with this Brushwork; pick another method")
 
 
 def _style_changed(self, context):

@@ -13,6 +13,7 @@ import numpy as np
 
 from blender_env import pbr_scene, run_in_blender
 from core.media.image_io import read_image
+from core.engine.names import METHOD_FILES, METHOD_INFO
 from core.engine.tileable import detect_wrap
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -142,8 +143,17 @@ settings.style_image = str(Path(DATA) / "painting.jpg")
 colour.image.colorspace_settings.name = "Non-Color"
 out["data_only"] = attempt()
 colour.image.colorspace_settings.name = "sRGB"
-settings.method = "LINEAR_R41"        # untrained until the accelerator run: a clear error
-out["untrained"] = attempt()
+# The menu offers only methods whose networks ship, so an untrained method can no longer be
+# picked; a .blend saved where one shipped still stores its number: a clear error, not a
+# quiet switch to another method.
+names = sys.modules[ADDON_MODULE + ".core.engine.names"]
+missing = [n for n, files in names.METHOD_FILES.items()
+           if not all((PACKAGE_ROOT / "models" / f).is_file() for f in files)]
+out["missing"] = missing
+if missing:
+    settings["method"] = names.METHOD_INFO[missing[0]][0]
+    out["untrained"] = attempt()
+settings.method = "AUTO"
 out["images"] = sorted(i.name for i in bpy.data.images)
 prefs = sys.modules[ADDON_MODULE + ".addon.preferences"]
 out["check"] = prefs.describe(prefs.python_setup().check())
@@ -151,11 +161,17 @@ out["install_poll"] = bpy.ops.brushwork.install_dependencies.poll()
 report(out)
 ''', tmp_path)
     r = proc.result
-    assert r["methods"] == ["AUTO", "LINEAR_R31", "LINEAR_R41", "CCPL", "CCPL_R31", "WCT_R31", "WCT"]
+    # The menu: Best available, then every method whose networks ship, in core's order.
+    shipped = [n for n, files in METHOD_FILES.items() if all((ROOT / "models" / f).is_file() for f in files)]
+    assert r["methods"] == ["AUTO"] + [n.upper().replace("-", "_") for n in METHOD_INFO if n in shipped]
+    assert {"LINEAR_R31", "CCPL_R31", "WCT_R31"} <= set(r["methods"])
+    assert sorted(r["missing"]) == sorted(set(METHOD_INFO) - set(shipped))
     assert "Pick a style image" in r["no_style"]
     assert "Style image not found" in r["missing_style"] and "missing.jpg" in r["missing_style"]
     assert "No colour image feeds Base Color" in r["data_only"]
-    assert "linear-r41" in r["untrained"] and "wood_basecolor.png" in r["untrained"]
+    if r["missing"]:
+        untrained = r["missing"][0]
+        assert f"({untrained}), saved in this .blend, is not installed" in r["untrained"], r["untrained"]
     assert r["images"] == ["wood_basecolor.png", "wood_normal.png", "wood_roughness.png"]
     assert r["check"].startswith("Ready: Python 3.") and "torch 2." in r["check"] and "wct-r31" in r["check"]
     assert r["install_poll"] is False  # Blender here has online access off: no download

@@ -15,7 +15,7 @@ from bpy.props import BoolProperty, StringProperty
 
 from .. import jobspec, plan, sequencer
 from ..driving import DrivenOperator, sequence_job, steadiness
-from ..properties import check_style
+from ..properties import check_settings
 
 
 class BRUSHWORK_OT_stylize_movie_clip(DrivenOperator, bpy.types.Operator):
@@ -30,7 +30,7 @@ class BRUSHWORK_OT_stylize_movie_clip(DrivenOperator, bpy.types.Operator):
 
     def execute(self, context):
         scene, settings = context.scene, context.scene.brushwork
-        problem = check_style(settings)
+        problem = check_settings(settings)
         path = "" if self.use_strip else (self.filepath or settings.movie_file)
         strip = None if path else sequencer.active_movie_strip(scene)
         if not problem and strip is not None:

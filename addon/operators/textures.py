@@ -17,7 +17,7 @@ import bpy
 
 from .. import materials, plan, preferences
 from ..driving import DrivenOperator, JobError, is_running, request_cancel, wait_for
-from ..properties import check_style
+from ..properties import check_settings
 from ..worker_client import Worker
 
 
@@ -100,7 +100,7 @@ class BRUSHWORK_OT_stylize_texture(DrivenOperator, bpy.types.Operator):
 
     def execute(self, context):
         settings = context.scene.brushwork
-        problem = check_style(settings)
+        problem = check_settings(settings)
         if not problem and not materials.materials_of(context, settings.selected_objects):
             problem = "No material: select an object with a material"
         if problem:
