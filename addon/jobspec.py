@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import os
 
-import bpy
-
-from .properties import DEVICES, METHODS, WRAPS
+from .properties import DEVICES, METHODS, WRAPS, style_path
 
 FilePath = str | os.PathLike   # a file or folder; specs hold plain strings
 
@@ -26,7 +24,7 @@ def engine(settings) -> dict:
     best trained one (the menu's Best available)."""
     spec = {"strength": settings.strength, "preserve_color": settings.preserve_color,
             "style_scale": settings.style_scale, "tile": settings.tile, "device": DEVICES[settings.device],
-            "styles": [bpy.path.abspath(settings.style_image)]}
+            "styles": [style_path(settings)]}
     if METHODS[settings.method]:
         spec["method"] = METHODS[settings.method]
     return spec

@@ -2,18 +2,32 @@
 draw for both), and a short one in the Video Sequencer's sidebar for movie strips."""
 import bpy
 
-from . import previews, sequencer
+from . import gallery, previews, sequencer
 from .operators import movie, renders, textures
+
+
+def draw_style(col, settings) -> None:
+    """The style: a gallery painting, credited with its licence, or any file (Browse…)."""
+    col.row().prop(settings, "style_source", expand=True)
+    if settings.style_source == "GALLERY":
+        col.template_icon_view(settings, "style_gallery", show_labels=True, scale=8.0, scale_popup=6.0)
+        painting = gallery.find(settings.style_gallery)
+        if painting:
+            col.label(text=painting.title)
+            col.label(text=f"{painting.artist}, {painting.year}")
+            col.label(text=f"Public domain: {painting.licence}", icon="INFO")
+        return
+    col.prop(settings, "style_image")
+    icon = previews.icon_id(settings.style_image)
+    if icon:
+        col.template_icon(icon_value=icon, scale=6.0)
 
 
 def draw(layout, context) -> None:
     settings = context.scene.brushwork
     state = context.window_manager.brushwork_job
     col = layout.column()
-    col.prop(settings, "style_image")
-    icon = previews.icon_id(settings.style_image)
-    if icon:
-        col.template_icon(icon_value=icon, scale=6.0)
+    draw_style(col, settings)
     col.prop(settings, "method")
     col.prop(settings, "strength", slider=True)
     col.prop(settings, "style_scale")
@@ -94,7 +108,7 @@ class SEQUENCER_PT_brushwork(_Sidebar, bpy.types.Panel):
     def draw(self, context):
         settings = context.scene.brushwork
         col = self.layout.column()
-        col.prop(settings, "style_image")
+        draw_style(col, settings)
         col.prop(settings, "method")
         col.prop(settings, "strength", slider=True)
         col.prop(settings, "movie_coherence")

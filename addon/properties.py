@@ -12,6 +12,7 @@ from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, P
                        StringProperty)
 
 from ..core.engine.names import METHOD_FILES, METHOD_INFO
+from . import gallery, previews
 from .worker_client import PACKAGE_ROOT
 
 
@@ -42,12 +43,25 @@ WRAPS = {"AUTO": "auto", "ON": "both", "OFF": "none"}
 DEVICES = {"AUTO": "auto", "CPU": "cpu", "GPU": "cuda"}
 
 
+def style_path(settings) -> str:
+    """The style file every job paints after: the gallery painting or the chosen file
+    (absolute), "" when there is none."""
+    if settings.style_source == "GALLERY":
+        painting = gallery.find(settings.get("style_gallery", gallery.default_id()))
+        return str(painting.path) if painting else ""
+    return bpy.path.abspath(settings.style_image) if settings.style_image else ""
+
+
 def check_settings(settings) -> str | None:
     """What stops any Brushwork job before it starts: no style image, one that is not
     there, or a method saved in the .blend whose networks this install lacks."""
-    if not settings.style_image:
+    if settings.style_source == "GALLERY" and not style_path(settings):
+        chosen = settings.get("style_gallery")
+        return (f"Gallery painting '{chosen}' does not ship with this Brushwork: pick another"
+                if chosen else "No gallery is installed: pick a style file") + " (Brushwork panel > Style)"
+    if not settings.style_image and settings.style_source == "FILE":
         return "Pick a style image first (Brushwork panel > Style)"
-    style = Path(bpy.path.abspath(settings.style_image))
+    style = Path(style_path(settings))
     if not style.is_file():
         return f"Style image not found: {style}"
     return _check_method(settings)
@@ -66,11 +80,59 @@ def _check_method(settings) -> str | None:
 
 
 def _style_changed(self, context):
-    from . import previews
+    """A file named (Browse…, a script) is the style from now on."""
     previews.forget()
+    if self.style_image:
+        self.style_source = "FILE"   # stored: emptying the field later asks for a file
+
+
+SOURCES = ("GALLERY", "FILE")
+
+
+def _get_source(self) -> int:
+    """Stored once chosen; a .blend from before the gallery keeps the file it names."""
+    return self.get("style_source", SOURCES.index("FILE" if self.style_image else "GALLERY"))
+
+
+def _set_source(self, value: int) -> None:
+    self["style_source"] = value
+
+
+_gallery_items_kept: list = []   # Blender keeps no reference to a dynamic enum's strings
+
+
+def _gallery_items(self, context) -> list:
+    """One item per painting: its title, "artist, year — look", its thumbnail; the number
+    is the manifest's order, but a choice is saved by id (see `_get_gallery`)."""
+    if not _gallery_items_kept:
+        shelf = previews.gallery_previews()
+        _gallery_items_kept.extend((p.id, p.title, p.description, shelf[p.id].icon_id, i)
+                                   for i, p in enumerate(gallery.paintings()))
+    return _gallery_items_kept
+
+
+def _get_gallery(self) -> int:
+    """The chosen painting's number, from its id: a gallery that grows keeps saved choices."""
+    chosen = self.get("style_gallery", gallery.default_id())
+    return next((number for key, *_, number in _gallery_items(self, None) if key == chosen), 0)
+
+
+def _set_gallery(self, value: int) -> None:
+    key = next((key for key, *_, number in _gallery_items(self, None) if number == value), None)
+    if key is not None:
+        self["style_gallery"] = key
+        self.style_source = "GALLERY"
 
 
 class BrushworkSettings(bpy.types.PropertyGroup):
+    style_source: EnumProperty(
+        name="Style From", get=_get_source, set=_set_source,
+        items=[("GALLERY", "Gallery", "A painting from Brushwork's gallery (public domain, CC0)", 0),
+               ("FILE", "File", "Any painting on disk (Browse…)", 1)],
+        description="Where the style comes from")
+    style_gallery: EnumProperty(
+        name="Painting", items=_gallery_items, get=_get_gallery, set=_set_gallery,
+        description="A public-domain painting shipped with Brushwork")
     style_image: StringProperty(
         name="Style", subtype="FILE_PATH", update=_style_changed,
         description="The painting whose look the textures take on (PNG, JPEG, TIFF, EXR)")
@@ -148,6 +210,7 @@ def register():
 
 
 def unregister():
+    _gallery_items_kept.clear()   # their icons go with the previews
     del bpy.types.WindowManager.brushwork_job
     del bpy.types.Scene.brushwork
     _unregister_classes()

@@ -17,7 +17,7 @@ import bpy
 
 from .. import materials, plan, preferences
 from ..driving import DrivenOperator, JobError, is_running, request_cancel, wait_for
-from ..properties import check_settings
+from ..properties import check_settings, style_path
 from ..worker_client import Worker
 
 
@@ -26,7 +26,7 @@ class _Run:
 
     def __init__(self, context, settings):
         self.settings = settings
-        self.style = bpy.path.abspath(settings.style_image)
+        self.style = style_path(settings)
         self.work_dir = Path(tempfile.mkdtemp(prefix="brushwork-"))
         self.plan = plan.make(context, settings, self.work_dir)
         self.python = preferences.python_setup(context)

@@ -1,0 +1,85 @@
+"""The add-on's artist-first features in Blender (the `bpy` module, background mode): the
+gallery of paintings in the Style panel, the live before/after Mix, the quick preview."""
+import json
+from pathlib import Path
+
+import numpy as np
+
+from blender_env import run_in_blender
+from core.media.image_io import read_image
+from test_addon import DATA, ROOT, scene
+
+MANIFEST = json.loads((ROOT / "core" / "gallery" / "manifest.json").read_text(encoding="utf-8"))
+
+
+def test_the_gallery_lists_every_shipped_painting_with_its_preview(tmp_path):
+    proc = run_in_blender('''
+import sys
+bpy.ops.wm.read_homefile(use_empty=True)
+settings = bpy.context.scene.brushwork
+shelf = sys.modules[ADDON_MODULE + ".addon.previews"].gallery_previews()
+props = sys.modules[ADDON_MODULE + ".addon.properties"]
+ui = bpy.types.UILayout                            # the enum as Blender's own UI reads it
+ids = [i[0] for i in props._gallery_items(settings, bpy.context)]
+out = {"items": [(k, ui.enum_item_name(settings, "style_gallery", k),
+                  ui.enum_item_description(settings, "style_gallery", k),
+                  ui.enum_item_icon(settings, "style_gallery", k)) for k in ids],
+       "previews": {k: [list(p.image_size), p.icon_id] for k, p in shelf.items()},
+       "source": settings.style_source, "painting": settings.style_gallery,
+       "path": props.style_path(settings), "ready": props.check_settings(settings)}
+settings.style_image = "/nowhere/mine.jpg"         # Browse… (or a script) picks a file: it wins
+out["after_file"] = [settings.style_source, props.style_path(settings), props.check_settings(settings)]
+settings.style_gallery = "vallotton-red-room"      # a click in the grid: the gallery again
+out["after_pick"] = [settings.style_source, props.style_path(settings)]
+labels = []
+class Layout:                                      # records what the panel draws (no UI here)
+    def __getattr__(self, name):
+        return lambda *a, **k: Layout()
+    def label(self, text="", **k):
+        labels.append(text)
+    def template_icon_view(self, data, name, **k):
+        labels.append(f"grid:{name}")
+sys.modules[ADDON_MODULE + ".addon.panels"].draw(Layout(), bpy.context)
+out["labels"] = labels
+report(out)
+''', tmp_path)
+    r = proc.result
+    root = Path(r["path"]).parent.parent  # the installed core/gallery/
+    # Every shipped painting, in the manifest's order: its title, "artist, year — look" and
+    # its thumbnail (icon ids are 0 without a UI: Blender gives none in background mode).
+    assert [i[:3] for i in r["items"]] == [
+        [e["id"], e["title"], f"{e['artist']}, {e['year']} — {e['look']}"] for e in MANIFEST]
+    assert len(r["items"]) == len(list((ROOT / "core" / "gallery" / "paintings").glob("*.jpg"))) == 24
+    for identifier, *_, icon in r["items"]:
+        size, preview_icon = r["previews"][identifier]
+        assert min(size) > 0 and icon == preview_icon
+    # A new scene is ready to paint: the gallery's default painting, no file needed.
+    assert r["source"] == "GALLERY" and r["painting"] == "monet-cliff-walk" and r["ready"] is None
+    assert r["path"] == str(root / "paintings" / "monet-cliff-walk.jpg") and Path(r["path"]).is_file()
+    assert r["after_file"] == ["FILE", "/nowhere/mine.jpg", "Style image not found: /nowhere/mine.jpg"]
+    assert r["after_pick"] == ["GALLERY", str(root / "paintings" / "vallotton-red-room.jpg")]
+    # The panel shows the grid and credits the painting: title, artist and year, licence.
+    assert "grid:style_gallery" in r["labels"]
+    assert {"The Red Room, Etretat", "Félix Edouard Vallotton, 1899"} <= set(r["labels"])
+    assert any("CC0" in line for line in r["labels"])
+
+
+def test_a_gallery_style_runs_end_to_end(tmp_path):
+    """Two gallery paintings, a red one and a sea-green one: each reaches the job."""
+    proc = run_in_blender(scene(tmp_path) + '''
+out = {}
+settings.method = "WCT_R31"
+for painting in ("vallotton-red-room", "manet-sea-view"):
+    settings.style_gallery = painting
+    assert bpy.ops.brushwork.stylize_texture() == {"FINISHED"}
+    node = next(n for n in nt.nodes if n.get("brushwork_original"))
+    out[painting] = [bpy.path.abspath(node.image.filepath), node["brushwork_style"]]
+report(out)
+''', tmp_path)
+    r = proc.result
+    red, sea = (read_image(r[p][0]).color.reshape(-1, 3).mean(axis=0) for p in ("vallotton-red-room", "manet-sea-view"))
+    assert red[0] - red[2] > sea[0] - sea[2] + 0.05, (red, sea)
+    for painting, (_, style) in r.items():
+        assert Path(style).name == f"{painting}.jpg" and "gallery" in Path(style).parts
+    source = read_image(str(DATA / "wood_basecolor.png")).color
+    assert np.abs(read_image(r["manet-sea-view"][0]).color - source).mean() > 0.05
