@@ -548,3 +548,32 @@ def test_mapped_buffers_drop_their_pages_every_few_hundred_mb_touched(monkeypatc
     buffers.release(arr, 128 << 20)  # 256 MB touched in all: dropped
     assert rss_mb() < start + 30
     assert arr[0, 0, 0] == 1.0 and arr[-1, -1, -1] == 2.0  # the data stays in the file
+
+
+@pytest.mark.parametrize("method", ["linear-r31", "wct-r31", "ccpl"])
+def test_pooled_statistics_are_those_of_the_maps_side_by_side(stylizers, method):
+    """Several images' content statistics pool by position: the same image twice is that
+    image; two images give the mean, std and covariance of their feature maps stitched
+    into one; and each image then paints with that one transformation."""
+    from core.engine.methods import channel_covariance, channel_moments, content_side, pooled_content_side
+    st = stylizers[method]
+    a, b = _photo(96, 128, seed=1), _photo(80, 112, seed=2)[..., ::-1].copy()
+    fa, fb = (st.backend.run(Net.encoder(st.method.layer), x) for x in (a, b))
+    one = content_side(st.method, st.backend, st.weights, fa, "none", 0)
+    twice = pooled_content_side(st.method, st.backend, st.weights, [(fa, "none"), (fa, "none")], 0)
+    assert np.allclose(one.mean, twice.mean, rtol=1e-9)  # std and covariance: n−1 becomes 2n−1
+    for x, y in ((one.std, twice.std), (one.matrix, twice.matrix)):
+        assert (x is None and y is None) or np.allclose(x, y, rtol=1e-2, atol=1e-6)
+    both = pooled_content_side(st.method, st.backend, st.weights, [(fa, "none"), (fb, "none")], 0)
+    c = fa.shape[2]
+    stitched = np.concatenate([fa.reshape(-1, 1, c), fb.reshape(-1, 1, c)])
+    mean, std = channel_moments(stitched)
+    assert np.allclose(both.mean, mean, rtol=1e-9) and np.allclose(both.std, std, rtol=1e-9)
+    if method.startswith("wct"):
+        assert np.allclose(channel_covariance([fa, fb], mean), channel_covariance(stitched, mean), rtol=1e-9)
+    pooled = st.pooled_content(iter([a, b]), Settings())
+    assert np.allclose(pooled.mean, both.mean, rtol=1e-6)
+    side = st.style(_photo(80, 80, seed=5))
+    alone = st.run(a, [side], Settings())
+    shared = st.run(a, [side], Settings(), content=pooled)
+    assert np.abs(alone - shared).mean() > 1e-3  # b's statistics took part

@@ -104,31 +104,38 @@ def _row_bands(feats: np.ndarray):
     return bands(h, w * c * 8)
 
 
-def channel_moments(feats: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and unbiased std of an (H, W, C) array, read in row bands."""
-    h, w, c = feats.shape
-    s1 = s2 = None
-    for a, b in _row_bands(feats):
-        band = float64_rows(feats[a:b])
-        s1, s2 = _add(s1, band.sum(0)), _add(s2, (band * band).sum(0))
-        release(feats)
-    s1, s2 = to_host(s1), to_host(s2)
-    n = h * w
+def _sums(maps: list) -> tuple[int, np.ndarray, np.ndarray]:
+    """(positions, Σf, Σf²) per channel over (H, W, C) maps, read in row bands: sums add
+    up exactly across tiles, and across images as well."""
+    n, s1, s2 = 0, None, None
+    for feats in maps:
+        for a, b in _row_bands(feats):
+            band = float64_rows(feats[a:b])
+            s1, s2 = _add(s1, band.sum(0)), _add(s2, (band * band).sum(0))
+            release(feats)
+        n += feats.shape[0] * feats.shape[1]
+    return n, to_host(s1), to_host(s2)
+
+
+def channel_moments(feats) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and unbiased std of an (H, W, C) array, or pooled over a list of
+    them (the statistics of the maps side by side)."""
+    n, s1, s2 = _sums(feats if isinstance(feats, list) else [feats])
     mean = s1 / n
     var = np.maximum(s2 - n * mean * mean, 0) / max(n - 1, 1)
     return mean, np.sqrt(var + EPS)
 
 
-def channel_covariance(feats: np.ndarray, mean: np.ndarray) -> np.ndarray:
-    """(C, C) covariance of an (H, W, C) array around `mean`, summed in row bands
-    (a Gram adds up exactly, so a memory-mapped map is read once, band by band)."""
-    h, w, c = feats.shape
-    gram = None
-    for a, b in _row_bands(feats):
-        gram = _add(gram, _gram(feats[a:b]))
-        release(feats)
+def channel_covariance(feats, mean: np.ndarray) -> np.ndarray:
+    """(C, C) covariance around `mean` of an (H, W, C) array or of a list of them, summed
+    in row bands (a Gram adds up exactly, so a memory-mapped map is read once)."""
+    gram, n = None, 0
+    for f in feats if isinstance(feats, list) else [feats]:
+        for a, b in _row_bands(f):
+            gram = _add(gram, _gram(f[a:b]))
+            release(f)
+        n += f.shape[0] * f.shape[1]
     gram = to_host(gram)
-    n = h * w
     return (gram - n * np.outer(mean, mean)) / max(n - 1, 1)
 
 
@@ -160,6 +167,15 @@ def average_content(sides: list[ContentSide]) -> ContentSide:
 def content_side(method: Method, backend, weights: dict, feats: np.ndarray,
                  wrap: str, tile: int) -> ContentSide:
     """Global content statistics over the whole feature map, tile by tile where needed."""
+    return pooled_content_side(method, backend, weights, [(feats, wrap)], tile)
+
+
+def pooled_content_side(method: Method, backend, weights: dict, maps: list[tuple[np.ndarray, str]],
+                        tile: int) -> ContentSide:
+    """Content statistics of several feature maps (each with its own wrap mode) as if they
+    lay side by side: the sums of every map, one mean, one transformation for all. The
+    tiles of one image pool the same way, which is why they cannot shift colour."""
+    feats = [f for f, _ in maps]
     mean, std = channel_moments(feats)
     if method.kind == "wct":
         return ContentSide(mean, std, _matrix_power(channel_covariance(feats, mean), -0.5))
@@ -167,14 +183,16 @@ def content_side(method: Method, backend, weights: dict, feats: np.ndarray,
         return ContentSide(mean, std, None)
     net = Net.of(method.transform, "cnet")
     part = net.part
-    gram = None
-    for win in tiling.windows(feats.shape[:2], tile, part.halo(), WRAPS[wrap]):
-        src = win.read(feats)
-        x = float32(src)
-        x = x - like(mean, x)  # not in place: a read may be a view
-        gram = _add(gram, _gram(win.core(backend.run(net, x, wrap))))
-        release(feats, src.nbytes)  # what was read of the map, in its own type
-    gram = to_host(gram) / (feats.shape[0] * feats.shape[1])
+    gram, n = None, 0
+    for f, wrap in maps:
+        for win in tiling.windows(f.shape[:2], tile, part.halo(), WRAPS[wrap]):
+            src = win.read(f)
+            x = float32(src)
+            x = x - like(mean, x)  # not in place: a read may be a view
+            gram = _add(gram, _gram(win.core(backend.run(net, x, wrap))))
+            release(f, src.nbytes)  # what was read of the map, in its own type
+        n += f.shape[0] * f.shape[1]
+    gram = to_host(gram) / n
     matrix = _dense(weights[method.transform], "cnet.fc", gram.reshape(-1)).reshape(MATRIX, MATRIX)
     return ContentSide(mean, std, matrix)
 

@@ -29,7 +29,8 @@ from core.nets import weights
 from core.mem.buffers import buffer, fast_cast, release
 from core.nets.architecture import WRAPS, Net
 from core.errors import BrushworkError, Cancelled, SettingError
-from core.engine.methods import METHODS, PREFERENCE, ContentSide, StyleSide, Transform, content_side, style_side
+from core.engine.methods import (METHODS, PREFERENCE, ContentSide, StyleSide, Transform, content_side,
+                                 pooled_content_side, style_side)
 from core.engine.resample import resize
 from core.engine.tileable import detect_wrap
 
@@ -176,13 +177,31 @@ class Stylizer:
         Averaged over a few frames (`methods.average_content`) and passed to `run` for
         every frame, they give a whole sequence one transformation: no frame-to-frame
         drift of colour or stroke placement from statistics that wobble."""
-        check_content(rgb, "content")
-        if settings.wrap == "auto":
-            settings = replace(settings, wrap=detect_wrap(rgb))
-        size = processing_size(*rgb.shape[:2], settings.style_scale, settings.wrap, self.method.stride)
-        feats = self._encode(resize(rgb, size, settings.wrap), settings, _Stage(None, None))
-        return content_side(self.method, self.backend, self.weights, feats,
-                            settings.wrap, settings.tile // self.method.stride)
+        return self.pooled_content([rgb], settings)
+
+    @_casting
+    def pooled_content(self, images, settings: Settings, progress: Progress | None = None,
+                       cancel: Callable[[], bool] | None = None) -> ContentSide:
+        """The content statistics of several images as one (the tiles of a UDIM set, the
+        base colours of a scene's materials): each encoded at its own size and wrap
+        ("auto" decided per image), the sums pooled by position as if the maps lay side
+        by side. Passed to `run` for each image, it gives them one transformation, so a
+        wall and the door in it take the same palette. `images`: (H, W, 3) sRGB arrays,
+        best a generator (one picture in memory at a time; the feature maps are kept
+        until the statistics are done, memory-mapped when large)."""
+        maps = []
+        stage = _Stage(progress, cancel, name="statistics")
+        for rgb in images:
+            check_content(rgb, "content")
+            wrap = detect_wrap(rgb) if settings.wrap == "auto" else settings.wrap
+            each = replace(settings, wrap=wrap)
+            size = processing_size(*rgb.shape[:2], settings.style_scale, wrap, self.method.stride)
+            maps.append((self._encode(resize(rgb, size, wrap), each, _Stage(None, None)), wrap))
+            stage(0.9 * (1 - 1 / (len(maps) + 1)))  # the count is unknown ahead: approach 0.9
+        side = pooled_content_side(self.method, self.backend, self.weights, maps,
+                                   settings.tile // self.method.stride)
+        stage(1.0)
+        return side
 
     @_casting
     def run(self, rgb: np.ndarray, styles: list[StyleSide], settings: Settings,
