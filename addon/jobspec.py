@@ -18,11 +18,12 @@ from .properties import DEVICES, METHODS, WRAPS, style_path
 FilePath = str | os.PathLike   # a file or folder; specs hold plain strings
 
 
-def engine(settings) -> dict:
-    """How every job paints: after which style and method, how strongly, at what stroke
-    size, in tiles of what size, on what device. Without a "method" the engine takes its
-    best trained one (the menu's Best available)."""
-    spec = {"strength": settings.strength, "preserve_color": settings.preserve_color,
+def engine(settings, strength: float | None = None) -> dict:
+    """How every job paints: after which style and method, how strongly (the panel's
+    Strength unless given: Apply Strength), at what stroke size, in tiles of what size, on
+    what device. Without a "method" the engine takes its best trained one (the menu's Best
+    available)."""
+    spec = {"strength": settings.strength if strength is None else strength, "preserve_color": settings.preserve_color,
             "style_scale": settings.style_scale, "tile": settings.tile, "device": DEVICES[settings.device],
             "styles": [style_path(settings)]}
     if METHODS[settings.method]:
@@ -30,16 +31,17 @@ def engine(settings) -> dict:
     return spec
 
 
-def _image(settings, content: FilePath, output: FilePath, **kind) -> dict:
+def _image(settings, content: FilePath, output: FilePath, strength: float | None = None, **kind) -> dict:
     """One image in, one new image out. Every image the add-on sends is colour (a Base
     Color map, a render, a panorama), so `force_color` overrules the engine's guess from
     the file name ("rough_stone.png" would pass for a data map)."""
-    return {"content": str(content), "output": str(output), **kind, "force_color": True, **engine(settings)}
+    return {"content": str(content), "output": str(output), **kind, "force_color": True,
+            **engine(settings, strength)}
 
 
-def texture(settings, content: FilePath, output: FilePath) -> dict:
+def texture(settings, content: FilePath, output: FilePath, strength: float | None = None) -> dict:
     """A Base Color image: kept tileable as the panel's Tileable says."""
-    return _image(settings, content, output, wrap=WRAPS[settings.tileable])
+    return _image(settings, content, output, strength, wrap=WRAPS[settings.tileable])
 
 
 def render_still(settings, content: FilePath, output: FilePath, overwrite: bool = False) -> dict:

@@ -2,7 +2,7 @@
 draw for both), and a short one in the Video Sequencer's sidebar for movie strips."""
 import bpy
 
-from . import gallery, previews, sequencer
+from . import gallery, materials, previews, sequencer
 from .operators import movie, renders, textures
 
 
@@ -21,6 +21,20 @@ def draw_style(col, settings) -> None:
     icon = previews.icon_id(settings.style_image)
     if icon:
         col.template_icon(icon_value=icon, scale=6.0)
+
+
+def draw_before_after(col, context) -> None:
+    """The active material's before/after slider, once it holds a stylized texture."""
+    mat = context.object.active_material if context.object else None
+    if not materials.mixes(mat):
+        return
+    box = col.box().column(align=True)
+    box.prop(mat, "brushwork_mix", slider=True)
+    box.label(text="The slider mixes pixels, live;")
+    box.label(text="Strength re-paints in feature space:")
+    op = box.operator(textures.BRUSHWORK_OT_stylize_texture.bl_idname, icon="BRUSH_DATA",
+                      text=f"Apply Strength {mat.brushwork_mix * (materials.painted_strength(mat) or 1):.2f}")
+    op.apply_strength = True
 
 
 def draw(layout, context) -> None:
@@ -48,6 +62,7 @@ def draw(layout, context) -> None:
         row = col.row(align=True)
         row.scale_y = 1.4
         row.operator(textures.BRUSHWORK_OT_stylize_texture.bl_idname, icon="BRUSH_DATA")
+        draw_before_after(col, context)
         col.operator(textures.BRUSHWORK_OT_revert_texture.bl_idname, icon="LOOP_BACK")
         col.separator()
         col.label(text="Renders")

@@ -36,10 +36,11 @@ class Plan:
     skipped: list[str]              # one line per image left alone, and why
 
 
-def make(context, settings, temp_dir: Path) -> Plan:
+def make(context, settings, temp_dir: Path, strength: float | None = None) -> Plan:
     """Plan the jobs for the active material (or the selected objects' materials).
 
     `temp_dir` is the run's own folder, removed when it ends: copies of in-memory images.
+    `strength`: instead of the panel's (Apply Strength).
     """
     jobs: dict[str, Job] = {}
     skipped: list[str] = []
@@ -62,7 +63,7 @@ def make(context, settings, temp_dir: Path) -> Plan:
                 continue
             output = new_name(out_dir, image.name, Path(content).suffix, taken)
             job = Job(image.name, content, output, [(mat.name, found.node.name)])
-            job.spec = jobspec.texture(settings, content, output)
+            job.spec = jobspec.texture(settings, content, output, strength)
             jobs[image.name] = job
     return Plan(list(jobs.values()), skipped)
 

@@ -1,4 +1,5 @@
-"""Settings an artist picks (`scene.brushwork`) and the running job's state (window manager).
+"""Settings an artist picks (`scene.brushwork`), each stylized material's before/after
+slider (`material.brushwork_mix`) and the running job's state (window manager).
 
 The scene settings are saved with the .blend, so a pipeline script and the panel see
 the same values; the job state is transient and never saved. Here too: how each enum
@@ -12,7 +13,7 @@ from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, P
                        StringProperty)
 
 from ..core.engine.names import METHOD_FILES, METHOD_INFO
-from . import gallery, previews
+from . import gallery, materials, previews
 from .worker_client import PACKAGE_ROOT
 
 
@@ -191,6 +192,10 @@ class BrushworkSettings(bpy.types.PropertyGroup):
                       description="Largest piece processed at once (bounds memory); 0 = whole image")
 
 
+def _mix_changed(self, context):
+    materials.set_mix(self, self.brushwork_mix)
+
+
 class BrushworkJobState(bpy.types.PropertyGroup):
     running: BoolProperty(default=False)
     progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR")
@@ -207,10 +212,15 @@ def register():
     _register_classes()
     bpy.types.Scene.brushwork = PointerProperty(type=BrushworkSettings)
     bpy.types.WindowManager.brushwork_job = PointerProperty(type=BrushworkJobState)
+    bpy.types.Material.brushwork_mix = FloatProperty(
+        name="Before / After", default=1.0, min=0.0, max=1.0, subtype="FACTOR", update=_mix_changed,
+        description="Mixes the original texture's pixels (0) with the stylized ones (1), live in the "
+                    "viewport; Strength re-paints in feature space (Apply Strength)")
 
 
 def unregister():
     _gallery_items_kept.clear()   # their icons go with the previews
+    del bpy.types.Material.brushwork_mix
     del bpy.types.WindowManager.brushwork_job
     del bpy.types.Scene.brushwork
     _unregister_classes()

@@ -53,10 +53,12 @@ report(info)
 ''', tmp_path)
     r = {k: sorted(map(tuple, v)) if k in ("before", "after", "reverted") else v
          for k, v in proc.result.items()}
-    # Base Color now comes from the new node, through the same Hue/Saturation node.
-    changed = sorted(set(r["before"]) ^ set(r["after"]))
-    assert changed == [("Image Texture", "Hue/Saturation/Value", "Color"),
-                       ("Image Texture (Brushwork)", "Hue/Saturation/Value", "Color")]
+    # Base Color now comes from a before/after Mix of the original (A) and the new node (B),
+    # through the same Hue/Saturation node.
+    mix = "Image Texture (Brushwork mix)"
+    assert set(r["before"]) ^ set(r["after"]) == {
+        ("Image Texture", "Hue/Saturation/Value", "Color"), ("Image Texture", mix, "A_Color"),
+        ("Image Texture (Brushwork)", mix, "B_Color"), (mix, "Hue/Saturation/Value", "Color")}
     # The data maps are untouched: same links, no stylized copies.
     assert ("Image Texture.001", "Principled BSDF", "Roughness") in r["after"]
     assert ("Image Texture.002", "Normal Map", "Color") in r["after"]
@@ -90,10 +92,11 @@ bpy.context.scene.brushwork.pack = True
 bpy.ops.brushwork.stylize_texture()
 ours = [n for n in nt.nodes if n.get("brushwork_original")]
 report({"ours": [n.image.name for n in ours], "feeds": [l.to_node.name for l in ours[0].outputs["Color"].links],
+        "mixes": [n.name for n in nt.nodes if n.get("brushwork_mix")],
         "packed": [i.name for i in bpy.data.images if i.packed_file]})
 ''', tmp_path)
-    assert proc.result == {"ours": ["wood_basecolor.png.stylized.001"], "feeds": ["Hue/Saturation/Value"],
-                           "packed": ["wood_basecolor.png.stylized.001"]}
+    assert proc.result == {"ours": ["wood_basecolor.png.stylized.001"], "feeds": ["Image Texture (Brushwork mix)"],
+                           "mixes": ["Image Texture (Brushwork mix)"], "packed": ["wood_basecolor.png.stylized.001"]}
     assert sorted(p.name for p in (tmp_path / "stylized").iterdir()) == [
         "wood_basecolor.stylized.001.png", "wood_basecolor.stylized.png"]
 
@@ -238,7 +241,7 @@ report({"source": grid.source, "path": grid.filepath, "size": list(new.size),
 ''', tmp_path)
     r = proc.result
     assert r["source"] == "GENERATED" and r["path"] == ""
-    assert r["size"] == [128, 128] and r["feeds"] == ["Image Texture (Brushwork)"]
+    assert r["size"] == [128, 128] and r["feeds"] == ["Image Texture (Brushwork mix)"]
     assert Path(r["file"]) == tmp_path / "stylized" / "Grid.stylized.png"
     temp = Path(tempfile.gettempdir())
     assert not list(temp.glob("brushwork*/**/Grid.source.png"))  # the copy went with the run

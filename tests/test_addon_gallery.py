@@ -83,3 +83,48 @@ report(out)
         assert Path(style).name == f"{painting}.jpg" and "gallery" in Path(style).parts
     source = read_image(str(DATA / "wood_basecolor.png")).color
     assert np.abs(read_image(r["manet-sea-view"][0]).color - source).mean() > 0.05
+
+
+def test_the_before_after_slider_mixes_live_and_apply_strength_repaints(tmp_path):
+    proc = run_in_blender(scene(tmp_path) + '''
+import sys
+driving = sys.modules[ADDON_MODULE + ".addon.driving"]
+Worker = sys.modules[ADDON_MODULE + ".addon.worker_client"].Worker
+before = links()
+assert bpy.ops.brushwork.stylize_texture() == {"FINISHED"}
+mix = nt.nodes["Image Texture (Brushwork mix)"]
+out = {"after": links(), "slider": mat.brushwork_mix, "factor": mix.inputs["Factor"].default_value}
+started = []                                  # any worker started from here on
+init = Worker.__init__
+Worker.__init__ = lambda self, *a, **k: (started.append(1), init(self, *a, **k))[1]
+mat.brushwork_mix = 0.4                       # the slider: pixels mixed at once, no job
+out["mixed"] = [round(mix.inputs["Factor"].default_value, 6), len(started), driving.is_running()]
+out["files"] = sorted(p.name for p in (Path(TMP) / "stylized").iterdir())
+settings.strength = 0.5                       # Apply Strength: 0.4 of a result painted at 1.0
+assert bpy.ops.brushwork.stylize_texture(apply_strength=True) == {"FINISHED"}
+ours = [n for n in nt.nodes if n.get("brushwork_original")]
+out["applied"] = {"strength": round(settings.strength, 6), "painted": [round(n["brushwork_strength"], 6) for n in ours],
+                  "slider": mat.brushwork_mix, "factor": mix.inputs["Factor"].default_value,
+                  "workers": len(started), "mixes": [n.name for n in nt.nodes if n.get("brushwork_mix")]}
+assert bpy.ops.brushwork.revert_texture() == {"FINISHED"}
+out["reverted"] = links() == before
+out["left"] = [n.name for n in nt.nodes if "Brushwork" in n.name]
+try:                                          # nothing stylized now: nothing to apply
+    bpy.ops.brushwork.stylize_texture(apply_strength=True)
+except RuntimeError as e:
+    out["nothing"] = str(e)
+report(out)
+''', tmp_path)
+    r = proc.result
+    assert r["slider"] == 1.0 and r["factor"] == 1.0
+    assert r["mixed"] == [0.4, 0, False] and r["files"] == ["wood_basecolor.stylized.png"]
+    a = r["applied"]
+    assert a["strength"] == 0.4 and a["painted"] == [0.4] and a["workers"] == 1
+    assert a["slider"] == 1.0 and a["factor"] == 1.0 and a["mixes"] == ["Image Texture (Brushwork mix)"]
+    assert r["reverted"] and r["left"] == []
+    assert "Nothing to apply" in r["nothing"]
+    # The two results differ as strengths do: 0.4 keeps more of the original texture.
+    source = read_image(str(DATA / "wood_basecolor.png")).color
+    full, applied = (read_image(str(tmp_path / "stylized" / n)).color
+                     for n in ("wood_basecolor.stylized.png", "wood_basecolor.stylized.001.png"))
+    assert np.abs(applied - source).mean() < np.abs(full - source).mean()

@@ -1,10 +1,12 @@
-"""Stylize Texture, Revert Texture and Cancel.
+"""Stylize Texture (and Apply Strength), Revert Texture and Cancel.
 
 Stylize plans one worker job per Base Color image, runs them one after another in a
 child process (polled from a timer with the UI live; blocking in background mode,
 where timers and modal operators never run), and only when every job has succeeded
 loads the new images and relinks the materials, in one undo step. An error or a
 cancel deletes what this run wrote, so the materials and folders stay as they were.
+Apply Strength is Stylize again at the strength the material's before/after slider
+shows, so the look dialled in by mixing pixels is painted for real, in feature space.
 Cancel stops whichever Brushwork job is running (they share the panel's progress bar).
 """
 from __future__ import annotations
@@ -14,6 +16,7 @@ import tempfile
 from pathlib import Path
 
 import bpy
+from bpy.props import BoolProperty
 
 from .. import materials, plan, preferences
 from ..driving import DrivenOperator, JobError, is_running, request_cancel, wait_for
@@ -24,11 +27,11 @@ from ..worker_client import Worker
 class _Run:
     """One Stylize: its plan, the job being worked on, and what it has written so far."""
 
-    def __init__(self, context, settings):
-        self.settings = settings
+    def __init__(self, context, settings, strength: float | None = None):
+        self.settings, self.strength = settings, strength   # strength: None is the panel's
         self.style = style_path(settings)
         self.work_dir = Path(tempfile.mkdtemp(prefix="brushwork-"))
-        self.plan = plan.make(context, settings, self.work_dir)
+        self.plan = plan.make(context, settings, self.work_dir, strength)
         self.python = preferences.python_setup(context)
         self.worker, self.written, self.made_dirs, self.complete = None, [], [], False
         self.backend = ""  # what ran the networks, as the worker reports it
@@ -60,8 +63,10 @@ class _Run:
             self.made_dirs.extend(missing)   # deepest first: removed in this order on failure
 
     def apply(self) -> list[str]:
-        """Load the results and relink every use; returns the new image names."""
+        """Load the results and relink every use, each material's before/after slider at
+        the full result; returns the new image names."""
         names = []
+        strength = self.settings.strength if self.strength is None else self.strength
         for job in self.plan.jobs:
             original = bpy.data.images[job.image]
             image = bpy.data.images.load(job.output, check_existing=False)
@@ -75,7 +80,8 @@ class _Run:
                 mat = bpy.data.materials[mat_name]
                 for found in materials.base_color_images(mat):
                     if found.node.name == node_name:
-                        materials.use_stylized(found, image, self.style)
+                        materials.use_stylized(found, image, self.style, strength)
+                mat.brushwork_mix = 1.0
         return names
 
     def discard(self) -> None:
@@ -98,15 +104,34 @@ class BRUSHWORK_OT_stylize_texture(DrivenOperator, bpy.types.Operator):
     bl_label = "Stylize Texture"
     bl_options = {"REGISTER", "UNDO"}
 
+    apply_strength: BoolProperty(
+        name="Apply Strength", options={"SKIP_SAVE"},
+        description="Paint at the strength the active material's before/after slider shows")
+
+    @classmethod
+    def description(cls, context, properties):
+        if properties.apply_strength:
+            return ("Paint again at the strength the before/after slider shows (the slider mixes "
+                    "pixels; Strength re-paints in feature space)")
+        return cls.__doc__
+
     def execute(self, context):
         settings = context.scene.brushwork
         problem = check_settings(settings)
         if not problem and not materials.materials_of(context, settings.selected_objects):
             problem = "No material: select an object with a material"
+        strength = None
+        if not problem and self.apply_strength:
+            active = materials.materials_of(context, False)
+            painted = materials.painted_strength(active[0]) if active else None
+            if painted is None or not materials.mixes(active[0]):
+                problem = "Nothing to apply: stylize this material's texture first"
+            else:
+                strength = round(active[0].brushwork_mix * painted, 3)
         if problem:
             self.report({"ERROR"}, problem)
             return {"CANCELLED"}
-        self.run = _Run(context, settings)
+        self.run = _Run(context, settings, strength)
         for line in self.run.plan.skipped:
             self.report({"WARNING"}, f"Skipped {line}")
         if not self.run.plan.jobs:
@@ -118,6 +143,8 @@ class BRUSHWORK_OT_stylize_texture(DrivenOperator, bpy.types.Operator):
 
     def finished(self, context):
         names = self.run.apply()
+        if self.run.strength is not None:
+            self.run.settings.strength = self.run.strength   # the panel shows what was painted
         where = Path(self.run.written[0]).parent
         engine = {"onnx": "onnxruntime", "torch": "PyTorch"}.get(self.run.backend, self.run.backend)
         self.report({"INFO"}, f"Stylized {len(names)} image(s): {', '.join(names)} (files in {where}; "
