@@ -43,8 +43,14 @@ def _parser() -> argparse.ArgumentParser:
                 "360° panoramas after a painting.")
     sub = p.add_subparsers(dest="command", required=True)
     p.commands = sub.choices  # command → its parser, to name flags in errors
-    s = _job_command(sub, "stylize", "paint an image after one or more style images",
-                     "content", "image to stylize (PNG, JPEG, TIFF, EXR)", "new image to write (never an input)")
+    s = _job_command(sub, "stylize", "paint an image after one or more style images; with --style, "
+                     "several images with one look", "content", "image to stylize (PNG, JPEG, TIFF, EXR)",
+                     "new image to write (never an input); with several contents, a folder", styles="*")
+    s.add_argument("--style", action="append", metavar="STYLE",
+                   help="the style (repeat to mix): then every positional image is a content, painted "
+                        "with one transformation from their pooled statistics into the -o folder, same names")
+    s.add_argument("--separate", action="store_true",
+                   help="with several contents: each image its own statistics, not one look for all")
     _engine_options(s, overwrite="replace OUTPUT if it exists")
     s.add_argument("--wrap", default="none", choices=[*WRAPS, "auto"],
                    help="x: 360° panorama seam; both: tileable texture stays tileable; "
@@ -101,11 +107,11 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
-def _job_command(sub, name: str, text: str, source: str, source_help: str, output_help: str):
+def _job_command(sub, name: str, text: str, source: str, source_help: str, output_help: str, styles="+"):
     """A subcommand that paints `source` after style images into `-o OUTPUT`."""
     c = sub.add_parser(name, help=text)
     c.add_argument(source, help=source_help)
-    c.add_argument("styles", nargs="+", metavar="STYLE",
+    c.add_argument("styles", nargs=styles, metavar="STYLE",
                    help="style image(s) or gallery ids (see `gallery`); several are mixed")
     c.add_argument("-o", "--output", required=True, help=output_help)
     return c
@@ -263,11 +269,39 @@ def _engine(args) -> dict:
 
 def _stylize(args, bar) -> str:
     from core.jobs import image
+    if args.style:
+        return _stylize_set(args, bar)
     job = image.Job(content=args.content, output=args.output, **_engine(args), force_color=args.force_color,
                     depth=args.depth, focus=args.focus, falloff=args.falloff, depth_side=args.depth_side,
                     far_scale=args.far_scale, hdr=args.hdr)
     result = image.run(job, bar)
     return f"{result.output} ({result.width}×{result.height}, {result.seconds:.1f} s)"
+
+
+def _stylize_set(args, bar) -> str:
+    """`stylize A.png B.png … --style S -o DIR`: one look for all (core/jobs/image_set.py)."""
+    from core.jobs import image_set
+    contents = [args.content, *args.styles]
+    if args.depth:
+        raise BrushworkError("--depth paints one image at two stroke sizes; give one content with it")
+    out = Path(args.output)
+    if out.exists() and not out.is_dir():
+        raise BrushworkError(f"{args.output}: with several contents -o names a folder, and this is a file")
+    if not out.parent.is_dir():
+        raise BrushworkError(f"{args.output}: folder {out.parent} does not exist")
+    engine = dict(_engine(args), styles=args.style)
+    job = image_set.ImageSetJob(contents=contents, outputs=[str(out / Path(c).name) for c in contents],
+                                pooled=not args.separate, force_color=args.force_color, hdr=args.hdr, **engine)
+    made = not out.exists()
+    out.mkdir(exist_ok=True)
+    try:
+        r = image_set.run(job, bar)
+    except BaseException:
+        if made and not any(out.iterdir()):
+            out.rmdir()  # a folder this run made and left empty goes with it
+        raise
+    look = "one look (pooled statistics)" if r.pooled else "each its own statistics"
+    return f"{out}: {len(r.outputs)} images, {look}, {r.seconds:.1f} s"
 
 
 def _panorama(args, bar) -> str:

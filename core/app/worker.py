@@ -1,8 +1,9 @@
 """`python -m core worker`: one JSON job spec on stdin, JSON lines on stdout.
 
 A spec with "frames" (a folder) is a frame sequence (core/jobs/frames.py's FramesJob fields);
-one with "movie" (a video file) is core/jobs/movie.py's VideoJob; otherwise one image
-(core/jobs/image.py's Job fields). Every job takes the engine options of
+one with "movie" (a video file) is core/jobs/movie.py's VideoJob; one with "contents" and
+"outputs" (lists) paints several images with one look (core/jobs/image_set.py); otherwise
+one image (core/jobs/image.py's Job fields). Every job takes the engine options of
 core/jobs/spec.py's EngineOptions, "backend" included.
 
 The add-on runs this as a child process so Blender never freezes and a crash in torch
@@ -27,7 +28,7 @@ EXIT = {"ok": 0, "error": 2, "cancelled": 130}
 # The field that tells a spec's job type → the module that runs it and its job class;
 # each result's fields (less timings) are the result line's.
 JOBS = {"frames": ("core.jobs.frames", "FramesJob"), "movie": ("core.jobs.movie", "VideoJob"),
-        "content": ("core.jobs.image", "Job")}
+        "contents": ("core.jobs.image_set", "ImageSetJob"), "content": ("core.jobs.image", "Job")}
 
 
 def main(stdin=None, stdout=None) -> int:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.engine.methods import ContentSide
 from core.engine.stylizer import Progress, Settings, Stylizer, check_content, check_style, part
 from core.engine.tileable import detect_wrap
 from core.errors import BrushworkError, SettingError
@@ -59,41 +60,21 @@ def check_paths(job: Job) -> Path:
 
 
 def run(job: Job, progress: Progress | None = None, cancel=None,
-        stylizer: Stylizer | None = None) -> Result:
+        stylizer: Stylizer | None = None, content: ContentSide | None = None) -> Result:
     """Run a job; raises BrushworkError for bad input, Cancelled if asked to stop.
 
     Every check that needs no network (options, files, styles, alpha vs. JPEG) comes
     before the networks load; `cancel` is also asked before loading and before writing,
-    so a cancelled job never leaves an output.
+    so a cancelled job never leaves an output. `stylizer` and `content` (statistics
+    pooled over several images) come from a job that paints a set (core/jobs/image_set.py).
     """
     t0 = time.perf_counter()
     job.check_engine()
     depth.check_settings(job.focus, job.falloff, job.far_scale, job.depth_side)  # before anything is read
     out_path = check_paths(job)
     timings, t = {}, time.perf_counter()
-    content = read_image(job.content)
-    keep = _Layout.of(content)
-    if content.linear and _hdr(job) == "tonemap":
-        rgb, keep.exposure = colour.tonemap(content.color)
-        keep.peak = float(content.color.max())
-    else:
-        rgb = colour.to_working(content.color, content.linear)
-    del content  # the decoded file is image-sized; only its layout and alpha are needed
-    check_content(rgb, job.content)
+    rgb, keep = read_content(job, out_path)
     h, w = rgb.shape[:2]
-    if job.panorama:
-        panorama.check_equirect(h, w, job.content)
-    if keep.alpha is not None and out_path.suffix.lower() in (".jpg", ".jpeg"):
-        seen = int((keep.alpha < 1).sum())
-        if seen:
-            raise BrushworkError(f"{job.output}: JPEG cannot hold transparency, and {job.content} has "
-                                 f"{seen} pixel(s) that are not opaque; to keep them save as PNG, TIFF or EXR")
-        keep.alpha = None  # opaque everywhere: the alpha carries nothing, and JPEG has no place for it
-    reason = data_map_reason(job.content, rgb)
-    if reason and not job.force_color:
-        raise BrushworkError(f"{job.content}: looks like a data map ({reason}); normal, roughness and height "
-                             "maps are data, not colour. Stylize it anyway with force color if it is a colour image",
-                             "force_color")
     styles_rgb = [load_style(p) for p in job.styles]
     for s, name in zip(styles_rgb, job.styles):
         check_style(s, name)
@@ -111,9 +92,9 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     if job.depth:
         result = _depth_aware(job, stylizer, rgb, sides, settings, progress, cancel)
     elif job.panorama and job.poles:
-        result = panorama.paint(stylizer, rgb, sides, settings, progress, cancel)
+        result = panorama.paint(stylizer, rgb, sides, settings, progress, cancel, content=content)
     else:
-        result = stylizer.run(rgb, sides, settings, progress, cancel)
+        result = stylizer.run(rgb, sides, settings, progress, cancel, content=content)
     result = job.keep_colour(result, rgb)
     del rgb  # image-sized, and not needed to write
     timings["stylize"], t = time.perf_counter() - t, time.perf_counter()
@@ -125,6 +106,34 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
         progress(1.0, "done")
     return Result(str(out_path), w, h, time.perf_counter() - t0, stylizer.untrained, settings.wrap,
                   stylizer.backend.name, timings)
+
+
+def read_content(job: Job, out_path: Path) -> tuple[np.ndarray, "_Layout"]:
+    """The content in the working space and what the result keeps of it, every check
+    that needs only the file made: size, 2:1 for panoramas, alpha vs. JPEG, data maps."""
+    content = read_image(job.content)
+    keep = _Layout.of(content)
+    if content.linear and _hdr(job) == "tonemap":
+        rgb, keep.exposure = colour.tonemap(content.color)
+        keep.peak = float(content.color.max())
+    else:
+        rgb = colour.to_working(content.color, content.linear)
+    del content  # the decoded file is image-sized; only its layout and alpha are needed
+    check_content(rgb, job.content)
+    if job.panorama:
+        panorama.check_equirect(*rgb.shape[:2], job.content)
+    if keep.alpha is not None and out_path.suffix.lower() in (".jpg", ".jpeg"):
+        seen = int((keep.alpha < 1).sum())
+        if seen:
+            raise BrushworkError(f"{job.output}: JPEG cannot hold transparency, and {job.content} has "
+                                 f"{seen} pixel(s) that are not opaque; to keep them save as PNG, TIFF or EXR")
+        keep.alpha = None  # opaque everywhere: the alpha carries nothing, and JPEG has no place for it
+    reason = data_map_reason(job.content, rgb)
+    if reason and not job.force_color:
+        raise BrushworkError(f"{job.content}: looks like a data map ({reason}); normal, roughness and height "
+                             "maps are data, not colour. Stylize it anyway with force color if it is a colour image",
+                             "force_color")
+    return rgb, keep
 
 
 def _depth_aware(job: Job, stylizer: Stylizer, rgb, sides, settings: Settings, progress, cancel):

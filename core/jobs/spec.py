@@ -133,6 +133,10 @@ SCHEMA = {  # field → (test, what the message asks for): every job's fields, s
     "depth_side": (lambda v: isinstance(v, str), "both, far or near"),
     "far_scale": (_is_number, "a number"),
     "panorama": (lambda v: isinstance(v, bool), "true or false"),
+    # several images, one look (core/jobs/image_set.py)
+    "contents": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of path strings"),
+    "outputs": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of path strings"),
+    "pooled": (lambda v: isinstance(v, bool), "true or false"),
     "poles": (lambda v: isinstance(v, bool), "true or false"),
     "hdr": (lambda v: v in HDR_MODES, "auto, clip or tonemap"),
 }

@@ -1,0 +1,77 @@
+"""Several images painted with one look: the tiles of a UDIM set, or the base colours of
+a scene's materials.
+
+Painted one by one, a brick wall and the wooden door in it each get a transformation
+from their own statistics: two palettes of the same painting. Here the content
+statistics of all the images are pooled by position (as the tiles of one image already
+are: core/engine/stylizer.py's `pooled_content`), one transformation is built, and each
+image is painted with it and written like an image job's result (core/jobs/image.py):
+same layout, bit depth and alpha, atomically, never over anything unless asked.
+`pooled=False` keeps each image's own statistics.
+"""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from core.engine.stylizer import Progress, part
+from core.errors import BrushworkError
+from core.jobs import image
+from core.jobs.spec import EngineOptions, check_cancel
+
+
+@dataclass(kw_only=True)
+class ImageSetJob(EngineOptions):
+    contents: list[str]
+    outputs: list[str]             # one new file per content, in the same order
+    pooled: bool = True            # one transformation for all (False: each its own statistics)
+    force_color: bool = False
+    hdr: str = "auto"
+
+
+@dataclass
+class ImageSetResult:
+    outputs: list[str]
+    seconds: float
+    pooled: bool
+    untrained: list[str] = field(default_factory=list)
+    wraps: list[str] = field(default_factory=list)   # per image, "auto" resolved
+    backend: str = ""
+
+
+def _image_job(job: ImageSetJob, content: str, output: str) -> image.Job:
+    shared = {f.name: getattr(job, f.name) for f in fields(EngineOptions)}
+    return image.Job(content=content, output=output, force_color=job.force_color, hdr=job.hdr, **shared)
+
+
+def run(job: ImageSetJob, progress: Progress | None = None, cancel=None) -> ImageSetResult:
+    """Check every input and output first, pool the statistics, then paint each image."""
+    t0 = time.perf_counter()
+    job.check_engine()
+    if not job.contents:
+        raise BrushworkError("no content image given")
+    if len(job.outputs) != len(job.contents):
+        raise BrushworkError(f"{len(job.contents)} content image(s) but {len(job.outputs)} output(s); "
+                             "give one output per content image")
+    resolved = [Path(o).resolve() for o in job.outputs]
+    if len(set(resolved)) != len(resolved):
+        raise BrushworkError("two content images would be written to the same output")
+    each = [_image_job(job, c, o) for c, o in zip(job.contents, job.outputs)]
+    paths = [image.check_paths(j) for j in each]
+    stylizer = job.stylizer()
+    content = None
+    if job.pooled and len(each) > 1:
+        pictures = (image.read_content(j, p)[0] for j, p in zip(each, paths))  # one in memory at a time
+        content = stylizer.pooled_content(pictures, job.settings, part(progress, 0.0, 0.2), cancel)
+    start = 0.2 if content is not None else 0.0
+    results = []
+    for i, j in enumerate(each):
+        check_cancel(cancel)
+        span = (1 - start) / len(each)
+        results.append(image.run(j, part(progress, start + i * span, start + (i + 1) * span,
+                                         f"image {i + 1}/{len(each)}"), cancel, stylizer, content))
+    if progress:
+        progress(1.0, "done")
+    return ImageSetResult([r.output for r in results], time.perf_counter() - t0, content is not None,
+                          stylizer.untrained, [r.wrap for r in results], stylizer.backend.name)
