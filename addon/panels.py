@@ -3,7 +3,7 @@ draw for both), and a short one in the Video Sequencer's sidebar for movie strip
 import bpy
 
 from . import gallery, materials, previews, sequencer
-from .operators import movie, renders, textures
+from .operators import movie, preview, renders, textures
 
 
 def draw_style(col, settings) -> None:
@@ -37,6 +37,22 @@ def draw_before_after(col, context) -> None:
     op.apply_strength = True
 
 
+def draw_preview(col, state) -> None:
+    """The quick preview, once there is one: its picture and what it is a preview of."""
+    image = bpy.data.images.get(previews.PREVIEW_IMAGE)
+    if not state.preview or image is None:
+        return
+    box = col.box().column(align=True)
+    box.label(text=f"Preview {state.preview}", icon="HIDE_OFF")
+    icon = previews.icon_id(image.filepath)
+    if icon:
+        box.template_icon(icon_value=icon, scale=8.0)
+    box.label(text="Finer strokes at full size.")
+    row = box.row(align=True)
+    row.operator(textures.BRUSHWORK_OT_stylize_texture.bl_idname, text="Full Size", icon="BRUSH_DATA")
+    row.operator(preview.BRUSHWORK_OT_discard_preview.bl_idname, text="", icon="X")
+
+
 def draw(layout, context) -> None:
     settings = context.scene.brushwork
     state = context.window_manager.brushwork_job
@@ -62,6 +78,8 @@ def draw(layout, context) -> None:
         row = col.row(align=True)
         row.scale_y = 1.4
         row.operator(textures.BRUSHWORK_OT_stylize_texture.bl_idname, icon="BRUSH_DATA")
+        row.operator(preview.BRUSHWORK_OT_preview_texture.bl_idname, icon="HIDE_OFF")
+        draw_preview(col, state)
         draw_before_after(col, context)
         col.operator(textures.BRUSHWORK_OT_revert_texture.bl_idname, icon="LOOP_BACK")
         col.separator()

@@ -118,6 +118,29 @@ def _save_via_copy(image, path: Path) -> None:
         bpy.data.images.remove(dup)
 
 
+def downscaled(content: str, temp_dir: Path, side: int) -> tuple[str, tuple[int, int]]:
+    """A copy of the file `content` at most `side` px on its long side, in the run's
+    `temp_dir` (the file itself when it is no larger), and the file's full size."""
+    image = bpy.data.images.load(content, check_existing=False)
+    try:
+        w, h = image.size
+        if max(w, h) <= side:
+            return content, (w, h)
+        image.scale(max(1, round(w * side / max(w, h))), max(1, round(h * side / max(w, h))))
+        float_data = Path(content).suffix.lower() in FLOAT_EXTS
+        copy = temp_dir / f"{Path(content).stem}.preview{'.exr' if float_data else '.png'}"
+        image.filepath_raw, image.file_format = str(copy), "OPEN_EXR" if float_data else "PNG"
+        image.save()
+        return str(copy), (w, h)
+    finally:
+        bpy.data.images.remove(image)
+
+
+def preview_dir() -> Path:
+    """Where quick previews go: a temp folder, never beside the .blend (they are throw-away)."""
+    return Path(tempfile.gettempdir()) / "brushwork" / "preview"
+
+
 def output_dir() -> Path:
     """`stylized/` beside the .blend; for an unsaved .blend a temp folder that outlives the run."""
     if bpy.data.filepath:

@@ -1,10 +1,12 @@
-"""Thumbnails in the panel, from Blender's own preview collections (no pixels touched):
-the style file's, dropped whenever the style changes, and the gallery's, loaded once.
+"""Pictures shown to the artist: thumbnails in the panel, from Blender's own preview
+collections (no pixels touched): the style file's and the quick preview's, dropped
+whenever the style changes, and the gallery's, loaded once; and results in the Image Editor.
 
 Blender hands out icon ids only with a UI: in background mode every `icon_id` is 0,
 though the thumbnails load all the same.
 """
 import os
+from pathlib import Path
 
 import bpy
 import bpy.utils.previews
@@ -12,6 +14,7 @@ import bpy.utils.previews
 from . import gallery
 
 _collections = {"file": None, "gallery": None}
+PREVIEW_IMAGE = "Brushwork Preview"   # the quick preview's image, replaced by the next one
 
 
 def _collection(kind: str):
@@ -45,6 +48,23 @@ def forget(kind: str = "file") -> None:
     if _collections[kind] is not None:
         bpy.utils.previews.remove(_collections[kind])
         _collections[kind] = None
+
+
+def show_in_image_editor(context, image) -> None:
+    """Show `image` in the first Image Editor open, if any."""
+    for area in context.screen.areas if context.screen else []:
+        if area.type == "IMAGE_EDITOR":
+            area.spaces.active.image = image
+            return
+
+
+def drop_preview(context) -> None:
+    """Forget the quick preview (operators/preview.py): its image, its file, its line in the panel."""
+    image = bpy.data.images.get(PREVIEW_IMAGE)
+    if image is not None:
+        Path(bpy.path.abspath(image.filepath)).unlink(missing_ok=True)
+        bpy.data.images.remove(image)
+    context.window_manager.brushwork_job.preview = ""
 
 
 def register():

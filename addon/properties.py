@@ -200,6 +200,7 @@ class BrushworkJobState(bpy.types.PropertyGroup):
     running: BoolProperty(default=False)
     progress: FloatProperty(default=0.0, min=0.0, max=1.0, subtype="FACTOR")
     status: StringProperty(default="")
+    preview: StringProperty(default="")   # the quick preview shown: "<image>: 512×256 of 2048×1024"
 
 
 CLASSES = (BrushworkSettings, BrushworkJobState)

@@ -128,3 +128,39 @@ report(out)
     full, applied = (read_image(str(tmp_path / "stylized" / n)).color
                      for n in ("wood_basecolor.stylized.png", "wood_basecolor.stylized.001.png"))
     assert np.abs(applied - source).mean() < np.abs(full - source).mean()
+
+
+def test_a_quick_preview_paints_a_small_image_and_leaves_the_material_alone(tmp_path):
+    proc = run_in_blender(scene(tmp_path) + '''
+import sys
+grid = bpy.data.images.new("Grid", 2048, 1024)   # a large map (only Blender holds its pixels)
+grid.generated_type = "COLOR_GRID"
+colour.image = grid
+before, images = links(), sorted(i.name for i in bpy.data.images)
+assert bpy.ops.brushwork.preview_texture() == {"FINISHED"}
+shown = bpy.data.images["Brushwork Preview"]
+out = {"size": list(shown.size), "file": bpy.path.abspath(shown.filepath), "same_links": links() == before,
+       "images": sorted(i.name for i in bpy.data.images), "before": images,
+       "note": bpy.context.window_manager.brushwork_job.preview, "grid": [grid.source, grid.filepath]}
+labels = []
+class Layout:
+    def __getattr__(self, name):
+        return lambda *a, **k: Layout()
+    def label(self, text="", **k):
+        labels.append(text)
+    def operator(self, idname, **k):
+        labels.append(idname)
+        return type("Props", (), {})()
+sys.modules[ADDON_MODULE + ".addon.panels"].draw(Layout(), bpy.context)
+out["labels"] = labels
+assert bpy.ops.brushwork.discard_preview() == {"FINISHED"}
+out["discarded"] = ["Brushwork Preview" in bpy.data.images, Path(out["file"]).exists()]
+report(out)
+''', tmp_path)
+    r = proc.result
+    assert r["size"] == [512, 256] and r["note"] == "Grid: 512×256 of 2048×1024"
+    assert r["same_links"] and r["images"] == sorted(r["before"] + ["Brushwork Preview"])
+    assert r["grid"] == ["GENERATED", ""]
+    assert "Preview Grid: 512×256 of 2048×1024" in r["labels"] and "brushwork.discard_preview" in r["labels"]
+    assert not (tmp_path / "stylized").exists()          # nothing beside the .blend
+    assert r["discarded"] == [False, False]

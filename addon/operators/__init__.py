@@ -1,13 +1,13 @@
 """The add-on's operators, one module per kind of work: textures (Stylize Texture, Revert,
-Cancel), renders (Stylize Render, Animation, Panorama) and movie (Stylize Movie Clip).
-This module only registers them."""
+Cancel), preview (a quick low-resolution Stylize Texture), renders (Stylize Render,
+Animation, Panorama) and movie (Stylize Movie Clip). This module only registers them."""
 import bpy
 
 from ..driving import is_running, request_cancel
-from . import movie, renders, textures
+from . import movie, preview, renders, textures
 
 register, _unregister_classes = bpy.utils.register_classes_factory(
-    textures.CLASSES + renders.CLASSES + movie.CLASSES)
+    textures.CLASSES + preview.CLASSES + renders.CLASSES + movie.CLASSES)
 
 
 def unregister():

@@ -20,16 +20,9 @@ from bpy.props import BoolProperty, StringProperty
 
 from .. import jobspec, plan, preferences, renders
 from ..driving import DrivenOperator, one_job, sequence_job, steadiness
+from ..previews import show_in_image_editor
 from ..properties import check_settings
 from ..worker_client import Worker
-
-
-def _show(context, image) -> None:
-    """Show the result in the first Image Editor open, if any."""
-    for area in context.screen.areas if context.screen else []:
-        if area.type == "IMAGE_EDITOR":
-            area.spaces.active.image = image
-            return
 
 
 class BRUSHWORK_OT_stylize_render(DrivenOperator, bpy.types.Operator):
@@ -74,7 +67,7 @@ class BRUSHWORK_OT_stylize_render(DrivenOperator, bpy.types.Operator):
     def finished(self, context):
         image = bpy.data.images.load(self.output, check_existing=False)
         image.name = f"{self.source_name}.stylized"
-        _show(context, image)
+        show_in_image_editor(context, image)
         self.report({"INFO"}, f"Stylized {self.source_name} → {image.name} ({self.output})")
 
 
@@ -184,7 +177,7 @@ class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
             return
         image = bpy.data.images.load(self.output, check_existing=False)
         image.name = f"{self.source_name}.stylized"
-        _show(context, image)
+        show_in_image_editor(context, image)
         self.report({"INFO"}, f"Stylized panorama → {image.name} ({self.output}, photo-sphere JPEG)")
 
 

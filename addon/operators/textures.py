@@ -20,6 +20,7 @@ from bpy.props import BoolProperty
 
 from .. import materials, plan, preferences
 from ..driving import DrivenOperator, JobError, is_running, request_cancel, wait_for
+from ..previews import drop_preview
 from ..properties import check_settings, style_path
 from ..worker_client import Worker
 
@@ -145,6 +146,7 @@ class BRUSHWORK_OT_stylize_texture(DrivenOperator, bpy.types.Operator):
         names = self.run.apply()
         if self.run.strength is not None:
             self.run.settings.strength = self.run.strength   # the panel shows what was painted
+        drop_preview(context)   # the full job it was a preview of is done
         where = Path(self.run.written[0]).parent
         engine = {"onnx": "onnxruntime", "torch": "PyTorch"}.get(self.run.backend, self.run.backend)
         self.report({"INFO"}, f"Stylized {len(names)} image(s): {', '.join(names)} (files in {where}; "
