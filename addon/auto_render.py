@@ -63,10 +63,13 @@ def _on_complete(scene, *_):
     with tempfile.TemporaryDirectory(prefix="brushwork-") as work:
         content = Path(work) / "render.png"
         renders.save_display(source, scene, content)
-        output = _run(jobspec.render_still(scene.brushwork, content, plan.render_output(source.name)))
-    if output:
-        image = bpy.data.images.load(output, check_existing=False)
-        image.name = f"{source.name}.stylized"
+        planned, made = plan.render_output(source.name)
+        output = _run(jobspec.render_still(scene.brushwork, content, planned))
+    if output is None:
+        plan.remove_dirs(made)   # a failure leaves no trace
+        return
+    image = bpy.data.images.load(output, check_existing=False)
+    image.name = f"{source.name}.stylized"
 
 
 HANDLERS = ((bpy.app.handlers.render_init, _on_init), (bpy.app.handlers.render_write, _on_write),

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import bpy
 
-from . import preferences
+from . import plan, preferences
 from .worker_client import Worker
 
 _cancel = threading.Event()   # set by the Cancel button, Esc, or request_cancel() from any thread
@@ -58,24 +58,38 @@ def wait_for(worker, to_fraction, label: str):
                 raise JobError(msg.get("message", "the worker failed"))
 
 
-def one_job(worker, label: str, work: Path):
-    """Steps of a single worker job; its temp folder goes when it ends, however it ends."""
+def one_job(worker, label: str, work: Path, made_dirs: list[Path] = ()):
+    """Steps of a single worker job; its temp folder goes when it ends, however it ends,
+    and the output folders made for it (`plan.make_dirs`) when it fails."""
+    ok = False
     try:
         yield from wait_for(worker, lambda f: f, label)
+        ok = True
     finally:
-        worker.cancel()
+        _end(worker, ok, made_dirs)
         shutil.rmtree(work, ignore_errors=True)
 
 
-def sequence_job(context, spec: dict, share: float, result: dict):
+def sequence_job(context, spec: dict, share: float, result: dict, made_dirs: list[Path] = ()):
     """Steps of a frame-sequence or movie worker job taking the progress after `share`
     (what came before it, e.g. rendering, took the rest); its summary lands in `result`.
-    A cancelled worker removes its partial file."""
+    A cancelled worker removes its partial file; a failed job, the folders made for it."""
     worker = Worker(spec, preferences.python_setup(context))
+    ok = False
     try:
         result.update((yield from wait_for(worker, lambda f: share + (1 - share) * f, "stylize")))
+        ok = True
     finally:
-        worker.cancel()
+        _end(worker, ok, made_dirs)
+
+
+def _end(worker, ok: bool, made_dirs: list[Path]) -> None:
+    """Stop the worker; after a failure wait until it has removed its partial files, then
+    take away the folders made for its output, so nothing of the run is left."""
+    worker.cancel()
+    if not ok:
+        worker.kill_after()
+        plan.remove_dirs(made_dirs)
 
 
 def steadiness(result: dict) -> str:

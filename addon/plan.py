@@ -161,9 +161,27 @@ def new_name(folder: Path, image_name: str, content_ext: str, taken: set[str], e
     raise RuntimeError(f"{folder}: no free name for {stem}")
 
 
-def render_output(name: str, ext: str = ".png") -> str:
-    """A new file in the output folder (created) for a render or panorama called `name`."""
+def render_output(name: str, ext: str = ".png") -> tuple[str, list[Path]]:
+    """A new file in the output folder (created) for a render, panorama or movie called
+    `name`, and the folders made for it (see `make_dirs`)."""
     folder = output_dir()
+    made = make_dirs(folder)
+    return new_name(folder, name, ext, set(), ext=ext), made
+
+
+def make_dirs(folder: Path) -> list[Path]:
+    """Create `folder` and its missing parents; returns those created, deepest first, so a
+    run that fails can take them away again (`remove_dirs`)."""
+    missing = [p for p in [folder, *folder.parents] if not p.exists()]
     folder.mkdir(parents=True, exist_ok=True)
-    return new_name(folder, name, ext, set(), ext=ext)
+    return missing
+
+
+def remove_dirs(folders: list[Path]) -> None:
+    """Remove folders a failed run created, deepest first, unless something else lives there now."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:
+            pass
 

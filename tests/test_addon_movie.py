@@ -76,3 +76,28 @@ report([first, second])
     first, second = proc.result
     assert "Choose a movie file, or make a movie strip active" in first
     assert "Movie not found: /nowhere/clip.mp4" in second
+
+
+def test_a_failed_movie_job_leaves_no_folder_and_no_strip(tmp_path):
+    frames, _ = photo_frames(6)
+    encode(tmp_path / "footage.mp4", [f[:96, :128] for f in frames])
+    (tmp_path / "bad.jpg").write_bytes(b"no picture here " * 64)   # refused by the worker, after the folder is made
+    proc = run_in_blender(f'''
+import bpy
+from pathlib import Path
+TMP = Path({str(tmp_path)!r})
+bpy.ops.wm.read_homefile(use_empty=True)
+sc = bpy.context.scene
+bpy.ops.wm.save_as_mainfile(filepath=str(TMP / "edit.blend"))
+ed = sc.sequence_editor_create()
+ed.active_strip = ed.strips.new_movie(name="footage", filepath=str(TMP / "footage.mp4"), channel=2, frame_start=1)
+sc.brushwork.style_image = str(TMP / "bad.jpg")
+try:
+    bpy.ops.brushwork.stylize_movie_clip()
+    error = "no error"
+except RuntimeError as e:
+    error = str(e)
+report({{"error": error, "strips": [s.name for s in ed.strips]}})
+''', tmp_path)
+    assert "bad.jpg" in proc.result["error"] and proc.result["strips"] == ["footage"]
+    assert not (tmp_path / "stylized").exists()

@@ -136,6 +136,71 @@ report({"before": before, "result": list(result), "size": list(image.size),
     assert Path(r["file"]) == tmp_path / "stylized" / "Render_Result.stylized.png"
 
 
+CANCEL_WHEN_WORKING = '''
+import threading, time
+driving = sys.modules[ADDON_MODULE + ".addon.driving"]
+def cancel_when_working():             # as the panel's Cancel button does, from another thread
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and bpy.context.window_manager.brushwork_job.progress <= 0:
+        time.sleep(0.05)
+    driving.request_cancel()
+def attempt(op, **kw):
+    try:
+        return list(op(**kw))
+    except RuntimeError as e:          # an operator's error, as a script sees it
+        return str(e).strip()
+'''
+
+
+def test_a_cancelled_or_failed_stylize_render_leaves_everything_as_it_was(tmp_path):
+    proc = run_in_blender(scene(tmp_path) + CANCEL_WHEN_WORKING + '''
+bpy.ops.wm.save_as_mainfile(filepath=str(TMP / "shot.blend"))
+sc.render.resolution_x, sc.render.resolution_y = 128, 96
+bpy.ops.render.render()
+ims = sc.render.image_settings
+def state():
+    return [sorted(i.name for i in bpy.data.images), ims.file_format, ims.color_depth, ims.color_mode,
+            sc.frame_current, (TMP / "stylized").exists(), driving.is_running()]
+before = state()
+settings.tile, settings.style_scale = 128, 0.125   # 1024x768 in small tiles: a cancel lands mid-job
+threading.Thread(target=cancel_when_working, daemon=True).start()
+out = {"before": before, "cancel": attempt(bpy.ops.brushwork.stylize_render), "after_cancel": state()}
+bad = TMP / "bad.jpg"
+bad.write_bytes(b"no picture here " * 64)          # the worker refuses it after the folder is made
+settings.style_image, settings.style_scale = str(bad), 1.0
+out["error"], out["after_error"] = attempt(bpy.ops.brushwork.stylize_render), state()
+settings.depth_aware = True                        # depth-aware too: its passes are the job's own
+out["depth_error"], out["after_depth"] = attempt(bpy.ops.brushwork.stylize_render), state()
+report(out)
+''', tmp_path)
+    r = proc.result
+    assert r["before"][-2:] == [False, False]
+    assert r["cancel"] == ["CANCELLED"] and "nothing was changed" in proc.stdout + proc.stderr
+    assert "bad.jpg" in r["error"] and "bad.jpg" in r["depth_error"]
+    assert r["after_cancel"] == r["after_error"] == r["after_depth"] == r["before"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("blender_")) == [
+        "bad.jpg", "shot.blend"]
+
+
+def test_a_cancelled_animation_puts_the_scene_back(tmp_path):
+    """The frames finished so far stay for a re-run to resume; the scene is as it was."""
+    proc = run_in_blender(scene(tmp_path) + CANCEL_WHEN_WORKING + '''
+sc.frame_start, sc.frame_end, sc.frame_current = 1, 6, 3
+bpy.ops.wm.save_as_mainfile(filepath=str(TMP / "shot.blend"))
+layer = bpy.context.view_layer
+def state():
+    return [sc.render.use_motion_blur, layer.use_pass_vector, layer.use_pass_z, sc.frame_current,
+            sorted(i.name for i in bpy.data.images if "stylized" in i.name), driving.is_running()]
+before = state()
+threading.Thread(target=cancel_when_working, daemon=True).start()
+report({"before": before, "result": attempt(bpy.ops.brushwork.stylize_animation), "after": state()})
+''', tmp_path)
+    r = proc.result
+    assert r["result"] == ["CANCELLED"] and r["after"] == r["before"] == [True, False, False, 3, [], False]
+    assert "the frames finished so far are kept" in proc.stdout + proc.stderr
+    assert not list((tmp_path / "stylized").rglob("*.mp4"))
+
+
 def test_stylize_animation_renders_steadies_resumes_and_restores_the_scene(tmp_path):
     code = scene(tmp_path) + '''
 pan_camera()

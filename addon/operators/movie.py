@@ -45,11 +45,11 @@ class BRUSHWORK_OT_stylize_movie_clip(DrivenOperator, bpy.types.Operator):
             return {"CANCELLED"}
         self.strip_name = strip.name if strip is not None else None
         self.source = source
-        self.output = plan.render_output(strip.name if strip is not None else source.stem, ".mp4")
+        self.output, made = plan.render_output(strip.name if strip is not None else source.stem, ".mp4")
         trim = sequencer.trim(scene, strip) if strip is not None else None   # only what the strip shows
         self.result = {}
         return self.drive(context, sequence_job(context, jobspec.movie(settings, source, self.output, trim),
-                                                0.0, self.result))
+                                                0.0, self.result, made))
 
     def finished(self, context):
         r = self.result

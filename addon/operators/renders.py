@@ -59,10 +59,11 @@ class BRUSHWORK_OT_stylize_render(DrivenOperator, bpy.types.Operator):
         if settings.depth_aware:   # this render's Z pass, beside its pixels in the job's folder
             passes = self.work / "passes.exr"
             renders.save_passes(scene, passes)
-        self.output = plan.render_output(source.name)
+        self.output, made = plan.render_output(source.name)
         spec = (jobspec.render_depth_aware(settings, content, self.output, passes, renders.camera_focus(scene))
                 if passes else jobspec.render_still(settings, content, self.output))
-        return self.drive(context, one_job(Worker(spec, preferences.python_setup(context)), self.source_name, self.work))
+        return self.drive(context, one_job(Worker(spec, preferences.python_setup(context)), self.source_name,
+                                           self.work, made))
 
     def finished(self, context):
         image = bpy.data.images.load(self.output, check_existing=False)
@@ -153,9 +154,10 @@ class BRUSHWORK_OT_stylize_panorama(DrivenOperator, bpy.types.Operator):
             shutil.rmtree(self.work, ignore_errors=True)
             self.report({"ERROR"}, f"Could not get the panorama: {e}")
             return {"CANCELLED"}
-        self.output = plan.render_output(self.source_name, ".jpg")  # JPEG: GPano XMP
+        self.output, made = plan.render_output(self.source_name, ".jpg")  # JPEG: GPano XMP
         spec = jobspec.panorama_still(settings, content, self.output)
-        return self.drive(context, one_job(Worker(spec, preferences.python_setup(context)), self.source_name, self.work))
+        return self.drive(context, one_job(Worker(spec, preferences.python_setup(context)), self.source_name,
+                                           self.work, made))
 
     def _animation(self, context, scene, settings):
         frames_in = self.root / "render"

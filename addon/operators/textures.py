@@ -42,7 +42,7 @@ class _Run:
         n = len(self.plan.jobs)
         try:
             for i, job in enumerate(self.plan.jobs):
-                self._make_dirs(Path(job.output).parent)
+                self.made_dirs += plan.make_dirs(Path(job.output).parent)
                 self.worker = Worker(job.spec, self.python)
                 try:
                     msg = yield from wait_for(self.worker, lambda f, i=i: (i + f) / n, f"{job.image} ({i + 1}/{n})")
@@ -56,12 +56,6 @@ class _Run:
             if not self.complete:
                 self.discard()
             shutil.rmtree(self.work_dir, ignore_errors=True)
-
-    def _make_dirs(self, out_dir: Path) -> None:
-        if not out_dir.exists():
-            missing = [p for p in [out_dir, *out_dir.parents] if not p.exists()]
-            out_dir.mkdir(parents=True)
-            self.made_dirs.extend(missing)   # deepest first: removed in this order on failure
 
     def apply(self) -> list[str]:
         """Load the results and relink every use, each material's before/after slider at
@@ -92,11 +86,7 @@ class _Run:
             self.worker.kill_after()
         for path in self.written:
             Path(path).unlink(missing_ok=True)
-        for folder in self.made_dirs:
-            try:
-                folder.rmdir()
-            except OSError:
-                pass  # not empty: something else lives there now
+        plan.remove_dirs(self.made_dirs)
 
 
 class BRUSHWORK_OT_stylize_texture(DrivenOperator, bpy.types.Operator):
