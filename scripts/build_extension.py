@@ -9,7 +9,7 @@ it), so the extension's package tree is staged in a temporary folder first:
     __init__.py            generated; re-exports register/unregister from .addon
     addon/                 the add-on (everything that imports bpy)
     core/                  the engine, less core/training/ and __pycache__
-    models/                every weight file and ONNX graph, plus models/MODELS.md
+    models/                every weight file a method runs on and every ONNX graph, plus models/MODELS.md
     wheels/                onnxruntime and Pillow for each platform and Python (3.11, 3.13)
 
 The wheels are listed in the manifest; they are fetched with `pip download` into
@@ -174,6 +174,15 @@ def _manifest_for(text: str, platforms) -> str:
 NOTICES = ("models/MODELS.md", "models/LICENSE-LinearStyleTransfer.txt")
 
 
+def runtime_weights() -> list[Path]:
+    """The weight files some method runs on (core/engine/names.py) that are present: the
+    raw VGG-19, which only judges training, stays out of the zip (14 MB)."""
+    sys.path.insert(0, str(ROOT))
+    from core.engine.names import METHOD_FILES
+    names = {f for files in METHOD_FILES.values() for f in files}
+    return [p for p in (ROOT / "models").glob("*.safetensors") if p.name in names]
+
+
 def stage(dest: Path, platforms=PLATFORMS) -> Path:
     """Write the extension's package tree into `dest` (created if needed, must be empty),
     with the wheels of `platforms` only.
@@ -184,7 +193,7 @@ def stage(dest: Path, platforms=PLATFORMS) -> Path:
     for rel in (MANIFEST, "addon/__init__.py", "core/__init__.py", "core/app/worker.py", *NOTICES):
         if not (ROOT / rel).is_file():
             raise BuildError(f"missing {ROOT / rel}")
-    models = sorted([*(ROOT / "models").glob("*.safetensors"), *(ROOT / "models").glob("*.onnx")])
+    models = sorted([*runtime_weights(), *(ROOT / "models").glob("*.onnx")])
     if not models:
         raise BuildError(f"no *.safetensors in {ROOT / 'models'}")
     dest.mkdir(parents=True, exist_ok=True)
