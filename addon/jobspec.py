@@ -44,6 +44,16 @@ def texture(settings, content: FilePath, output: FilePath, strength: float | Non
     return _image(settings, content, output, strength, wrap=WRAPS[settings.tileable])
 
 
+def texture_set(settings, contents: list[FilePath], outputs: list[FilePath], pooled: bool,
+                strength: float | None = None) -> dict:
+    """Base Color maps (several materials' images, a UDIM set's tiles) painted in one job:
+    `pooled`, with one transformation from all their statistics together (one look), else
+    each with its own. Tileable as the panel says, "Detect" deciding per map (a UDIM tile
+    rarely tiles)."""
+    return {"contents": [str(c) for c in contents], "outputs": [str(o) for o in outputs], "pooled": pooled,
+            "wrap": WRAPS[settings.tileable], "force_color": True, **engine(settings, strength)}
+
+
 def render_still(settings, content: FilePath, output: FilePath, overwrite: bool = False) -> dict:
     """A render's display PNG: its edges are edges, never wrapped. `overwrite`: the output
     may replace an earlier result (auto-stylize re-rendering a frame), else it must be new."""

@@ -156,13 +156,15 @@ def revert(material: bpy.types.Material) -> int:
     return done
 
 
-def materials_of(context, selected_objects: bool) -> list[bpy.types.Material]:
-    """The active object's active material, or every material of the selected objects."""
-    if not selected_objects:
+def materials_of(context, scope: str) -> list[bpy.types.Material]:
+    """The materials a scope names: "ACTIVE" the active object's active material,
+    "SELECTED" every material of the selected objects, "SCENE" of all the scene's objects."""
+    if scope == "ACTIVE":
         obj = context.active_object
         return [obj.active_material] if obj and obj.active_material else []
+    objects = context.selected_objects if scope == "SELECTED" else context.scene.objects
     mats = []
-    for obj in context.selected_objects:
+    for obj in objects:
         for slot in getattr(obj, "material_slots", []):
             if slot.material and slot.material not in mats:
                 mats.append(slot.material)

@@ -2,7 +2,7 @@
 draw for both), and a short one in the Video Sequencer's sidebar for movie strips."""
 import bpy
 
-from . import gallery, materials, previews, sequencer
+from . import gallery, materials, plan, previews, sequencer
 from .operators import movie, preview, renders, textures
 
 
@@ -53,6 +53,16 @@ def draw_preview(col, state) -> None:
     row.operator(preview.BRUSHWORK_OT_discard_preview.bl_idname, text="", icon="X")
 
 
+def draw_scope(col, context, settings) -> None:
+    """Whose maps Stylize paints, and whether they share one transformation (one palette)."""
+    col.prop(settings, "scope")
+    col.prop(settings, "one_look")
+    count = plan.map_count(context, settings)
+    if count > 1:
+        col.label(text=f"One transformation for all {count} maps" if settings.one_look
+                  else "Each map its own statistics", icon="INFO")
+
+
 def draw(layout, context) -> None:
     settings = context.scene.brushwork
     state = context.window_manager.brushwork_job
@@ -65,7 +75,7 @@ def draw(layout, context) -> None:
     col.prop(settings, "tileable")
     col.prop(settings, "device")
     col.separator()
-    col.prop(settings, "selected_objects")
+    draw_scope(col, context, settings)
     col.prop(settings, "pack")
     col.separator()
     if state.running:

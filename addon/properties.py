@@ -125,6 +125,20 @@ def _set_gallery(self, value: int) -> None:
         self.style_source = "GALLERY"
 
 
+SCOPE_ITEMS = [("ACTIVE", "Active Material", "The active object's active material", 0),
+               ("SELECTED", "All Selected Objects", "Every material of the selected objects", 1),
+               ("SCENE", "Whole Scene", "Every material of the scene's objects", 2)]
+
+
+def _get_scope(self) -> int:
+    """Stored once chosen; a .blend from before saved only the All Selected Objects switch."""
+    return self.get("scope", 1 if self.get("selected_objects") else 0)
+
+
+def _set_scope(self, value: int) -> None:
+    self["scope"] = value
+
+
 class BrushworkSettings(bpy.types.PropertyGroup):
     style_source: EnumProperty(
         name="Style From", get=_get_source, set=_set_source,
@@ -154,9 +168,17 @@ class BrushworkSettings(bpy.types.PropertyGroup):
         name="Device", default="AUTO",
         items=[("AUTO", "Auto", "The GPU if PyTorch sees one, else the CPU"),
                ("CPU", "CPU", "Always the CPU"), ("GPU", "GPU", "A CUDA GPU (fails clearly if none)")])
+    scope: EnumProperty(
+        name="Materials", get=_get_scope, set=_set_scope, items=SCOPE_ITEMS,
+        description="Whose Base Color maps Stylize paints (and Revert restores)")
     selected_objects: BoolProperty(
-        name="All Selected Objects", default=False,
-        description="Stylize the materials of every selected object, not only the active material")
+        name="All Selected Objects", get=lambda self: self.scope != "ACTIVE",
+        set=lambda self, on: setattr(self, "scope", "SELECTED" if on else "ACTIVE"),
+        description="Scripts from before Materials: on is All Selected Objects, off the active material")
+    one_look: BoolProperty(
+        name="One look for all", default=True,
+        description="Paint every map with one transformation from all their statistics together, so "
+                    "neighbouring materials share one palette; off: each map after its own statistics")
     pack: BoolProperty(name="Pack into .blend", default=False,
                        description="Pack the stylized images into the .blend instead of referencing the files")
     coherence: FloatProperty(

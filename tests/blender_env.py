@@ -46,6 +46,7 @@ Contract of `run_in_blender(code, tmp_path, *, timeout=180, check=True)`:
 from __future__ import annotations
 
 import atexit
+import hashlib
 import importlib.util
 import json
 import os
@@ -61,6 +62,29 @@ ADDON_MODULE = "bl_ext.user_default.brushwork"
 INSTALL_FAILED = 3
 
 _zip_path: Path | None = None
+
+
+DATA = ROOT / "tests" / "data"
+
+
+def wood_scene(tmp_path: Path, through_hue: bool) -> str:
+    """Script: `pbr_scene` over copies of tests/data's wood maps in `tmp_path`, with TMP and
+    DATA set and painting.jpg as the style."""
+    return (f"TMP = {str(tmp_path)!r}\nDATA = {str(DATA)!r}\n" + _WOOD_FILES + pbr_scene(through_hue))
+
+
+def sha(path: Path) -> str:
+    """A file's sha256: originals must come out of every run byte for byte."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+_WOOD_FILES = '''
+import bpy, shutil
+from pathlib import Path
+for name in ("wood_basecolor.png", "wood_normal.png", "wood_roughness.png"):
+    shutil.copy(Path(DATA) / name, Path(TMP) / name)
+STYLE = str(Path(DATA) / "painting.jpg")
+'''
 
 
 def pbr_scene(through_hue: bool) -> str:

@@ -4,14 +4,13 @@ Each test runs in a fresh Blender process (tests/blender_env.py) in background m
 where Stylize runs its worker jobs synchronously: the same operator a pipeline calls.
 """
 import ast
-import hashlib
 import re
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from blender_env import pbr_scene, run_in_blender
+from blender_env import run_in_blender, sha, wood_scene
 from core.media.image_io import read_image
 from core.engine.names import METHOD_FILES, METHOD_INFO
 from core.engine.tileable import detect_wrap
@@ -19,21 +18,8 @@ from core.engine.tileable import detect_wrap
 DATA = Path(__file__).resolve().parent / "data"
 ROOT = DATA.parent.parent
 
-SCENE = '''
-import bpy, shutil
-from pathlib import Path
-for name in ("wood_basecolor.png", "wood_normal.png", "wood_roughness.png"):
-    shutil.copy(Path(DATA) / name, Path(TMP) / name)
-STYLE = str(Path(DATA) / "painting.jpg")
-''' + pbr_scene(through_hue=True)
-
-
 def scene(tmp_path) -> str:
-    return f"TMP = {str(tmp_path)!r}\nDATA = {str(DATA)!r}\n" + SCENE
-
-
-def sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    return wood_scene(tmp_path, through_hue=True)
 
 
 def test_stylize_and_revert_a_pbr_material(tmp_path):
@@ -221,7 +207,7 @@ report({"shown": shown, "ops": ops, "custom": prefs_mod.describe(prefs_mod.pytho
 ''', tmp_path)
     r = proc.result
     assert {"style_image", "method", "strength", "preserve_color", "style_scale", "tileable", "device",
-            "selected_objects", "pack", "python_source", "python_path"} <= set(r["shown"])
+            "scope", "one_look", "pack", "python_source", "python_path"} <= set(r["shown"])
     assert {"brushwork.stylize_texture", "brushwork.revert_texture", "brushwork.install_dependencies",
             "brushwork.check_setup"} <= set(r["ops"])
     assert r["custom"].startswith("Not ready:") and "no-python" in r["custom"]

@@ -32,7 +32,7 @@ class BRUSHWORK_OT_preview_texture(DrivenOperator, bpy.types.Operator):
     def execute(self, context):
         settings = context.scene.brushwork
         problem = check_settings(settings)
-        if not problem and not materials.materials_of(context, settings.selected_objects):
+        if not problem and not materials.materials_of(context, settings.scope):
             problem = "No material: select an object with a material"
         if problem:
             self.report({"ERROR"}, problem)

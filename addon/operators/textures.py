@@ -1,8 +1,9 @@
 """Stylize Texture (and Apply Strength), Revert Texture and Cancel.
 
-Stylize plans one worker job per Base Color image, runs them one after another in a
-child process (polled from a timer with the UI live; blocking in background mode,
-where timers and modal operators never run), and only when every job has succeeded
+Stylize plans one worker job for all the Base Color images (one look, or each its own
+statistics; see plan.py), runs it in a child process (polled from a timer with the UI
+live; blocking in background mode, where timers and modal operators never run), and
+only when every job has succeeded
 loads the new images and relinks the materials, in one undo step. An error or a
 cancel deletes what this run wrote, so the materials and folders stay as they were.
 Apply Strength is Stylize again at the strength the material's before/after slider
@@ -19,7 +20,7 @@ import bpy
 from bpy.props import BoolProperty
 
 from .. import materials, plan, preferences
-from ..driving import DrivenOperator, JobError, is_running, request_cancel, wait_for
+from ..driving import DrivenOperator, is_running, request_cancel, wait_for
 from ..previews import drop_preview
 from ..properties import check_settings, style_path
 from ..worker_client import Worker
@@ -38,17 +39,17 @@ class _Run:
         self.backend = ""  # what ran the networks, as the worker reports it
 
     def steps(self):
-        """The job generator (see driving.py): one worker job per image, then done."""
-        n = len(self.plan.jobs)
+        """The job generator (see driving.py): the plan's worker jobs (usually one for every
+        image, see plan.py), then done."""
+        n = len(self.plan.specs)
         try:
-            for i, job in enumerate(self.plan.jobs):
-                self.made_dirs += plan.make_dirs(Path(job.output).parent)
-                self.worker = Worker(job.spec, self.python)
-                try:
-                    msg = yield from wait_for(self.worker, lambda f, i=i: (i + f) / n, f"{job.image} ({i + 1}/{n})")
-                except JobError as e:
-                    raise e if str(e) == "cancelled" else JobError(f"{job.image}: {e}") from None
-                self.written.append(msg["output"])
+            for i, spec in enumerate(self.plan.specs):
+                for output in spec["outputs"]:
+                    self.made_dirs += plan.make_dirs(Path(output).parent)
+                self.worker = Worker(spec, self.python)
+                label = f"{len(spec['contents'])} map(s)" + (f" ({i + 1}/{n})" if n > 1 else "")
+                msg = yield from wait_for(self.worker, lambda f, i=i: (i + f) / n, label)
+                self.written += msg["outputs"]
                 self.backend = msg.get("backend", "")
                 self.worker = None
             self.complete = True
@@ -58,13 +59,15 @@ class _Run:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def apply(self) -> list[str]:
-        """Load the results and relink every use, each material's before/after slider at
-        the full result; returns the new image names."""
+        """Load the results (a UDIM set as a tiled image) and relink every use, each
+        material's before/after slider at the full result; returns the new image names."""
         names = []
         strength = self.settings.strength if self.strength is None else self.strength
         for job in self.plan.jobs:
             original = bpy.data.images[job.image]
             image = bpy.data.images.load(job.output, check_existing=False)
+            if job.tiles:
+                image.source = "TILED"   # Blender finds the set's other tiles beside the first
             image.name = f"{original.name}.stylized"
             image.colorspace_settings.name = original.colorspace_settings.name
             image.alpha_mode = original.alpha_mode
@@ -80,12 +83,15 @@ class _Run:
         return names
 
     def discard(self) -> None:
-        """Undo this run's traces on disk: its outputs and any folder it created."""
+        """Undo this run's traces on disk: its outputs and any folder it created. Every
+        planned output is a name that was free when planned, so whatever is there is this
+        run's (an image set the worker stopped in writes some images before the others)."""
         if self.worker is not None:
             self.worker.cancel()
             self.worker.kill_after()
-        for path in self.written:
-            Path(path).unlink(missing_ok=True)
+        for spec in self.plan.specs:
+            for path in spec["outputs"]:
+                Path(path).unlink(missing_ok=True)
         plan.remove_dirs(self.made_dirs)
 
 
@@ -109,11 +115,11 @@ class BRUSHWORK_OT_stylize_texture(DrivenOperator, bpy.types.Operator):
     def execute(self, context):
         settings = context.scene.brushwork
         problem = check_settings(settings)
-        if not problem and not materials.materials_of(context, settings.selected_objects):
+        if not problem and not materials.materials_of(context, settings.scope):
             problem = "No material: select an object with a material"
         strength = None
         if not problem and self.apply_strength:
-            active = materials.materials_of(context, False)
+            active = materials.materials_of(context, "ACTIVE")
             painted = materials.painted_strength(active[0]) if active else None
             if painted is None or not materials.mixes(active[0]):
                 problem = "Nothing to apply: stylize this material's texture first"
@@ -168,7 +174,7 @@ class BRUSHWORK_OT_revert_texture(bpy.types.Operator):
 
     def execute(self, context):
         settings = context.scene.brushwork
-        count = sum(materials.revert(m) for m in materials.materials_of(context, settings.selected_objects))
+        count = sum(materials.revert(m) for m in materials.materials_of(context, settings.scope))
         if not count:
             self.report({"WARNING"}, "Nothing to revert: no stylized texture here")
             return {"CANCELLED"}
