@@ -1,6 +1,7 @@
 """Which images feed Base Color, and swapping them for stylized ones (and back).
 
-Only images that reach a Principled BSDF's Base Color through colour pass-through nodes
+Only images that reach a Principled BSDF's Base Color (and, when the artist opts in, its
+Emission, Subsurface, Sheen or Coat colour) through colour pass-through nodes
 (mix, gamma, hue/saturation, brightness/contrast, curves, invert, reroute) are colour:
 normal, roughness, metallic and height maps feed other sockets and are never touched.
 The original image node stays in the tree, unchanged: the stylized image gets a node of
@@ -20,6 +21,10 @@ STRENGTH = "brushwork_strength"   # on a stylized node: the strength it was pain
 MIX = "brushwork_mix"             # on a Mix node: the name of the original node it mixes with ours
 PASS_THROUGH = {"MIX", "MIX_RGB", "GAMMA", "HUE_SAT", "BRIGHTCONTRAST", "CURVE_RGB", "INVERT", "REROUTE"}
 MAX_DEPTH = 8
+# Principled BSDF inputs that carry colour besides Base Color, painted only when asked
+# (an emission or sheen map is often a mask in disguise). Subsurface Color is Blender < 4.0's.
+COLOUR_INPUTS = {"EMISSION": ("Emission Color", "Emission"), "SUBSURFACE": ("Subsurface Color",),
+                 "SHEEN": ("Sheen Tint",), "COAT": ("Coat Tint",)}
 
 
 @dataclass
@@ -34,15 +39,20 @@ class Found:
         return self.node.image
 
 
-def base_color_images(material: bpy.types.Material) -> list[Found]:
-    """Image nodes whose Color reaches a Principled BSDF's Base Color, one entry per node."""
+def base_color_images(material: bpy.types.Material, extra: set[str] = frozenset()) -> list[Found]:
+    """Image nodes whose Color reaches a Principled BSDF's Base Color, one entry per node;
+    `extra`: keys of COLOUR_INPUTS whose sockets count too (the artist's opt-in)."""
     if not material or not material.use_nodes or not material.node_tree:
         return []
     tree = material.node_tree
     found: dict[str, Found] = {}
+    names = ["Base Color"] + [name for key in sorted(extra) for name in COLOUR_INPUTS[key]]
     for bsdf in tree.nodes:
         if bsdf.type == "BSDF_PRINCIPLED":
-            _walk(tree, bsdf.inputs["Base Color"], found, material, 0)
+            for name in names:
+                socket = bsdf.inputs.get(name)
+                if socket is not None and socket.type == "RGBA":   # "Sheen Tint" was a factor before 4.0
+                    _walk(tree, socket, found, material, 0)
     return list(found.values())
 
 

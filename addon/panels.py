@@ -56,6 +56,8 @@ def draw_preview(col, state) -> None:
 def draw_scope(col, context, settings) -> None:
     """Whose maps Stylize paints, and whether they share one transformation (one palette)."""
     col.prop(settings, "scope")
+    col.label(text="Also paint colour from:")
+    col.row(align=True).prop(settings, "colour_inputs")
     col.prop(settings, "one_look")
     count = plan.map_count(context, settings)
     if count > 1:

@@ -64,7 +64,7 @@ def make(context, settings, temp_dir: Path, strength: float | None = None) -> Pl
     out_dir = output_dir()
     taken: set[str] = set()
     for mat in materials.materials_of(context, settings.scope):
-        for found in materials.base_color_images(mat):
+        for found in materials.base_color_images(mat, settings.colour_inputs):
             image = found.image
             if image.name in jobs:
                 jobs[image.name].uses.append((mat.name, found.node.name))
@@ -111,7 +111,7 @@ def map_count(context, settings) -> int:
     """How many maps (a UDIM set's tiles each count) Stylize would paint, for the panel."""
     seen: dict[str, int] = {}
     for mat in materials.materials_of(context, settings.scope):
-        for found in materials.base_color_images(mat):
+        for found in materials.base_color_images(mat, settings.colour_inputs):
             image = found.image
             if materials.is_colour(image):
                 seen[image.name] = len(image.tiles) if image.source == "TILED" else 1

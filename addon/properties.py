@@ -125,6 +125,13 @@ def _set_gallery(self, value: int) -> None:
         self.style_source = "GALLERY"
 
 
+# Subsurface Color left the Principled BSDF in Blender 4.0 (subsurface takes Base Color).
+COLOUR_INPUT_ITEMS = [item for item in [
+    ("EMISSION", "Emission", "Images feeding a Principled BSDF's Emission Color", 1),
+    ("SUBSURFACE", "Subsurface", "Images feeding Subsurface Color", 2),
+    ("SHEEN", "Sheen", "Images feeding Sheen Tint", 4),
+    ("COAT", "Coat", "Images feeding Coat Tint", 8)] if item[0] != "SUBSURFACE" or bpy.app.version < (4, 0, 0)]
+
 SCOPE_ITEMS = [("ACTIVE", "Active Material", "The active object's active material", 0),
                ("SELECTED", "All Selected Objects", "Every material of the selected objects", 1),
                ("SCENE", "Whole Scene", "Every material of the scene's objects", 2)]
@@ -179,6 +186,10 @@ class BrushworkSettings(bpy.types.PropertyGroup):
         name="One look for all", default=True,
         description="Paint every map with one transformation from all their statistics together, so "
                     "neighbouring materials share one palette; off: each map after its own statistics")
+    colour_inputs: EnumProperty(
+        name="Also Paint", options={"ENUM_FLAG"}, default=set(),
+        items=COLOUR_INPUT_ITEMS,
+        description="Colour maps besides Base Color to paint too (colour images only; data maps never)")
     pack: BoolProperty(name="Pack into .blend", default=False,
                        description="Pack the stylized images into the .blend instead of referencing the files")
     coherence: FloatProperty(

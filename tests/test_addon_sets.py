@@ -138,3 +138,39 @@ report(out)
     written = sorted(p.name for p in (tmp_path / "stylized").iterdir())
     assert written == ["skin.stylized.001.1001.png", "skin.stylized.001.1002.png", "skin.stylized.001.1011.png",
                        "skin.stylized.1001.png", "skin.stylized.1002.png", "skin.stylized.1011.png"]
+
+
+def test_emission_and_sheen_colour_maps_are_painted_only_when_asked(tmp_path):
+    """Opt-in colour inputs join the same pooled job; a Non-Color map on them stays data."""
+    proc = run_in_blender(scene(tmp_path) + '''
+shutil.copy(Path(DATA) / "photo.jpg", Path(TMP) / "photo.jpg")
+glow = nt.nodes.new("ShaderNodeTexImage")
+glow.image = bpy.data.images.load(str(Path(TMP) / "photo.jpg"))
+nt.links.new(glow.outputs["Color"], bsdf.inputs["Emission Color"])
+sheen = nt.nodes.new("ShaderNodeTexImage")
+sheen.image = bpy.data.images["wood_roughness.png"]           # Non-Color: data, never painted
+nt.links.new(sheen.outputs["Color"], bsdf.inputs["Sheen Tint"])
+out = {"items": [i.identifier for i in settings.bl_rna.properties["colour_inputs"].enum_items],
+       "default": sorted(settings.colour_inputs)}
+before = all_links()
+assert bpy.ops.brushwork.stylize_texture() == {"FINISHED"}
+out["plain"] = [[Path(c).name for c in s["contents"]] for s in specs]
+assert bpy.ops.brushwork.revert_texture() == {"FINISHED"}
+settings.colour_inputs = {"EMISSION", "SHEEN"}
+specs.clear()
+assert bpy.ops.brushwork.stylize_texture() == {"FINISHED"}
+out["opted"] = [([Path(c).name for c in s["contents"]], s["pooled"]) for s in specs]
+out["fed"] = fed_by(mat)
+out["emission_from"] = bsdf.inputs["Emission Color"].links[0].from_node.name
+out["sheen_from"] = bsdf.inputs["Sheen Tint"].links[0].from_node.name
+assert bpy.ops.brushwork.revert_texture() == {"FINISHED"}
+out["reverted"] = all_links() == before
+report(out)
+''', tmp_path, timeout=600)
+    r = proc.result
+    assert r["items"] == ["EMISSION", "SHEEN", "COAT"] and r["default"] == []
+    assert r["plain"] == [["wood_basecolor.png"]]
+    assert r["opted"] == [[["wood_basecolor.png", "photo.jpg"], True]]
+    assert r["fed"] == ["photo.jpg.stylized", "wood_basecolor.png.stylized.001"]   # .001: the second run
+    assert r["emission_from"] == "Image Texture.003 (Brushwork mix)" and r["sheen_from"] == "Image Texture.004"
+    assert r["reverted"]

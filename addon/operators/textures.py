@@ -76,7 +76,7 @@ class _Run:
             names.append(image.name)
             for mat_name, node_name in job.uses:
                 mat = bpy.data.materials[mat_name]
-                for found in materials.base_color_images(mat):
+                for found in materials.base_color_images(mat, self.settings.colour_inputs):
                     if found.node.name == node_name:
                         materials.use_stylized(found, image, self.style, strength)
                 mat.brushwork_mix = 1.0
