@@ -11,15 +11,28 @@ from blender_env import DATA, run_in_blender, sha, wood_scene
 SCENE = '''
 import sys
 textures = sys.modules[ADDON_MODULE + ".addon.operators.textures"]
-specs = []
+specs, seen = [], set()   # the specs sent; outputs seen on disk while the worker ran
 class Recording(textures.Worker):
     def __init__(self, spec, *args, **kwargs):
         specs.append(spec)
         super().__init__(spec, *args, **kwargs)
+    def poll(self):
+        messages = super().poll()
+        seen.update(Path(o).name for o in specs[-1]["outputs"] if Path(o).is_file())
+        return messages
 textures.Worker = Recording
 def all_links():
     return {m.name: sorted((l.from_node.name, l.to_node.name, l.to_socket.identifier) for l in m.node_tree.links)
             for m in bpy.data.materials}
+def second_material(name, file):
+    """A plane beside the cube whose material's Base Color is the image TMP/file."""
+    bpy.ops.mesh.primitive_plane_add(location=(3, 0, 0))
+    other = bpy.data.materials.new(name)
+    other.use_nodes = True
+    bpy.context.active_object.data.materials.append(other)
+    node = other.node_tree.nodes.new("ShaderNodeTexImage")
+    node.image = bpy.data.images.load(str(Path(TMP) / file))
+    other.node_tree.links.new(node.outputs["Color"], other.node_tree.nodes["Principled BSDF"].inputs["Base Color"])
 def fed_by(mat):
     """The images of the stylized nodes Stylize put into the material."""
     ours = [n for n in mat.node_tree.nodes if n.get("brushwork_original")]
@@ -34,13 +47,7 @@ def scene(tmp_path) -> str:
 def test_two_materials_share_one_pooled_job_and_revert_exactly(tmp_path):
     proc = run_in_blender(scene(tmp_path) + '''
 shutil.copy(Path(DATA) / "photo.jpg", Path(TMP) / "photo.jpg")
-bpy.ops.mesh.primitive_plane_add(location=(3, 0, 0))
-brick = bpy.data.materials.new("Brick")
-brick.use_nodes = True
-bpy.context.active_object.data.materials.append(brick)
-node = brick.node_tree.nodes.new("ShaderNodeTexImage")
-node.image = bpy.data.images.load(str(Path(TMP) / "photo.jpg"))
-brick.node_tree.links.new(node.outputs["Color"], brick.node_tree.nodes["Principled BSDF"].inputs["Base Color"])
+second_material("Brick", "photo.jpg")
 bpy.ops.object.select_all(action="DESELECT")   # the scene scope needs no selection
 settings.scope = "SCENE"
 out = {"one_look": settings.one_look, "selected_objects": settings.selected_objects}
@@ -174,3 +181,26 @@ report(out)
     assert r["fed"] == ["photo.jpg.stylized", "wood_basecolor.png.stylized.001"]   # .001: the second run
     assert r["emission_from"] == "Image Texture.003 (Brushwork mix)" and r["sheen_from"] == "Image Texture.004"
     assert r["reverted"]
+
+
+def test_a_failed_image_set_leaves_materials_and_folders_as_they_were(tmp_path):
+    """Each map its own statistics: the first is written before the second fails to read;
+    the error names the file, and the first result goes again with the folder."""
+    proc = run_in_blender(scene(tmp_path) + '''
+(Path(TMP) / "broken.png").write_bytes(b"\\x89PNG\\r\\n\\x1a\\n not a picture")
+second_material("Broken", "broken.png")
+settings.scope, settings.one_look = "SCENE", False
+before, images = all_links(), sorted(i.name for i in bpy.data.images)
+try:
+    result = list(bpy.ops.brushwork.stylize_texture())
+except RuntimeError as e:
+    result = str(e)
+report({"result": result, "contents": [Path(c).name for c in specs[0]["contents"]], "seen": sorted(seen),
+        "same_links": all_links() == before, "same_images": sorted(i.name for i in bpy.data.images) == images})
+''', tmp_path, timeout=600)
+    r = proc.result
+    assert r["contents"] == ["wood_basecolor.png", "broken.png"]
+    assert r["seen"] == ["wood_basecolor.stylized.png"]   # written, then taken away
+    assert "broken.png" in r["result"], r["result"]
+    assert r["same_links"] and r["same_images"]
+    assert not (tmp_path / "stylized").exists()

@@ -96,7 +96,7 @@ class _Run:
 
 
 class BRUSHWORK_OT_stylize_texture(DrivenOperator, bpy.types.Operator):
-    """Paint the Base Color textures of the active material (or the selected objects) after the style image"""
+    """Paint the Base Color textures of the chosen materials (active, selected objects', whole scene's) after the style image"""
     bl_idname = "brushwork.stylize_texture"
     bl_label = "Stylize Texture"
     bl_options = {"REGISTER", "UNDO"}
