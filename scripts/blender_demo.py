@@ -9,7 +9,14 @@ installed, the add-on is registered from a staged copy of this checkout first.
 `--textures DIR` takes a folder with *_basecolor, *_roughness and *_normal PNGs
 (default: the small wood set in tests/data). `--depth` instead renders a row of
 cubes receding from the camera and writes depth-before/after PNGs: Stylize Render alone,
-and with Depth-Aware Strokes (focus on the nearest cubes).
+and with Depth-Aware Strokes (focus on the nearest cubes). `--two-materials` renders a wood
+cube beside a tiled one (issue 25, "one look across materials") and writes
+two-materials-before/one-look/separate PNGs: Stylize Texture on the Whole Scene with
+One look for all on (one transformation from both maps' statistics), then off (each map
+its own), reverted in between.
+
+    python scripts/blender_demo.py --two-materials --method CCPL_R31 \
+        --style core/gallery/paintings/gauguin-arlesiennes.jpg --out docs
 """
 from __future__ import annotations
 
@@ -23,6 +30,7 @@ from pathlib import Path
 import bpy
 
 ROOT = Path(__file__).resolve().parent.parent
+PBR = Path("/work/shared/data/pbr")
 
 
 def ensure_addon() -> None:
@@ -96,6 +104,69 @@ def build_scene(textures: Path) -> None:
     bpy.context.view_layer.objects.active = obj  # Stylize acts on the active object's material
 
 
+def small_maps(folder: Path, into: Path, size: int = 512) -> Path:
+    """The set's basecolor/roughness/normal PNGs, downscaled to at most `size` px, in `into`."""
+    into.mkdir(parents=True, exist_ok=True)
+    for role in ("basecolor", "roughness", "normal"):
+        src = find(folder, role)
+        img = bpy.data.images.load(str(src))
+        if role != "basecolor":
+            img.colorspace_settings.name = "Non-Color"
+        w, h = img.size
+        if max(w, h) > size:
+            img.scale(max(1, w * size // max(w, h)), max(1, h * size // max(w, h)))
+        img.filepath_raw = str(into / src.name)
+        img.file_format = "PNG"
+        img.save()
+        bpy.data.images.remove(img)
+    return into
+
+
+def two_materials_scene(first: Path, second: Path) -> None:
+    """Two bevelled cubes side by side, each with its own PBR material."""
+    build_scene(first)
+    scene = bpy.context.scene
+    cube = bpy.data.objects["Cube"]
+    cube.location = (-1.5, 0.0, 0.0)
+    other = cube.copy()
+    other.data = cube.data.copy()
+    other.location = (1.5, 0.0, 0.0)
+    other.rotation_euler = (0.0, 0.0, -0.6)
+    scene.collection.objects.link(other)
+    build_material(other, second, "Second")
+    scene.camera.location = (0.0, -9.0, 4.2)
+    scene.camera.rotation_euler = (1.135, 0.0, 0.0)
+    scene.render.resolution_x, scene.render.resolution_y = 480, 270
+    scene.cycles.samples = 16
+    for obj in scene.objects:
+        obj.select_set(obj in (cube, other))
+    bpy.context.view_layer.objects.active = cube
+
+
+def build_material(obj, textures: Path, name: str) -> None:
+    """Replace obj's material with a new one made from the set in `textures`."""
+    mat = bpy.data.materials.new(name)
+    mat.use_nodes = True
+    obj.data.materials.clear()
+    obj.data.materials.append(mat)
+    nt = mat.node_tree
+    bsdf = nt.nodes["Principled BSDF"]
+    for role, x, y in (("basecolor", -700, 300), ("roughness", -700, 0), ("normal", -700, -300)):
+        node = nt.nodes.new("ShaderNodeTexImage")
+        node.image = bpy.data.images.load(str(find(textures, role)))
+        node.location = (x, y)
+        if role == "basecolor":
+            nt.links.new(node.outputs["Color"], bsdf.inputs["Base Color"])
+            continue
+        node.image.colorspace_settings.name = "Non-Color"
+        if role == "roughness":
+            nt.links.new(node.outputs["Color"], bsdf.inputs["Roughness"])
+        else:
+            nmap = nt.nodes.new("ShaderNodeNormalMap")
+            nt.links.new(node.outputs["Color"], nmap.inputs["Color"])
+            nt.links.new(nmap.outputs["Normal"], bsdf.inputs["Normal"])
+
+
 def depth_scene(textures: Path) -> None:
     """The textured cube, repeated along a line that runs away from the camera."""
     build_scene(textures)
@@ -126,11 +197,17 @@ def main(argv: list[str]) -> int:
     p.add_argument("--method", default="AUTO")
     p.add_argument("--out", type=Path, default=ROOT / "docs")
     p.add_argument("--depth", action="store_true", help="the depth-aware strokes demo instead")
+    p.add_argument("--two-materials", action="store_true",
+                   help="the one-look-across-materials demo (wood and tiles) instead")
+    p.add_argument("--second", type=Path, default=PBR / "ceramic_tiles",
+                   help="--two-materials: the second object's texture set")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     ensure_addon()
     if args.depth:
         return depth_demo(args)
+    if args.two_materials:
+        return two_materials_demo(args)
     build_scene(args.textures.resolve())
     work = Path(tempfile.mkdtemp(prefix="brushwork-demo-scene-"))
     bpy.ops.wm.save_as_mainfile(filepath=str(work / "demo.blend"))  # results land in work/stylized
@@ -142,6 +219,37 @@ def main(argv: list[str]) -> int:
         return 1
     render(args.out / "addon-after.png")
     return 0
+
+
+def two_materials_demo(args) -> int:
+    work = Path(tempfile.mkdtemp(prefix="brushwork-demo-scene-"))
+    first = args.textures if args.textures != ROOT / "tests" / "data" else PBR / "wood_planks"
+    first = small_maps(first.resolve(), work / "maps-first")
+    second = small_maps(args.second.resolve(), work / "maps-second")
+    two_materials_scene(first, second)
+    bpy.ops.wm.save_as_mainfile(filepath=str(work / "two.blend"))
+    timed(render, args.out / "two-materials-before.png")
+    settings = bpy.context.scene.brushwork
+    settings.style_image = str(args.style.resolve())
+    settings.method = args.method
+    settings.scope = "SCENE"
+    for one_look, name in ((True, "two-materials-one-look.png"), (False, "two-materials-separate.png")):
+        settings.one_look = one_look
+        if timed(bpy.ops.brushwork.stylize_texture, label="stylize_texture") != {"FINISHED"}:
+            return 1
+        timed(render, args.out / name)
+        if bpy.ops.brushwork.revert_texture() != {"FINISHED"}:
+            return 1
+    return 0
+
+
+def timed(fn, *a, label: str = ""):
+    import time
+    start = time.perf_counter()
+    result = fn(*a)
+    print(f"blender_demo: {label or getattr(fn, '__name__', 'step')} took "
+          f"{time.perf_counter() - start:.1f} s", flush=True)
+    return result
 
 
 def depth_demo(args) -> int:
