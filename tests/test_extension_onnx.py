@@ -17,7 +17,7 @@ import pytest
 
 from blender_env import pbr_scene, run_in_blender
 from core import backends
-from core.jobs import image as jobs
+from core.jobs import image_set
 from core.jobs.spec import from_spec
 from core.media.image_io import read_image
 from core.engine.resample import resize
@@ -56,7 +56,7 @@ sys.executable = BARE_PYTHON   # Blender's own Python: numpy, no torch
 prefs = sys.modules[ADDON_MODULE + ".addon.preferences"]
 plan = sys.modules[ADDON_MODULE + ".addon.plan"]
 wheels = prefs.wheels_dir()
-spec = plan.make(bpy.context, settings, tmp / "plan").jobs[0].spec
+spec = plan.make(bpy.context, settings, tmp / "plan").specs[0]
 check = prefs.describe(prefs.python_setup().check())
 before = links()
 result = list(bpy.ops.brushwork.stylize_texture())
@@ -85,15 +85,16 @@ def test_stylize_texture_runs_on_the_bundled_onnxruntime(tmp_path, capfd):
     assert "(files in" in proc.stdout + proc.stderr and "; onnxruntime)" in proc.stdout + proc.stderr
     # Base Color now comes from the stylized image; roughness and normal links untouched.
     changed = sorted(set(map(tuple, r["before"])) ^ set(map(tuple, r["after"])))
-    assert changed == [("Image Texture", "Principled BSDF", "Base Color"),
-                       ("Image Texture (Brushwork)", "Principled BSDF", "Base Color")]
+    mix = "Image Texture (Brushwork mix)"  # the before/after Mix of the original (A) and the result (B)
+    assert changed == sorted([("Image Texture", "Principled BSDF", "Base Color"), ("Image Texture", mix, "A_Color"),
+                              ("Image Texture (Brushwork)", mix, "B_Color"), (mix, "Principled BSDF", "Base Color")])
     assert r["size"] == [1024, 1024]
     out = Path(r["file"])
     assert out.name == "wood_basecolor.stylized.png" and out.parent == tmp_path / "stylized"
     # The right image: what the torch backend paints from the same job spec.
-    spec = dict(r["spec"], output=str(tmp_path / "torch.png"), backend="torch")
-    jobs.run(from_spec(jobs.Job, spec))
-    ours, theirs = read_image(str(out)).color, read_image(spec["output"]).color
+    spec = dict(r["spec"], outputs=[str(tmp_path / "torch.png")], backend="torch")
+    image_set.run(from_spec(image_set.ImageSetJob, spec))
+    ours, theirs = read_image(str(out)).color, read_image(spec["outputs"][0]).color
     source = read_image(str(tmp_path / "wood_basecolor.png")).color
     assert np.abs(ours - source).mean() > 0.05
     assert np.abs(ours - theirs).max() <= 2 / 255 + 1e-6

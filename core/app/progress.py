@@ -9,7 +9,8 @@ import time
 class Bar:
     """A one-line bar on stderr; plain lines every 10 % when stderr is not a terminal."""
 
-    def __init__(self, stream=sys.stderr):
+    def __init__(self, stream=None):
+        stream = stream or sys.stderr  # looked up now: stderr may have been replaced since import
         self.stream, self.tty = stream, stream.isatty()
         self.t0, self.last = time.monotonic(), -1
 

@@ -53,7 +53,9 @@ REGISTRY = {
                          "python scripts/train.py pack; python scripts/make_encoder_r41.py"),
     "decoder_r31": Entry("ae64b00cd763b986683b714cedabc35b5f17cffb190d84a457ef4b31c91dd75c",
                          "python scripts/convert_published.py"),
-    "decoder_r41": Entry(None, "python scripts/train.py decoder_r41; python scripts/train.py export decoder_r41"),
+    "decoder_r41": Entry("f8171d0429bdb6cc56b2a5e26cf09add6ec94434dfd148eadc38e40e94b4d289",
+                         "python scripts/train.py pack; python scripts/train.py decoder_head_r41 (stopped at step 2285); "
+                         "python scripts/train.py decoder_r41 (stopped at step 1331); python scripts/train.py export decoder_r41"),
     "linear_r31": Entry("6692ef64311318cb534b3d0bb91be0bf5fe1d0952a16c9122a49fad5e656e918",
                         "python scripts/train.py linear_r31 (resumed until step 2461); python scripts/train.py export linear_r31"),
     "ccpl_r31": Entry("fdcf7ef7a4be789ff4a05e70e6c28190b32aa2df711473de4c2f0406c58c560c",
