@@ -281,25 +281,18 @@ def _stylize(args, bar) -> str:
 def _stylize_set(args, bar) -> str:
     """`stylize A.png B.png … --style S -o DIR`: one look for all (core/jobs/image_set.py)."""
     from core.jobs import image_set
+    from core.jobs.spec import output_folder
     contents = [args.content, *args.styles]
     if args.depth:
         raise BrushworkError("--depth paints one image at two stroke sizes; give one content with it")
     out = Path(args.output)
-    if out.exists() and not out.is_dir():
-        raise BrushworkError(f"{args.output}: with several contents -o names a folder, and this is a file")
     if not out.parent.is_dir():
         raise BrushworkError(f"{args.output}: folder {out.parent} does not exist")
     engine = dict(_engine(args), styles=args.style)
     job = image_set.ImageSetJob(contents=contents, outputs=[str(out / Path(c).name) for c in contents],
                                 pooled=not args.separate, force_color=args.force_color, hdr=args.hdr, **engine)
-    made = not out.exists()
-    out.mkdir(exist_ok=True)
-    try:
+    with output_folder(out, "the stylized images (-o, with several contents)"):
         r = image_set.run(job, bar)
-    except BaseException:
-        if made and not any(out.iterdir()):
-            out.rmdir()  # a folder this run made and left empty goes with it
-        raise
     look = "one look (pooled statistics)" if r.pooled else "each its own statistics"
     return f"{out}: {len(r.outputs)} images, {look}, {r.seconds:.1f} s"
 

@@ -27,7 +27,7 @@ from core.backends import has
 from core.engine.stylizer import Progress
 from core.errors import BrushworkError, check_number, warn
 from core.jobs import sequence
-from core.jobs.spec import EngineOptions, check_cancel, check_new_file
+from core.jobs.spec import EngineOptions, check_cancel, check_new_file, output_folder
 from core.media import colour, video
 from core.media.image_io import SUPPORTED, Picture, read_image, read_render_passes, write_image
 from core.scene import motion
@@ -130,26 +130,8 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
         warn(f"{job.video}: not written: MP4 needs the imageio-ffmpeg package (pip install imageio-ffmpeg, "
              "or the add-on's Install button); the stylized frames are written as PNGs")
         job = replace(job, video=None)
-    created = _make_folder(out_dir)
-    try:
+    with output_folder(out_dir, "the stylized frames"):
         return _stylize(job, files, vectors, out_dir, progress, cancel, t0)
-    except BaseException:
-        if created and not any(out_dir.iterdir()):  # nothing finished: leave no empty folder behind
-            out_dir.rmdir()
-        raise
-
-
-def _make_folder(out_dir: Path) -> bool:
-    """The output folder, made if missing (True: made now); one line where it cannot be."""
-    if out_dir.exists() and not out_dir.is_dir():
-        raise BrushworkError(f"{out_dir}: is a file; name a folder for the stylized frames")
-    if out_dir.is_dir():
-        return False
-    try:
-        out_dir.mkdir(parents=True)
-    except OSError as e:
-        raise BrushworkError(f"{out_dir}: cannot make the folder ({e.strerror or e})") from None
-    return True
 
 
 def _stylize(job: FramesJob, files: list[Path], vectors, out_dir: Path, progress, cancel, t0: float) -> FramesResult:

@@ -7,6 +7,7 @@ CLI fills the same fields from its flags, and the add-on sends the same JSON.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -163,6 +164,26 @@ def check_new_file(output: str, inputs: list[str], overwrite: bool) -> Path:
     if not out.parent.is_dir():
         raise BrushworkError(f"{output}: folder {out.parent} does not exist")
     return out
+
+
+@contextlib.contextmanager
+def output_folder(path: Path, what: str):
+    """An output folder, made if missing; if this job made it and fails before anything
+    is in it, it goes again: a failed job leaves no empty folder behind."""
+    if path.exists() and not path.is_dir():
+        raise BrushworkError(f"{path}: is a file; name a folder for {what}")
+    made = not path.is_dir()
+    if made:
+        try:
+            path.mkdir(parents=True)
+        except OSError as e:
+            raise BrushworkError(f"{path}: cannot make the folder ({e.strerror or e})") from None
+    try:
+        yield path
+    except BaseException:
+        if made and not any(path.iterdir()):
+            path.rmdir()
+        raise
 
 
 def load_style(path: str) -> np.ndarray:
