@@ -69,3 +69,16 @@ def test_cli_and_worker_paint_a_set(two, tmp_path, capfd):
     assert worker.main(io.StringIO(json.dumps(spec)), stdout) == 0
     result = json.loads(stdout.getvalue().splitlines()[-1])
     assert result["status"] == "ok" and result["pooled"] and len(result["outputs"]) == 2
+
+
+def test_cli_style_flag_with_one_content_writes_that_image(two, tmp_path, capfd):
+    """`stylize a.png --style S -o out.png` is one image, as `stylize a.png S -o out.png`
+    is: not a folder named out.png. With several contents an image-like -o is refused."""
+    out = tmp_path / "out.png"
+    rc = cli.main(["stylize", two[0], "--style", STYLE, "-o", str(out), "--method", "wct-r31", "--quiet"])
+    _, err = capfd.readouterr()
+    assert rc == 0, err
+    assert out.is_file() and read_image(str(out)).color.shape == (96, 128, 3)
+    rc = cli.main(["stylize", *two, "--style", STYLE, "-o", str(tmp_path / "set.png"), "--method", "wct-r31"])
+    _, err = capfd.readouterr()
+    assert rc == 2 and "names a folder, not an image" in err and not (tmp_path / "set.png").exists()

@@ -269,8 +269,11 @@ def _engine(args) -> dict:
 
 def _stylize(args, bar) -> str:
     from core.jobs import image
-    if args.style:
+    from core.media.image_io import SUPPORTED
+    if args.style and (args.styles or Path(args.output).suffix.lower() not in SUPPORTED):
         return _stylize_set(args, bar)
+    if args.style:  # one content, `--style S -o out.png`: the same as `stylize content S -o out.png`
+        args.styles = args.style
     job = image.Job(content=args.content, output=args.output, **_engine(args), force_color=args.force_color,
                     depth=args.depth, focus=args.focus, falloff=args.falloff, depth_side=args.depth_side,
                     far_scale=args.far_scale, hdr=args.hdr)
@@ -282,10 +285,13 @@ def _stylize_set(args, bar) -> str:
     """`stylize A.png B.png … --style S -o DIR`: one look for all (core/jobs/image_set.py)."""
     from core.jobs import image_set
     from core.jobs.spec import output_folder
+    from core.media.image_io import SUPPORTED
     contents = [args.content, *args.styles]
     if args.depth:
         raise BrushworkError("--depth paints one image at two stroke sizes; give one content with it")
     out = Path(args.output)
+    if out.suffix.lower() in SUPPORTED:
+        raise BrushworkError(f"{args.output}: with several contents -o names a folder, not an image")
     if not out.parent.is_dir():
         raise BrushworkError(f"{args.output}: folder {out.parent} does not exist")
     engine = dict(_engine(args), styles=args.style)
