@@ -65,11 +65,13 @@ def render_still(settings, content: FilePath, output: FilePath, overwrite: bool 
 
 def render_depth_aware(settings, content: FilePath, output: FilePath, passes: FilePath,
                        camera_focus: float | None) -> dict:
-    """A render painted finely at the focus distance and coarsely away from it, by the Z
-    pass in `passes` (multilayer EXR). Focus: the panel's, else the camera's depth of
-    field, else none (the engine takes the median depth); falloff: the panel's, else the
-    engine's own (a quarter of the depth range)."""
-    spec = {**render_still(settings, content, output), "depth": str(passes), "depth_side": settings.depth_side}
+    """A render painted finely at the focus distance (the method's relu3_1 member) and
+    coarsely away from it (its relu4_1 sibling), by the Z pass in `passes` (multilayer
+    EXR). Focus: the panel's, else the camera's depth of field, else none (the engine
+    takes the median depth); falloff: the panel's, else the engine's own (a quarter of
+    the depth range)."""
+    spec = {**render_still(settings, content, output), "depth": str(passes), "depth_side": settings.depth_side,
+            "far_scale": settings.far_scale}
     focus = settings.focus_distance or camera_focus
     if focus:
         spec["focus"] = focus

@@ -103,6 +103,7 @@ def draw(layout, context) -> None:
             sub.prop(settings, "focus_distance")
             sub.prop(settings, "falloff")
             sub.prop(settings, "depth_side")
+            sub.prop(settings, "far_scale")
         col.operator(renders.BRUSHWORK_OT_stylize_render.bl_idname, icon="RENDER_RESULT")
         col.prop(settings, "coherence", slider=True)
         col.operator(renders.BRUSHWORK_OT_stylize_animation.bl_idname, icon="RENDER_ANIMATION")

@@ -202,7 +202,8 @@ class BrushworkSettings(bpy.types.PropertyGroup):
                     "<name>.stylized.png beside it (each frame on its own; Stylize Animation avoids flicker)")
     depth_aware: BoolProperty(
         name="Depth-Aware Strokes", default=False,
-        description="Renders: fine strokes at the focus distance, coarse paint away from it (needs the Z pass)")
+        description="Renders: fine relu3_1 strokes at the focus distance, the coarser relu4_1 method of the "
+                    "same family away from it (needs the Z pass)")
     focus_distance: FloatProperty(
         name="Focus", default=0.0, min=0.0, subtype="DISTANCE",
         description="Distance that keeps the finest strokes; 0 = the camera's depth-of-field focus")
@@ -213,6 +214,10 @@ class BrushworkSettings(bpy.types.PropertyGroup):
         items=[("both", "Near and Far", "Both sides of the focus plane dissolve into paint"),
                ("far", "Far Only", "Only what lies beyond the focus plane"),
                ("near", "Near Only", "Only what lies in front of the focus plane")])
+    far_scale: FloatProperty(
+        name="Far Stroke Size", default=1.0, min=0.25, max=8.0, soft_max=4.0,
+        description="Depth-aware: strokes away from focus this many times larger still "
+                    "(1 = the relu4_1 method's own, already coarser)")
     movie_file: StringProperty(
         name="Movie", subtype="FILE_PATH",
         description="Stylize Movie Clip: this movie file (empty: the active movie strip in the Video Sequencer)")

@@ -1,4 +1,6 @@
 """Frames without flicker: the motion maths, the render-pass files, and `python -m core frames`."""
+import os
+
 import numpy as np
 import pytest
 
@@ -182,21 +184,96 @@ def test_depth_weight_is_zero_in_focus_and_one_far_away():
         weight(depth, 4.0, 0.0)
 
 
-def test_depth_aware_stylize_keeps_the_near_half_and_coarsens_the_far_half(capfd, tmp_path):
-    """Left half near (in focus), right half far: the left matches a plain run, the right
-    matches a run with strokes three times larger."""
+def test_depth_picks_the_relu3_1_and_relu4_1_members_of_a_family(monkeypatch):
+    from core.scene import depth
+    for named in ("linear-r31", "linear-r41"):
+        assert depth.methods(named, allow_untrained=True) == (("linear-r31", "linear-r41"), [])
+    assert depth.methods("wct") == (("wct-r31", "wct"), [])
+    monkeypatch.setattr(depth, "trained", lambda m: m not in ("linear-r31", "linear-r41"))
+    pair, notes = depth.methods("linear-r41")
+    assert pair == ("wct-r31", "wct")
+    assert notes == ["depth-aware: linear-r31 is not trained yet; wct-r31 paints the near side",
+                     "depth-aware: linear-r41 is not trained yet; wct paints the far side"]
+    assert depth.methods("linear-r41", allow_untrained=True) == (("linear-r31", "linear-r41"), [])
+
+
+def _depth_runs(capfd, tmp_path, cases, *extra):
+    """Stylize photo.jpg for each case (name → extra flags); the results and stderr."""
+    outs, errs = {}, {}
+    for name, flags in cases.items():
+        rc = cli_main(["stylize", str(DATA / "photo.jpg"), str(DATA / "painting.jpg"), "-o", str(tmp_path / f"{name}.png"),
+                       "--quiet", "--tile", "0", *flags, *extra])
+        errs[name] = capfd.readouterr().err
+        assert rc == 0, errs[name]
+        outs[name] = read_image(str(tmp_path / f"{name}.png")).color
+    return outs, errs
+
+
+def _flat_depth(tmp_path, name, value):
+    h, w = read_image(str(DATA / "photo.jpg")).color.shape[:2]
+    write_render_passes(str(tmp_path / name), {"Depth": np.full((h, w), value, np.float32)})
+    return ["--depth", str(tmp_path / name), "--focus", "2", "--falloff", "0.5"]
+
+
+def test_depth_aware_paints_relu3_1_in_focus_and_relu4_1_away(capfd, tmp_path):
+    """All in focus: exactly the pair's relu3_1 run; all far: its relu4_1 run (random
+    weights for the untrained member, as asked)."""
+    near, far = _flat_depth(tmp_path, "near.exr", 2.0), _flat_depth(tmp_path, "far.exr", 20.0)
+    outs, errs = _depth_runs(capfd, tmp_path, {
+        "in_focus": ["--method", "linear-r41", *near], "away": ["--method", "linear-r31", *far],
+        "r31": ["--method", "linear-r31"], "r41": ["--method", "linear-r41"]}, "--allow-untrained")
+    assert np.array_equal(outs["in_focus"], outs["r31"])
+    assert np.abs(outs["away"] - outs["r41"]).max() <= 1 / 255 + 1e-6
+    assert np.abs(outs["r31"] - outs["r41"]).mean() > 0.02  # the two really differ
+    assert "paints the" not in errs["in_focus"] + errs["away"]  # the named pair, no fallback
+
+
+def test_depth_aware_falls_back_to_wct_where_relu4_1_is_untrained(capfd, tmp_path, monkeypatch):
+    """ccpl (relu4_1) untrained: ccpl-r31 paints what is in focus, wct the rest, and a
+    warning says so; --far-scale still enlarges the far strokes."""
+    from core.scene import depth
+    real = depth.trained
+    monkeypatch.setattr(depth, "trained", lambda m: m != "ccpl" and real(m))  # as shipped today
+    near, far = _flat_depth(tmp_path, "near.exr", 2.0), _flat_depth(tmp_path, "far.exr", 20.0)
+    outs, errs = _depth_runs(capfd, tmp_path, {
+        "in_focus": ["--method", "ccpl", *near], "away": ["--method", "ccpl", *far],
+        "away2": ["--method", "ccpl-r31", *far, "--far-scale", "2"],
+        "r31": ["--method", "ccpl-r31"], "wct": ["--method", "wct"], "wct2": ["--method", "wct", "--style-scale", "2"]})
+    assert np.array_equal(outs["in_focus"], outs["r31"])
+    assert np.abs(outs["away"] - outs["wct"]).max() <= 1 / 255 + 1e-6
+    assert np.abs(outs["away2"] - outs["wct2"]).max() <= 1 / 255 + 1e-6
+    assert np.abs(outs["wct"] - outs["wct2"]).mean() > 0.01
+    for name in ("in_focus", "away", "away2"):
+        assert "depth-aware: ccpl is not trained yet; wct paints the far side" in errs[name], errs[name]
+
+
+def test_a_depth_aware_job_cancelled_in_its_far_half_writes_nothing(tmp_path):
+    from core.errors import Cancelled
+    from core.jobs import image
+    job = image.Job(content=str(DATA / "photo.jpg"), styles=[str(DATA / "painting.jpg")], method="wct-r31",
+                    output=str(tmp_path / "out" / "r.png"), depth=str(tmp_path / "z.exr"), focus=2.0, falloff=1.0)
+    (tmp_path / "out").mkdir()
+    write_render_passes(job.depth, {"Depth": np.full((192, 192), 20.0, np.float32)})
+    stages = []
+    with pytest.raises(Cancelled):
+        image.run(job, lambda f, stage: stages.append((f, stage)),
+                  cancel=lambda: any(stage.startswith("wct ") for _, stage in stages))
+    assert {s.split()[0] for _, s in stages} == {"wct-r31", "wct"}  # each half's stages named by its method
+    assert min(f for f, s in stages if s.startswith("wct ")) >= 0.5
+    assert os.listdir(tmp_path / "out") == []
+
+
+def test_depth_aware_mixes_by_distance_and_checks_the_map(capfd, tmp_path):
+    """Left half in focus, right half far: the left matches the relu3_1 run, the right the
+    relu4_1 one; a map of the wrong size or without a Depth pass is refused."""
     photo = read_image(str(DATA / "photo.jpg"))
     h, w = photo.color.shape[:2]
     depth = np.full((h, w), 2.0, np.float32)
     depth[:, w // 2:] = 20.0
     write_render_passes(str(tmp_path / "z.exr"), {"Depth": depth})
-    outs = {}
-    for name, extra in (("aware", ["--depth", str(tmp_path / "z.exr"), "--focus", "2", "--falloff", "5"]),
-                        ("fine", []), ("coarse", ["--style-scale", "3"])):
-        rc = cli_main(["stylize", str(DATA / "photo.jpg"), str(DATA / "painting.jpg"), "-o", str(tmp_path / f"{name}.png"),
-                       "--method", "wct-r31", "--quiet", *extra])
-        assert rc == 0, capfd.readouterr().err
-        outs[name] = read_image(str(tmp_path / f"{name}.png")).color
+    outs, _ = _depth_runs(capfd, tmp_path, {
+        "aware": ["--method", "wct-r31", "--depth", str(tmp_path / "z.exr"), "--focus", "2", "--falloff", "5"],
+        "fine": ["--method", "wct-r31"], "coarse": ["--method", "wct"]})
     left, right = np.s_[:, : w // 2 - 8], np.s_[:, w // 2 + 8:]
     assert np.abs(outs["aware"][left] - outs["fine"][left]).max() < 2 / 255
     assert np.abs(outs["aware"][right] - outs["coarse"][right]).max() < 2 / 255
@@ -209,6 +286,7 @@ def test_depth_aware_stylize_keeps_the_near_half_and_coarsens_the_far_half(capfd
     rc = cli_main(["stylize", str(DATA / "photo.jpg"), str(DATA / "painting.jpg"), "-o", str(tmp_path / "y.png"),
                    "--depth", str(tmp_path / "nodepth.exr"), "--quiet"])
     assert rc == 2 and "no Depth (Z) pass" in capfd.readouterr().err
+    assert not (tmp_path / "x.png").exists() and not (tmp_path / "y.png").exists()
 
 
 @pytest.mark.parametrize("interpolation", ["nearest", "linear", "cubic"])

@@ -59,14 +59,16 @@ def _parser() -> argparse.ArgumentParser:
                    help="float input brighter than 1: clip it, or tone-map it (and back, for EXR output)")
     s.add_argument("--force-color", action="store_true",
                    help="stylize even if the content looks like a normal/roughness/height map")
-    s.add_argument("--depth", help="depth map (EXR: a render's Depth pass): fine strokes in focus, "
-                   "coarse paint away from it")
+    s.add_argument("--depth", help="depth map (EXR: a render's Depth pass): fine strokes in focus from the "
+                   "method's relu3_1 member, coarse paint away from it from its relu4_1 sibling "
+                   "(an untrained one: WCT of that layer)")
     s.add_argument("--focus", type=float, help="with --depth: focus distance (default: the median depth)")
     s.add_argument("--falloff", type=float, help="with --depth: distance over which the paint takes over "
                    "(default: a quarter of the depth range)")
     s.add_argument("--depth-side", default="both", choices=["both", "far", "near"],
                    help="with --depth: which side of the focus plane dissolves")
-    s.add_argument("--far-scale", type=float, default=3.0, help="with --depth: stroke size away from focus")
+    s.add_argument("--far-scale", type=float, default=1.0,
+                   help="with --depth: extra stroke size away from focus (default 1: relu4_1 is coarser already)")
     f = _job_command(sub, "frames", "stylize a folder of frames with one transformation, steadied by the "
                      "renderer's motion vectors", "frames",
                      "folder of frames (PNG, JPEG, TIFF, EXR; multilayer EXR with Vector/Depth)",
@@ -288,7 +290,7 @@ def _stylize_set(args, bar) -> str:
     from core.media.image_io import SUPPORTED
     contents = [args.content, *args.styles]
     if args.depth:
-        raise BrushworkError("--depth paints one image at two stroke sizes; give one content with it")
+        raise BrushworkError("--depth paints one image with two methods; give one content with it")
     out = Path(args.output)
     if out.suffix.lower() in SUPPORTED:
         raise BrushworkError(f"{args.output}: with several contents -o names a folder, not an image")

@@ -15,7 +15,7 @@ import numpy as np
 from core.engine.methods import ContentSide
 from core.engine.stylizer import Progress, Settings, Stylizer, check_content, check_style, part
 from core.engine.tileable import detect_wrap
-from core.errors import BrushworkError, SettingError
+from core.errors import BrushworkError, SettingError, warn
 from core.jobs.spec import HDR_MODES, EngineOptions, check_cancel, check_new_file, load_style
 from core.media import colour
 from core.media.image_io import SUPPORTED, Picture, read_image, write_image
@@ -29,11 +29,11 @@ class Job(EngineOptions):
     content: str
     output: str
     force_color: bool = False  # stylize even what looks like a normal/roughness map
-    depth: str | None = None   # depth map: fine strokes in focus, coarse paint away (core/scene/depth.py)
+    depth: str | None = None   # depth map: the relu3_1 method in focus, its relu4_1 sibling away (core/scene/depth.py)
     focus: float | None = None     # focus distance (scene units); default: the median depth
     falloff: float | None = None   # distance over which paint takes over; default: a quarter of the depth range
     depth_side: str = "both"       # both | far | near: which side of the focus plane dissolves
-    far_scale: float = 3.0         # stroke size away from focus, relative to style_scale
+    far_scale: float = 1.0         # extra stroke size away from focus, relative to style_scale
     panorama: bool = False         # equirect 360°: 2:1 checked, meridian wrapped, GPano XMP in JPEG
     poles: bool = True             # panorama: paint the polar caps in perspective views (core/scene/poles.py)
     hdr: str = "auto"              # float input above 1: clip | tonemap; auto: tonemap panoramas (HDRIs)
@@ -63,11 +63,13 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
         stylizer: Stylizer | None = None, content: ContentSide | None = None) -> Result:
     """Run a job; raises BrushworkError for bad input, Cancelled if asked to stop.
 
-    Every check that needs no network (options, files, styles, alpha vs. JPEG) comes
-    before the networks load; `cancel` is also asked before loading and before writing,
-    so a cancelled job never leaves an output. `stylizer` and `content` (statistics
-    pooled over several images) come from a job that paints a set (core/jobs/image_set.py).
-    """
+    Every check that needs no network (options, files, styles, depth map, alpha vs.
+    JPEG) comes before the networks load; `cancel` is also asked before loading and
+    before writing, so a cancelled job never leaves an output. `stylizer` and `content`
+    (statistics pooled over several images) come from a job that paints a set
+    (core/jobs/image_set.py). A depth-aware job runs two methods (core/scene/depth.py);
+    a given `stylizer` paints the half whose method it runs, with `content` there
+    (statistics belong to one method's features)."""
     t0 = time.perf_counter()
     job.check_engine()
     depth.check_settings(job.focus, job.falloff, job.far_scale, job.depth_side)  # before anything is read
@@ -78,11 +80,14 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     styles_rgb = [load_style(p) for p in job.styles]
     for s, name in zip(styles_rgb, job.styles):
         check_style(s, name)
+    far = _far_weight(job, rgb.shape[:2]) if job.depth else None
     timings["read"] = time.perf_counter() - t
     check_cancel(cancel)
-    stylizer = stylizer or job.stylizer()
+    given = stylizer
+    stylizers = _stylizers(job, given)
+    stylizer = stylizers[0]
     t = time.perf_counter()
-    sides = [stylizer.style(s, name) for s, name in zip(styles_rgb, job.styles)]
+    sides = [[s.style(img, name) for img, name in zip(styles_rgb, job.styles)] for s in stylizers]
     timings["style"], t = time.perf_counter() - t, time.perf_counter()
     settings = job.settings
     if job.panorama:
@@ -90,11 +95,12 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     elif settings.wrap == "auto":
         settings = replace(settings, wrap=detect_wrap(rgb))  # resolved here to report it
     if job.depth:
-        result = _depth_aware(job, stylizer, rgb, sides, settings, progress, cancel)
+        result = _depth_aware(job, stylizers, rgb, sides, settings, far, progress, cancel,
+                              [content if s is given else None for s in stylizers])
     elif job.panorama and job.poles:
-        result = panorama.paint(stylizer, rgb, sides, settings, progress, cancel, content=content)
+        result = panorama.paint(stylizer, rgb, sides[0], settings, progress, cancel, content=content)
     else:
-        result = stylizer.run(rgb, sides, settings, progress, cancel, content=content)
+        result = stylizer.run(rgb, sides[0], settings, progress, cancel, content=content)
     result = job.keep_colour(result, rgb)
     del rgb  # image-sized, and not needed to write
     timings["stylize"], t = time.perf_counter() - t, time.perf_counter()
@@ -104,7 +110,8 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     timings["write"] = time.perf_counter() - t
     if progress:
         progress(1.0, "done")
-    return Result(str(out_path), w, h, time.perf_counter() - t0, stylizer.untrained, settings.wrap,
+    untrained = list(dict.fromkeys(k for s in stylizers for k in s.untrained))
+    return Result(str(out_path), w, h, time.perf_counter() - t0, untrained, settings.wrap,
                   stylizer.backend.name, timings)
 
 
@@ -136,17 +143,38 @@ def read_content(job: Job, out_path: Path) -> tuple[np.ndarray, "_Layout"]:
     return rgb, keep
 
 
-def _depth_aware(job: Job, stylizer: Stylizer, rgb, sides, settings: Settings, progress, cancel):
-    """Fine strokes at the focus plane, strokes `far_scale`× larger away from it."""
-    dmap = depth.read_depth(job.depth, rgb.shape[:2])
+def _far_weight(job: Job, shape: tuple[int, int]) -> np.ndarray:
+    """Per pixel, how much of the far half shows (0 in focus, 1 away): read and checked
+    before any network loads."""
+    dmap = depth.read_depth(job.depth, shape)
     focus = depth.default_focus(dmap) if job.focus is None else job.focus
     near = dmap[np.isfinite(dmap) & (dmap < 1e9)]
     falloff = job.falloff if job.falloff is not None else max(float(np.ptp(near)) / 4 if near.size else 1.0, 1e-3)
-    w = depth.weight(dmap, focus, falloff, job.depth_side)   # checks falloff and side before any network runs
-    coarse_settings = replace(settings, style_scale=min(8.0, max(0.125, settings.style_scale * job.far_scale)))
-    fine = stylizer.run(rgb, sides, settings, part(progress, 0.0, 0.5), cancel)
-    coarse = stylizer.run(rgb, sides, coarse_settings, part(progress, 0.5, 1.0), cancel)
-    return depth.mix(fine, coarse, w)
+    return depth.weight(dmap, focus, falloff, job.depth_side)
+
+
+def _stylizers(job: Job, given: Stylizer | None) -> list[Stylizer]:
+    """The networks: the job's method, or for depth-aware style the near and far methods
+    of its family (both loaded up front, so a missing file stops the job before it paints)."""
+    if not job.depth:
+        return [given or job.stylizer()]
+    names, notes = depth.methods(job.method, job.allow_untrained)
+    for note in notes:
+        warn(note)
+    return [given if given is not None and given.method.name == name else replace(job, method=name).stylizer()
+            for name in names]
+
+
+def _depth_aware(job: Job, stylizers: list[Stylizer], rgb, sides, settings: Settings, far: np.ndarray,
+                 progress, cancel, contents):
+    """The relu3_1 member in focus, the relu4_1 member (strokes `far_scale`× larger) away."""
+    far_settings = replace(settings, style_scale=min(8.0, max(0.125, settings.style_scale * job.far_scale)))
+    halves = []
+    for i, (s, own, each, content) in enumerate(zip(stylizers, sides, (settings, far_settings), contents)):
+        report = part(progress, i / 2, (i + 1) / 2)
+        report = report and (lambda f, stage, r=report, n=s.method.name: r(f, f"{n} {stage}"))
+        halves.append(s.run(rgb, own, each, report, cancel, content=content))
+    return depth.mix(*halves, far)
 
 
 def _hdr(job: Job) -> str:

@@ -127,7 +127,8 @@ SCHEMA = {  # field → (test, what the message asks for): every job's fields, s
     "start": (_is_number, "a number of seconds"),
     "end": (lambda v: v is None or _is_number(v), "a number of seconds or null"),
     "blend": (_is_number, "a number"),
-    # depth-aware style (core/scene/depth.py)
+    # depth-aware style (core/scene/depth.py): the method's relu3_1 member in focus, its
+    # relu4_1 sibling away; far_scale (default 1) multiplies the far half's stroke size
     "depth": (lambda v: v is None or isinstance(v, str), "a path string or null"),
     "focus": (lambda v: v is None or _is_number(v), "a number or null"),
     "falloff": (lambda v: v is None or _is_number(v), "a number or null"),

@@ -1,10 +1,14 @@
 """Depth-aware style: fine strokes in the focus plane, coarse paint away from it.
 
-Two stylizations of the same image with the same method, one at the chosen stroke size
-and one with strokes `far_scale` times larger, are mixed per pixel by the distance from
-the focus plane, with a smoothstep falloff: in focus keeps the detail, far away
-dissolves into paint (like a painter's depth of field, not a blur). Distances come from
-the renderer's Z pass (or any depth EXR) in scene units.
+The image is painted twice, by the two layers of one family: the relu3_1 method (finer
+strokes, more structure) for what is in focus and its relu4_1 sibling (bolder, coarser
+strokes) for what is away from it; the two are mixed per pixel by the distance from the
+focus plane, with a smoothstep falloff: in focus keeps the detail, far away dissolves
+into paint (like a painter's depth of field, not a blur). Whichever member of a family
+the job names, both run. A member whose weights do not ship yet gives way to the
+closed-form WCT of its layer, which needs only the shipped encoder and decoder.
+`far_scale` makes the far half's strokes larger still. Distances come from the
+renderer's Z pass (or any depth EXR) in scene units.
 """
 from __future__ import annotations
 
@@ -12,15 +16,46 @@ from pathlib import Path
 
 import numpy as np
 
+from core.engine.methods import METHODS
 from core.errors import BrushworkError, SettingError, check_number
 from core.media.image_io import read_image, read_render_passes
 from core.engine.resample import resize
+from core.nets import weights
 
 SIDES = ("both", "far", "near")   # which side of the focus plane dissolves
 MAX_FAR_SCALE = 64
+# Each family's (relu3_1, relu4_1) members: the near half and the far half.
+FAMILIES = (("linear-r31", "linear-r41"), ("ccpl-r31", "ccpl"), ("wct-r31", "wct"))
+FALLBACK = ("wct-r31", "wct")     # closed form: nothing to train beyond encoder and decoder
+HALVES = ("near", "far")
 
 
-def check_settings(focus: float | None, falloff: float | None, far_scale: float = 3.0, side: str = "both") -> None:
+def family(method: str) -> tuple[str, str]:
+    """The (near, far) pair of the family `method` belongs to."""
+    for pair in FAMILIES:
+        if method in pair:
+            return pair
+    raise SettingError("method", method, f"depth-aware style needs one of {', '.join(sum(FAMILIES, ()))}")
+
+
+def trained(method: str) -> bool:
+    """Whether all of a method's weight files ship (as core/engine/stylizer.py's default)."""
+    return all(weights.is_trained(k) for k in METHODS[method].models)
+
+
+def methods(method: str, allow_untrained: bool = False) -> tuple[tuple[str, str], list[str]]:
+    """The methods that paint the near and the far half for a job naming `method`, and a
+    warning line for each half that falls back to WCT because its member is untrained
+    (with `allow_untrained` the named pair runs, on random weights where it must)."""
+    pair, notes = list(family(method)), []
+    for i, (name, fallback, half) in enumerate(zip(pair, FALLBACK, HALVES)):
+        if not allow_untrained and not trained(name) and trained(fallback):
+            pair[i] = fallback
+            notes.append(f"depth-aware: {name} is not trained yet; {fallback} paints the {half} side")
+    return (pair[0], pair[1]), notes
+
+
+def check_settings(focus: float | None, falloff: float | None, far_scale: float = 1.0, side: str = "both") -> None:
     """The depth settings, finite and in range (None: the default taken from the map)."""
     if focus is not None:
         check_number("focus", focus, lambda v: True, "must be a finite distance (scene units)")
