@@ -39,7 +39,7 @@ def style():
     return _photo(96, 128, seed=3)[..., ::-1].copy()
 
 
-@pytest.mark.parametrize("method", ["linear-r41", "linear-r31", "ccpl", "wct", "wct-r31"])
+@pytest.mark.parametrize("method", ["linear-r41", "linear-r31", "wct", "wct-r31"])  # ccpl runs as linear-r41
 @pytest.mark.parametrize("wrap", ["none", "x", "both"])
 def test_tiled_equals_whole_image(stylizers, style, method, wrap):
     st = stylizers[method]
@@ -82,9 +82,8 @@ def test_halo_covers_receptive_field():
         assert reach_feat <= part.radius + 1 <= part.halo()
 
 
-@pytest.mark.parametrize("method", ["linear-r41", "ccpl"])
-def test_wrap_both_is_tileable_and_shift_equivariant(stylizers, style, method):
-    st = stylizers[method]
+def test_wrap_both_is_tileable_and_shift_equivariant(stylizers, style):
+    st = stylizers["linear-r41"]
     img = _tileable(192, 256)
     side = st.style(style)
 
@@ -334,7 +333,7 @@ def test_wct_gives_content_features_the_style_statistics(stylizers, style):
     side = st.style(style)
     feats = st.backend.run(Net.encoder("r31"), _photo(128, 160))
     content = content_side(st.method, st.backend, st.weights, feats, "none", 0)
-    out = Transform(st.method, st.backend, st.weights, content, [(side, 1.0)], 1.0)(feats)
+    out = Transform(st.method, st.weights, content, [(side, 1.0)], 1.0)(feats)
     style_feats = st.backend.run(Net.encoder("r31"), style)
     s_mean = style_feats.reshape(-1, style_feats.shape[-1]).mean(0)
     s_cov = channel_covariance(style_feats, s_mean)
@@ -493,8 +492,7 @@ def test_feature_maps_kept_on_the_device_give_the_same_picture(stylizers, style,
             assert isinstance(seen[-1], torch.Tensor) and not isinstance(seen[0], torch.Tensor)
             assert host.std() > 0.05 and np.abs(host - device).max() < 1e-5
             np.testing.assert_allclose(device_stats.mean, host_stats.mean, rtol=1e-6)
-            if host_stats.matrix is not None:
-                np.testing.assert_allclose(device_stats.matrix, host_stats.matrix, rtol=1e-5, atol=1e-8)
+            np.testing.assert_allclose(device_stats.matrix, host_stats.matrix, rtol=1e-5, atol=1e-8)
     finally:
         st.backend.resident = False
         del st._encode
@@ -563,7 +561,7 @@ def test_pooled_statistics_are_those_of_the_maps_side_by_side(stylizers, method)
     twice = pooled_content_side(st.method, st.backend, st.weights, [(fa, "none"), (fa, "none")], 0)
     assert np.allclose(one.mean, twice.mean, rtol=1e-9)  # std and covariance: n−1 becomes 2n−1
     for x, y in ((one.std, twice.std), (one.matrix, twice.matrix)):
-        assert (x is None and y is None) or np.allclose(x, y, rtol=1e-2, atol=1e-6)
+        assert np.allclose(x, y, rtol=1e-2, atol=1e-6)
     both = pooled_content_side(st.method, st.backend, st.weights, [(fa, "none"), (fb, "none")], 0)
     c = fa.shape[2]
     stitched = np.concatenate([fa.reshape(-1, 1, c), fb.reshape(-1, 1, c)])

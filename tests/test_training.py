@@ -11,7 +11,7 @@ from core.nets.architecture import ENCODERS, MODELS, Net
 from core.backends.torch.backend import TorchBackend
 from core.engine.methods import METHODS, Transform, content_side, style_side
 from core.training import data, loop, losses
-from core.training.modules import SCT, Encoder, LinearTransform, decoder
+from core.training.modules import Encoder, LinearTransform, decoder
 from imaging import photo
 
 
@@ -76,15 +76,16 @@ def test_training_encoder_and_decoder_equal_the_inference_networks(backend):
 
 @pytest.mark.parametrize("method", ["linear-r31", "ccpl"])
 def test_training_transform_equals_the_engine_transform(backend, method):
-    """What training optimises is exactly what the engine runs (same centring, Gram norm)."""
+    """What training optimises is exactly what the engine runs (same centring, Gram norm),
+    at relu3_1 and at relu4_1 (ccpl: Linear's module, 512 channels)."""
     m = METHODS[method]
     wts = backend.weights[m.transform]
     c_feats = backend.run(Net.encoder(m.layer), photo(64, 96, seed=1))
     s_img = photo(72, 72, seed=2)[..., ::-1].copy()
     side = style_side(m, backend, backend.weights, s_img)
     content = content_side(m, backend, backend.weights, c_feats, "none", 0)
-    engine = Transform(m, backend, backend.weights, content, [(side, 1.0)], 1.0)(c_feats)
-    module = LinearTransform(m.transform, wts) if m.kind == "linear" else SCT(wts)
+    engine = Transform(m, backend.weights, content, [(side, 1.0)], 1.0)(c_feats)
+    module = LinearTransform(m.transform, wts)
     s_feats = backend.run(Net.encoder(m.layer), s_img)
     trained = module(_nchw(c_feats), _nchw(s_feats))[0].permute(1, 2, 0).detach().numpy()
     scale = np.abs(engine).max()
@@ -93,7 +94,7 @@ def test_training_transform_equals_the_engine_transform(backend, method):
 
 def test_exported_names_and_shapes_are_the_registry_tables():
     for key, module in (("decoder_r41", decoder("decoder_r41")), ("linear_r41", LinearTransform("linear_r41")),
-                        ("ccpl_r41", SCT())):
+                        ("ccpl_r41", LinearTransform("ccpl_r41"))):
         named = module.named()
         assert {n: tuple(p.shape) for n, p in named.items()} == MODELS[key].params()
 
@@ -177,7 +178,8 @@ def tiny_pack(tmp_path_factory):
     ("linear_r31", {"kind": "linear", "layer": "r31", "content_weight": 1.0, "style_weight": 5.0}),
     ("ccpl_r31", {"kind": "linear", "model": "ccpl_r31", "init": "linear_r31", "layer": "r31",
                   "content_weight": 1.0, "style_weight": 5.0, "ccp_weight": 0.5}),
-    ("ccpl", {"kind": "ccpl", "layer": "r41", "content_weight": 1.0, "style_weight": 5.0, "ccp_weight": 0.5}),
+    ("ccpl", {"kind": "linear", "model": "ccpl_r41", "init": "linear_r41", "layer": "r41",
+              "content_weight": 1.0, "style_weight": 5.0, "ccp_weight": 0.5}),
     ("decoder_head_r41", {"kind": "head", "layer": "r41", "style_share": 0.5, "bank": 4}),
     ("decoder_r41", {"kind": "decoder", "layer": "r41", "pixel_weight": 1.0, "perceptual_weight": 0.0,
                      "bank": 4}),
@@ -189,17 +191,17 @@ def test_every_stage_trains_checkpoints_and_exports_loadable_weights(tiny_pack, 
     from safetensors.numpy import save_file
 
     cfg = dict(cfg, size=48, batch=2, iters=2, lr=1e-4)
-    if name == "ccpl" and not weights.is_trained("decoder_r41"):  # CCPL starts from an r41 decoder
+    if name == "ccpl" and not weights.is_trained("decoder_r41"):  # trains against the r41 decoder
         save_file(weights.random("decoder_r41"), str(tmp_path / "decoder_r41.ckpt.safetensors"))
-    if name == "ccpl_r31":  # a fresh CCPL r31 starts from Linear r31's weights
-        start = weights.random("linear_r31")
+    if cfg.get("init"):  # a fresh CCPL stage starts from Linear's weights at its layer
+        start = weights.random(cfg["init"])
         start["unzip.bias"] = start["unzip.bias"] + 0.25
-        save_file(start, str(tmp_path / "linear_r31.ckpt.safetensors"))
+        save_file(start, str(tmp_path / f"{cfg['init']}.ckpt.safetensors"))
     stage = Stage(name, cfg, tiny_pack, tmp_path, "cpu")
     if weights.is_trained(f"decoder_{cfg['layer']}") and cfg["kind"] == "decoder":
         shipped = weights.load(f"decoder_{cfg['layer']}")  # continues from models/
         assert all(np.allclose(p.detach().numpy(), shipped[n]) for n, p in stage.dec.named().items())
-    if name == "ccpl_r31" and not weights.is_trained("ccpl_r31"):
+    if cfg.get("init") and not weights.is_trained(cfg["model"]):
         assert np.allclose(stage.trans.unzip.bias.detach().numpy(), start["unzip.bias"])
     before = {n: p.detach().clone() for n, p in stage.trainable.items()}
     assert loop.run(name, stage.trainable, stage.step, out_dir=tmp_path, total=2, lr=1e-4, seed=0,

@@ -1,10 +1,12 @@
 """The methods as global statistics + a per-position feature transform.
 
-Linear (Li et al. 2019), CCPL's SCT (Wu et al. 2022) and the closed-form WCT baseline
-(whitening–colouring, Li et al. 2017) all compute *global* content statistics. Here those statistics are taken once over the
-whole feature map (sums add up exactly across tiles), the style side once per style, and
-what is left per tile is a transform of each feature vector on its own — which is why
-tiles cannot shift colour. numpy only; networks run through a backend's `run`.
+Linear (Li et al. 2019; CCPL, Wu et al. 2022, is the same module trained with a
+contrastive loss, so it runs as Linear) and the closed-form WCT baseline
+(whitening–colouring, Li et al. 2017) both compute *global* content statistics. Here
+those statistics are taken once over the whole feature map (sums add up exactly across
+tiles), the style side once per style, and what is left per tile is one affine map of
+each feature vector on its own — which is why tiles cannot shift colour. numpy only;
+networks run through a backend's `run`.
 """
 from __future__ import annotations
 
@@ -17,13 +19,13 @@ from core.mem.arrays import float32, float64_rows, like, to_host
 from core.mem.buffers import bands, release
 from core.nets.architecture import ENCODER_WEIGHTS, ENCODERS, MATRIX, WRAPS, Net
 
-EPS = 1e-5  # CCPL's variance epsilon
+EPS = 1e-5  # added to the variance in `channel_moments`, as AdaIN's statistics do
 
 
 @dataclass(frozen=True)
 class Method:
     name: str
-    kind: str              # "linear" | "ccpl" | "wct"
+    kind: str              # "linear" | "wct"
     layer: str             # "r31" | "r41"
     transform: str | None  # model key of the transformation module (WCT has none)
     decoder: str           # model key of the decoder
@@ -44,8 +46,8 @@ class Method:
 METHODS = {
     "linear-r41": Method("linear-r41", "linear", "r41", "linear_r41", "decoder_r41"),
     "linear-r31": Method("linear-r31", "linear", "r31", "linear_r31", "decoder_r31"),
-    "ccpl": Method("ccpl", "ccpl", "r41", "ccpl_r41", "ccpl_decoder_r41"),
-    # CCPL at relu3_1: Linear's module trained with CCPL's loss, so it runs as Linear does.
+    # CCPL: Linear's module trained with CCPL's loss, so it runs as Linear does.
+    "ccpl": Method("ccpl", "linear", "r41", "ccpl_r41", "decoder_r41"),
     "ccpl-r31": Method("ccpl-r31", "linear", "r31", "ccpl_r31", "decoder_r31"),
     # Training-free baseline on the same decoders: what the learned modules add.
     "wct": Method("wct", "wct", "r41", None, "decoder_r41"),
@@ -63,7 +65,7 @@ WCT_EPS = 1e-5  # eigenvalues below this fraction of the largest are treated as 
 
 @dataclass
 class StyleSide:
-    """What a style contributes: its matrix (Linear/CCPL: 32×32; WCT: the C×C colouring
+    """What a style contributes: its matrix (Linear: 32×32; WCT: the C×C colouring
     matrix, the covariance's square root) and its feature mean."""
     matrix: np.ndarray
     mean: np.ndarray
@@ -93,10 +95,7 @@ def style_side(method: Method, backend, weights: dict, rgb: np.ndarray) -> Style
         return StyleSide(_matrix_power(cov, 0.5), mean.astype(np.float64))
     s = backend.run(Net.of(method.transform, "snet"), feats - mean)
     gram = _gram(s) / (s.shape[0] * s.shape[1])
-    if method.kind == "linear":
-        matrix = _dense(weights[method.transform], "snet.fc", gram.reshape(-1)).reshape(MATRIX, MATRIX)
-    else:
-        matrix = gram
+    matrix = _dense(weights[method.transform], "snet.fc", gram.reshape(-1)).reshape(MATRIX, MATRIX)
     return StyleSide(matrix.astype(np.float64), mean.astype(np.float64))
 
 
@@ -154,16 +153,15 @@ def _matrix_power(cov: np.ndarray, p: float) -> np.ndarray:
 class ContentSide:
     mean: np.ndarray
     std: np.ndarray
-    matrix: np.ndarray | None  # Linear: its content matrix; WCT: the whitening matrix; CCPL: none
+    matrix: np.ndarray  # Linear: its content matrix; WCT: the whitening matrix
 
 
 def average_content(sides: list[ContentSide]) -> ContentSide:
     """One set of content statistics for several frames (each part is a mean over positions,
     so their average is close to the statistics of the frames side by side)."""
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
-    matrices = [c.matrix for c in sides]
     return ContentSide(mean([c.mean for c in sides]), mean([c.std for c in sides]),
-                       None if matrices[0] is None else mean(matrices))
+                       mean([c.matrix for c in sides]))
 
 
 def content_side(method: Method, backend, weights: dict, feats: np.ndarray,
@@ -181,8 +179,6 @@ def pooled_content_side(method: Method, backend, weights: dict, maps: list[tuple
     mean, std = channel_moments(feats)
     if method.kind == "wct":
         return ContentSide(mean, std, _matrix_power(channel_covariance(feats, mean), -0.5))
-    if method.kind != "linear":
-        return ContentSide(mean, std, None)
     net = Net.of(method.transform, "cnet")
     part = net.part
     gram, n = None, 0
@@ -207,34 +203,26 @@ class Transform:
     reconstruction of the content, 1 the full style.
     """
 
-    def __init__(self, method: Method, backend, weights: dict, content: ContentSide,
+    def __init__(self, method: Method, weights: dict, content: ContentSide,
                  styles: list[tuple[StyleSide, float]], strength: float):
-        self.method, self.backend, self.alpha = method, backend, float(strength)
+        self.method, self.alpha = method, float(strength)
         total = sum(wt for _, wt in styles)
         s_matrix = sum(side.matrix * (wt / total) for side, wt in styles)
         s_mean = sum(side.mean * (wt / total) for side, wt in styles)
         # (Mᵀ, v, c) where the transform is f ↦ f Mᵀ + v, c the content mean (where a
-        # low-precision backend centres the features before rounding): a backend may fold it
-        self.affine = None
+        # low-precision backend centres the features before rounding): a backend folds it
         if method.kind == "wct":
             # colour(whiten(f − μc)) + μs, the same folded affine form as Linear.
             m = s_matrix @ content.matrix
             v = s_mean - m @ content.mean
             self._fold(m, v, content.mean)
             return
+        # Linear: unzip(T · compress(f − μc)) + μs, folded into one affine map M f + v.
         w = weights[method.transform]
-        if method.kind == "linear":
-            # unzip(T · compress(f − μc)) + μs, folded into one affine map M f + v.
-            t = s_matrix @ content.matrix
-            cw, cb = w["compress.weight"], w["compress.bias"]
-            uw, ub = w["unzip.weight"], w["unzip.bias"]
-            self._fold(uw @ t @ cw, uw @ t @ (cb - cw @ content.mean) + ub + s_mean, content.mean)
-        else:
-            self.mean = content.mean.astype(np.float32)
-            self.std = content.std.astype(np.float32)
-            # uncompress(S g) + μs as one (32 × C) product on row vectors
-            self.mt = (w["uncompress.weight"] @ s_matrix).T.astype(np.float32)
-            self.v = (w["uncompress.bias"] + s_mean).astype(np.float32)
+        t = s_matrix @ content.matrix
+        cw, cb = w["compress.weight"], w["compress.bias"]
+        uw, ub = w["unzip.weight"], w["unzip.bias"]
+        self._fold(uw @ t @ cw, uw @ t @ (cb - cw @ content.mean) + ub + s_mean, content.mean)
 
     def _fold(self, m: np.ndarray, v: np.ndarray, centre: np.ndarray) -> None:
         """An affine map f ↦ M f + v blended with the identity by strength, kept as row
@@ -247,12 +235,6 @@ class Transform:
     def __call__(self, feats: np.ndarray) -> np.ndarray:
         """(h, w, C) content features → (h, w, C) stylized features."""
         h, w, c = feats.shape
-        feats = float32(feats)
-        f = feats.reshape(-1, c)
-        if self.method.kind != "ccpl":
-            out = f @ like(self.mt, f) + like(self.v, f)
-        else:
-            g = self.backend.run(Net.of(self.method.transform, "cnet"), (feats - like(self.mean, f)) / like(self.std, f))
-            out = g.reshape(-1, MATRIX) @ like(self.mt, g) + like(self.v, g)
-            out = self.alpha * out + (1 - self.alpha) * f
+        f = float32(feats).reshape(-1, c)
+        out = f @ like(self.mt, f) + like(self.v, f)
         return float32(out.reshape(h, w, c))

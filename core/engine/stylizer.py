@@ -227,7 +227,7 @@ class Stylizer:
             content = content_side(self.method, self.backend, self.weights, feats,
                                    settings.wrap, settings.tile // self.method.stride)
         stage.sub(0.5, 0.05, "statistics")(1.0)
-        transform = Transform(self.method, self.backend, self.weights, content,
+        transform = Transform(self.method, self.weights, content,
                               list(zip(styles, weights_)), settings.strength)
         out = self._decode(feats, transform, settings, stage.sub(0.55, 0.45, "decode"))
         del feats  # its temp file goes now, before the result is resized or written
@@ -275,15 +275,13 @@ class Stylizer:
         out = buffer((fh * s, fw * s, 3), "output")
         tile = settings.tile // s if settings.tile else 0
         wins = tiling.windows((fh, fw), tile, part.halo(), WRAPS[settings.wrap], band=band)
-        # An affine transform (Linear, WCT) goes to the backend, which folds it into the
-        # decoder's first convolution; CCPL's (a network of its own) runs here per tile.
-        affine = transform.affine
-        # from a map on the device, the picture comes back to the host batch by batch (the
-        # copy queued with its batch); it is 3 channels against the map's 256 or 512
+        # The transform (every method's is affine) goes to the backend, which folds it
+        # into the decoder's first convolution.
+        # From a map on the device, the picture comes back to the host batch by batch (the
+        # copy queued with its batch); it is 3 channels against the map's 256 or 512.
         back = {} if arrays.on_host(feats) else {"host": True}
-        read = (lambda win: win.read(feats)) if affine is not None else (lambda win: transform(win.read(feats)))
-        for group, decoded in self._pipeline(net, wins, read, settings.wrap,
-                                             stage, affine=affine, **back):
+        for group, decoded in self._pipeline(net, wins, lambda win: win.read(feats), settings.wrap,
+                                             stage, affine=transform.affine, **back):
             for win, result in zip(group, decoded):
                 win.blend_into(out, result, s)
             release(feats, sum(_window_bytes(win, feats) for win in group))

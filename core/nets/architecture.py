@@ -6,9 +6,10 @@ derives each part's receptive field (hence the tile halo) from them, so the thre
 never disagree. No torch here: orchestration must import without it.
 
 Layer tuples:
-  ("conv", name, c_in, c_out, k, pad)  k×k convolution; pad = "image" (reflection in the
-                                       papers; swapped for circular on wrapped axes),
-                                       "zero" (Linear's matrix nets) or None (valid conv)
+  ("conv", name, c_in, c_out, k, pad)  k×k convolution (k = 3 in every table), padded by
+                                       one pixel: pad = "image" (reflection in the papers;
+                                       swapped for circular on wrapped axes) or "zero"
+                                       (Linear's matrix nets)
   ("relu",)  ("pool",)  2×2 max-pool, stride 2, ceil_mode   ("up",)  nearest ×2
 """
 from __future__ import annotations
@@ -19,11 +20,11 @@ from math import ceil
 Layer = tuple
 
 
-def _convs(spec, pad="image", k=3, final_relu=True):
-    """[(name, c_in, c_out), ...] → conv/relu layers."""
+def _convs(spec, pad="image", final_relu=True):
+    """[(name, c_in, c_out), ...] → 3×3 conv/relu layers."""
     layers = []
     for i, (name, cin, cout) in enumerate(spec):
-        layers.append(("conv", name, cin, cout, k, pad))
+        layers.append(("conv", name, cin, cout, 3, pad))
         if final_relu or i < len(spec) - 1:
             layers.append(("relu",))
     return layers
@@ -164,20 +165,8 @@ MODELS = {
     # Linear's architecture trained with the contrastive coherence loss added.
     "ccpl_r31": _linear_model("r31", 256, "ccpl"),
     "linear_r41": _linear_model("r41", 512),
-    # CCPL's SCT (Wu et al. 2022): a pointwise content MLP, a valid-conv style net.
-    "ccpl_r41": Model(
-        "ccpl_r41.safetensors",
-        parts={"cnet": Part(tuple(_convs([("cnet.conv1", 512, 256), ("cnet.conv2", 256, 128),
-                                          ("cnet.conv3", 128, 32)], k=1, pad=None,
-                                         final_relu=False))),
-               "snet": Part(tuple(_convs([("snet.conv1", 512, 256), ("snet.conv2", 256, 128)],
-                                         pad=None)
-                                  + _convs([("snet.conv3", 128, 32)], k=1, pad=None,
-                                           final_relu=False)))},
-        dense={"uncompress": (512, MATRIX)},
-    ),
-    "ccpl_decoder_r41": Model("ccpl_decoder_r41.safetensors",
-                              {"decoder": Part(tuple(DECODER_R41))}, {}),
+    # CCPL at relu4_1: the same, one layer deeper, on the shared relu4_1 decoder.
+    "ccpl_r41": _linear_model("r41", 512, "ccpl"),
 }
 
 ENCODERS = {"r31": Part(tuple(VGG_R31)), "r41": Part(tuple(VGG_R41))}

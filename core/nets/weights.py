@@ -62,7 +62,6 @@ REGISTRY = {
                         "python scripts/train.py ccpl_r31 (resumed until step 679); python scripts/train.py export ccpl_r31"),
     "linear_r41": Entry(None, "python scripts/train.py linear_r41; python scripts/train.py export linear_r41"),
     "ccpl_r41": Entry(None, "python scripts/train.py ccpl; python scripts/train.py export ccpl"),
-    "ccpl_decoder_r41": Entry(None, "python scripts/train.py ccpl; python scripts/train.py export ccpl"),
 }
 
 

@@ -32,7 +32,7 @@ SHARED = Path(__file__).resolve().parents[3] / "shared"
 SHORT_SIDE = 320
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-DECODERS = ("decoder_r31", "decoder_r41", "ccpl_decoder_r41")
+DECODERS = ("decoder_r31", "decoder_r41")
 
 
 # --- judges -------------------------------------------------------------------------------

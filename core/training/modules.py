@@ -3,8 +3,9 @@
 Training needs gradients and plain reflection padding (the inference `PadConv` trick
 pays off only without autograd); the maths is the same, and parameter names come from
 the tables, so an exported state dict loads straight into the inference engine.
-The transformation modules mirror `core/engine/methods.py` exactly (same centring, same
-normalisation of the Gram by the number of positions).
+The transformation module (Linear's, which the CCPL stages train too) mirrors
+`core/engine/methods.py` exactly (same centring, same normalisation of the Gram by the
+number of positions).
 """
 from __future__ import annotations
 
@@ -41,7 +42,7 @@ class TableNet(nn.Module):
             kind = layer[0]
             if kind == "conv":
                 _, name, _, _, k, pad = layer
-                if pad is not None and k == 3:
+                if k == 3:
                     x = F.pad(x, (1, 1, 1, 1), mode="reflect" if pad == "image" else "constant")
                 x = self.convs[name.replace(".", "__")](x)
             elif kind == "relu":
@@ -93,12 +94,6 @@ def _gram(x) -> torch.Tensor:
     return f @ f.transpose(1, 2) / f.shape[2]
 
 
-def _moments(x, eps: float = 1e-5):
-    mean = x.mean((2, 3), keepdim=True)
-    std = (x.var((2, 3), keepdim=True, unbiased=True) + eps).sqrt()
-    return mean, std
-
-
 class LinearTransform(nn.Module):
     """Li et al.'s learned 32×32 transformation (MulLayer), as `methods.Transform` runs it."""
 
@@ -130,28 +125,3 @@ class LinearTransform(nn.Module):
                           ("compress", self.compress), ("unzip", self.unzip)):
             out[f"{name}.weight"], out[f"{name}.bias"] = lin.weight, lin.bias
         return out
-
-
-class SCT(nn.Module):
-    """CCPL's SCT (Wu et al. 2022): normalised content through a pointwise MLP, times the
-    covariance of the style net's output, uncompressed, plus the style mean."""
-
-    def __init__(self, weights: dict | None = None):
-        super().__init__()
-        parts = MODELS["ccpl_r41"].parts
-        self.cnet = TableNet(parts["cnet"], weights)
-        self.snet = TableNet(parts["snet"], weights)
-        self.uncompress = _dense("ccpl_r41", "uncompress", weights)
-
-    def forward(self, cf, sf):
-        cmean, cstd = _moments(cf)
-        smean = sf.mean((2, 3), keepdim=True)
-        g = self.cnet((cf - cmean) / cstd)
-        cov = _gram(self.snet(sf - smean))
-        t = torch.einsum("bij,bjhw->bihw", cov, g)
-        out = torch.einsum("oc,bchw->bohw", self.uncompress.weight, t)
-        return out + self.uncompress.bias.view(1, -1, 1, 1) + smean
-
-    def named(self) -> dict[str, torch.Tensor]:
-        return {**self.cnet.named(), **self.snet.named(),
-                "uncompress.weight": self.uncompress.weight, "uncompress.bias": self.uncompress.bias}

@@ -17,7 +17,7 @@ from core.nets import weights as registry
 from core.nets.architecture import DECODER_R41, ENCODER_WEIGHTS, ENCODERS, MODELS, Part
 from . import data, loop
 from .losses import STYLE_LAYERS, ccp_loss, content_loss, perceptual_loss, style_loss
-from .modules import SCT, Encoder, LinearTransform, TableNet, decoder
+from .modules import Encoder, LinearTransform, TableNet, decoder
 
 # The relu4_1 decoder's first half: relu4_1 → relu3_1 (dec4_1, ×2 up, dec3_4..dec3_2 and
 # their ReLUs); the rest of DECODER_R41 is the published relu3_1 decoder, layer for layer.
@@ -206,21 +206,6 @@ class Stage:
                              "unzip.weight": 1, "unzip.bias": 1}, fresh=fresh)
         self._ccp_heads()
 
-    def _build_ccpl(self):
-        self.enc = _to(Encoder(self.vgg), self.device)
-        dec_init = _shipped("ccpl_decoder_r41") or _trained_or_checkpoint("decoder_r41", self.out_dir,
-                                                                           "decoder_r41")
-        self.dec = _to(decoder("ccpl_decoder_r41", dec_init), self.device)
-        init = _shipped("ccpl_r41")
-        self.trans = _to(SCT(init), self.device)
-        self.exports = {"ccpl_r41": self.trans, "ccpl_decoder_r41": self.dec}
-        self.trainable = {**{f"sct.{k}": v for k, v in self.trans.named().items()},
-                          **{f"dec.{k}": v for k, v in self.dec.named().items()}}
-        self._reparametrise({"sct.snet.conv1.weight": -1, "sct.uncompress.weight": 1,
-                             "sct.uncompress.bias": 1}, fresh=init is None and not self._has_checkpoint())
-        self._reparametrise({f"dec.{first_conv(self.dec)}.weight": -1}, fresh=False)  # pretrained
-        self._ccp_heads()
-
     def _ccp_heads(self):
         """CCPL's projection MLPs (one per CCP layer); trained, never shipped."""
         self.heads = nn.ModuleDict()
@@ -305,9 +290,6 @@ class Stage:
 
     def _step_linear(self, g):
         return self._stylize_losses(g, lambda cf, sf: self.trans(self._trans_in(cf), self._trans_in(sf)))
-
-    def _step_ccpl(self, g):
-        return self._stylize_losses(g, lambda cf, sf: self.trans(cf["relu4_1"], sf["relu4_1"]))
 
     def export(self, models_dir: Path, provenance: dict) -> dict[str, str]:
         return export(self.exports, models_dir, provenance)

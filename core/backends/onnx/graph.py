@@ -159,13 +159,11 @@ def _nchw(g: _Graph, x: str) -> str:
     return g.op("Transpose", [x], perm=[0, 3, 1, 2])
 
 
-def _conv(g: _Graph, x: str, w: str, b: str, k: int, modes: tuple[str, str] | None,
+def _conv(g: _Graph, x: str, w: str, b: str, k: int, modes: tuple[str, str],
           nhwc: bool = False) -> str:
-    """A k×k convolution, padded by one pixel in `modes` (y, x); None: valid. `nhwc`: `x`
-    is the graph's channels-last input, padded before its Transpose, which onnxruntime
-    then merges into its own layout change (one pass over the input fewer)."""
-    if modes is None or k == 1:
-        return g.op("Conv", [x, w, b], kernel_shape=[k, k])
+    """A k×k convolution, padded by one pixel in `modes` (y, x). `nhwc`: `x` is the
+    graph's channels-last input, padded before its Transpose, which onnxruntime then
+    merges into its own layout change (one pass over the input fewer)."""
     x, pads = _pad(g, x, modes, (1, 2) if nhwc else (2, 3))
     x = _nchw(g, x) if nhwc else x
     return g.op("Conv", [x, w, b], kernel_shape=[k, k], **({} if pads is None else {"pads": pads}))
@@ -216,7 +214,7 @@ def _steps(layers: tuple, fuse_up: bool) -> list[tuple]:
     out, i = [], 0
     while i < len(layers):
         conv = layers[i + 1] if i + 1 < len(layers) else ("",)
-        if fuse_up and layers[i][0] == "up" and conv[0] == "conv" and conv[4] == 3 and conv[5] is not None:
+        if fuse_up and layers[i][0] == "up" and conv[0] == "conv" and conv[4] == 3:
             relu = i + 2 < len(layers) and layers[i + 2][0] == "relu"
             out.append(("upconv", conv, relu))
             i += 3 if relu else 2
@@ -249,7 +247,7 @@ def model_bytes(part: Part, wrap: str, weights: dict, *, preprocess: bool = Fals
     steps = _steps(part.layers, fuse_up)
     first = steps[0]
     # A first conv with Pad nodes pads the channels-last input itself, then transposes it.
-    pad_first = (not preprocess and first[0] == "conv" and first[4] == 3 and first[5] is not None
+    pad_first = (not preprocess and first[0] == "conv" and first[4] == 3
                  and _modes(first[5], wrap) != ("constant", "constant"))
     x = "x" if pad_first else _nchw(g, "x")
     if preprocess:
@@ -261,7 +259,7 @@ def model_bytes(part: Part, wrap: str, weights: dict, *, preprocess: bool = Fals
         kind = layer[0]
         if kind == "conv":
             _, name, _, _, k, pad = layer
-            x = _conv(g, x, param(f"{name}.weight"), param(f"{name}.bias"), k, pad and _modes(pad, wrap),
+            x = _conv(g, x, param(f"{name}.weight"), param(f"{name}.bias"), k, _modes(pad, wrap),
                       nhwc=x == "x")
         elif kind == "upconv":
             (_, name, cin, cout, _, pad), relu = layer[1:]

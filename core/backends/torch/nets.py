@@ -149,7 +149,7 @@ def build(part: Part, weights: dict, wrap: str = "none", fuse_up: bool = True) -
         if kind == "relu" and isinstance(layers[-1], (PadConv, UpConv)) and fuse_up:
             layers[-1].relu = True  # fused into the convolution before it
             continue
-        if pending_up and not (kind == "conv" and layer[4] == 3 and layer[5] is not None):
+        if pending_up and not (kind == "conv" and layer[4] == 3):
             layers.append(nn.Upsample(scale_factor=2, mode="nearest"))
             pending_up = False
         if kind == "conv":
@@ -157,7 +157,7 @@ def build(part: Part, weights: dict, wrap: str = "none", fuse_up: bool = True) -
             conv = nn.Conv2d(cin, cout, k)
             conv.weight.data = torch.from_numpy(weights[f"{name}.weight"]).clone()
             conv.bias.data = torch.from_numpy(weights[f"{name}.bias"]).clone()
-            if pad is not None and k == 3:
+            if k == 3:
                 kind_of = UpConv if pending_up else PadConv
                 conv = kind_of(conv, "reflect" if pad == "image" else "constant", wrap)
             layers.append(conv)
