@@ -54,12 +54,13 @@ METHODS = {
     "wct-r31": Method("wct-r31", "wct", "r31", None, "decoder_r31"),
 }
 # The default when none is asked for: the first of these whose weights are all trained,
-# in order of measured quality (docs/eval.json, 96 validation pairs): wct-r31 beats the
-# trained relu3_1 transforms on both judges' style ratios (0.241 / 0.363 against
-# linear-r31's 0.264 / 0.414) and on the warp error, so it leads until they are trained longer.
-# wct (relu4_1) follows it: its decoder still reconstructs at 23.2 dB (relu3_1: 27.1), so
-# its bolder strokes come out soft, an artist's choice rather than the default.
-PREFERENCE = ("linear-r41", "ccpl", "wct-r31", "wct", "ccpl-r31", "linear-r31")
+# in order of measured quality (docs/eval.json; models/MODELS.md for the relu4_1 runs):
+# the training-free wct-r31 beats every trained transform on both judges' style ratios
+# (96 pairs: 0.241 / 0.363 against linear-r31's 0.264 / 0.414) and on the warp error, so
+# it leads until they are trained longer. The relu4_1 methods follow: linear-r41 at step
+# 1,700 measures 0.323 / 0.504 on 20 pairs, and their decoder reconstructs at 23.2 dB
+# (relu3_1: 27.1), so their bolder strokes are an artist's choice, not the default.
+PREFERENCE = ("wct-r31", "linear-r31", "ccpl-r31", "linear-r41", "ccpl", "wct")
 WCT_EPS = 1e-5  # eigenvalues below this fraction of the largest are treated as zero
 
 

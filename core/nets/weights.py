@@ -60,7 +60,8 @@ REGISTRY = {
                         "python scripts/train.py linear_r31 (resumed until step 2461); python scripts/train.py export linear_r31"),
     "ccpl_r31": Entry("fdcf7ef7a4be789ff4a05e70e6c28190b32aa2df711473de4c2f0406c58c560c",
                         "python scripts/train.py ccpl_r31 (resumed until step 679); python scripts/train.py export ccpl_r31"),
-    "linear_r41": Entry(None, "python scripts/train.py linear_r41; python scripts/train.py export linear_r41"),
+    "linear_r41": Entry("28d609bb5597ce9cc9dfec2a268103f8926fdbba2f3893bc7a189b64e630d723",
+                        "python scripts/train.py linear_r41 (resumed until step 1700); python scripts/train.py export linear_r41"),
     "ccpl_r41": Entry(None, "python scripts/train.py ccpl; python scripts/train.py export ccpl"),
 }
 

@@ -41,6 +41,12 @@ SHA256 = {
     "ccpl_r31.snet-none.onnx": "65451a9963172704e164d567106c442c983c39d3c0d01659092ec0dabc154532",
     "ccpl_r31.snet-x.onnx": "79eaf35de54203ae205ec2b5e96ffcf42303b6dd5bfe606c307d8fe9e31eec82",
     "ccpl_r31.snet-both.onnx": "dc86c297a4efaad050373f6ba69879bac8bbae80f740904d7613f0007b801e59",
+    "linear_r41.cnet-none.onnx": "cfadad4d8c71544a143d56f5a61afcfab9cd61167a8861836bffa65ea784cb61",
+    "linear_r41.cnet-x.onnx": "842908c9bb100737d9d528565f1eff255e5ffde564bc9194b73110705eed7477",
+    "linear_r41.cnet-both.onnx": "66e493da6478db98dfb0866cd943d63547c3b359758b6deaff4af9da6ecb529a",
+    "linear_r41.snet-none.onnx": "b22591a4960ef7c24af9c1b3ac3d5da56d136353f9b99258561f784504c9db3b",
+    "linear_r41.snet-x.onnx": "af0a63b2860b00323dc3b784c2747ff63a03a9c1a489fb22799d2192c7d326ab",
+    "linear_r41.snet-both.onnx": "2849d5d30e3c134f950ffc807631e429794a709a3677b043c12d35d5a80dce95",
 }
 
 
