@@ -47,6 +47,12 @@ SHA256 = {
     "linear_r41.snet-none.onnx": "b22591a4960ef7c24af9c1b3ac3d5da56d136353f9b99258561f784504c9db3b",
     "linear_r41.snet-x.onnx": "af0a63b2860b00323dc3b784c2747ff63a03a9c1a489fb22799d2192c7d326ab",
     "linear_r41.snet-both.onnx": "2849d5d30e3c134f950ffc807631e429794a709a3677b043c12d35d5a80dce95",
+    "ccpl_r41.cnet-none.onnx": "456ec6c976e626120e9c6cfd68a3c4f411d415db299af837a18689a0131aa3a1",
+    "ccpl_r41.cnet-x.onnx": "b0d1fb69ae62003dfbeb264f3260443eb3026ac38fcdeb8186b0b78453a806a7",
+    "ccpl_r41.cnet-both.onnx": "1e2ec4ed37158b13bf1b18af308545fac76dd378d6688206952b1be11825ba1f",
+    "ccpl_r41.snet-none.onnx": "c028c5c6092a4585031b776cf27d45837527d3164f4897b46f850b23caca4c5d",
+    "ccpl_r41.snet-x.onnx": "9b6622c9d23b220049199f6b62aa975c1273c35eb2704c6661b472b5dcc71930",
+    "ccpl_r41.snet-both.onnx": "a1c90ceb69ac3c7e9650ff670d68e623b75413b731a2c11ff3d90f6247d18c02",
 }
 
 
