@@ -420,17 +420,12 @@ def test_cuda_without_cuda(capfd, style, content, out_dir):
     assert_refused(rc, err, ["--device cuda"], out_dir)
 
 
-def _untrained_method():
-    """A method whose weights are not trained yet (the refusal needs one to refuse)."""
-    names = [m for m, spec in METHODS.items() if not all(weights.is_trained(k) for k in spec.models)]
-    if not names:
-        pytest.skip("every method is trained: no missing weights to refuse")
-    return names[0]
-
-
-def test_missing_weights_without_allow_untrained(capfd, style, content, out_dir):
+def test_missing_weights_without_allow_untrained(capfd, style, content, out_dir, monkeypatch):
+    """Every method ships trained today: a registry entry without weights stands in for
+    the next untrained model (the refusal needs one to refuse)."""
+    monkeypatch.setitem(weights.REGISTRY, "linear_r41", weights.Entry(None, "not trained"))
     rc, _, err = run(capfd, "stylize", content, style, "-o", out_dir / "r.png", "--quiet",
-                     "--method", _untrained_method())
+                     "--method", "linear-r41")
     assert_refused(rc, err, ["weights", "--allow-untrained"], out_dir)
     assert "RANDOM" not in err
 
@@ -472,10 +467,12 @@ def test_process_missing_weights_and_truncated_png(style, tmp_path, out_dir):
     broken = tmp_path / "half.png"
     broken.write_bytes(full[: len(full) // 2])
     good = save(tmp_path / "fine.png", photo())
-    for src, extra, names in ((good, ["--method", _untrained_method()], ["weights", "--allow-untrained"]),
-                              (broken, ["--allow-untrained"], ["half.png"])):
+    empty = tmp_path / "no-models"
+    empty.mkdir()
+    for src, env, names in ((good, {"BRUSHWORK_MODELS": str(empty)}, ["model file missing", "produce it"]),
+                            (broken, {}, ["half.png"])):
         p = subprocess.run([sys.executable, "-m", "core", "stylize", str(src), style, "-o",
-                            str(out_dir / "r.png"), *extra],
+                            str(out_dir / "r.png")], env={**os.environ, **env},
                            cwd=ROOT, capture_output=True, text=True, timeout=120)
         assert p.stdout == ""
         assert_refused(p.returncode, p.stderr, names, out_dir)
