@@ -189,7 +189,9 @@ def test_depth_picks_the_relu3_1_and_relu4_1_members_of_a_family(monkeypatch):
     for named in ("linear-r31", "linear-r41"):
         assert depth.methods(named, allow_untrained=True) == (("linear-r31", "linear-r41"), [])
     assert depth.methods("wct") == (("wct-r31", "wct"), [])
-    monkeypatch.setattr(depth, "trained", lambda m: m not in ("linear-r31", "linear-r41"))
+    from core.nets import weights
+    for key in ("linear_r31", "linear_r41"):
+        monkeypatch.setitem(weights.REGISTRY, key, weights.Entry(None, "not trained"))
     pair, notes = depth.methods("linear-r41")
     assert pair == ("wct-r31", "wct")
     assert notes == ["depth-aware: linear-r31 is not trained yet; wct-r31 paints the near side",
@@ -231,9 +233,8 @@ def test_depth_aware_paints_relu3_1_in_focus_and_relu4_1_away(capfd, tmp_path):
 def test_depth_aware_falls_back_to_wct_where_relu4_1_is_untrained(capfd, tmp_path, monkeypatch):
     """ccpl (relu4_1) untrained: ccpl-r31 paints what is in focus, wct the rest, and a
     warning says so; --far-scale still enlarges the far strokes."""
-    from core.scene import depth
-    real = depth.trained
-    monkeypatch.setattr(depth, "trained", lambda m: m != "ccpl" and real(m))  # as shipped today
+    from core.nets import weights
+    monkeypatch.setitem(weights.REGISTRY, "ccpl_r41", weights.Entry(None, "not trained"))
     near, far = _flat_depth(tmp_path, "near.exr", 2.0), _flat_depth(tmp_path, "far.exr", 20.0)
     outs, errs = _depth_runs(capfd, tmp_path, {
         "in_focus": ["--method", "ccpl", *near], "away": ["--method", "ccpl", *far],

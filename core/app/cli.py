@@ -124,9 +124,8 @@ def _engine_options(p: argparse.ArgumentParser, *, overwrite: str) -> None:
     from core.backends import BACKENDS, PRECISIONS
     from core.engine.stylizer import DEVICES, default_method
     from core.engine.methods import METHODS
-    from core.nets import weights
 
-    trained = [m for m in METHODS if all(weights.is_trained(k) for k in METHODS[m].models)]
+    trained = [m for m in METHODS if METHODS[m].trained]
     untrained = [m for m in METHODS if m not in trained]
     p.add_argument("--method", default=default_method(), choices=list(METHODS),
                    metavar="{" + ",".join(trained) + "}",
@@ -162,13 +161,12 @@ def _check() -> int:
     import platform
 
     from core import backends
-    from core.nets import weights
     from core.engine.stylizer import default_method
     from core.engine.methods import METHODS
 
     info = {"python": platform.python_version(), "executable": sys.executable, "torch": None,
             "cuda": False, "gpu": None, "onnxruntime": None, "backend": None, "device": None,
-            "methods": {m: all(weights.is_trained(k) for k in METHODS[m].models) for m in METHODS},
+            "methods": {m: METHODS[m].trained for m in METHODS},
             "default_method": default_method()}
     try:
         info["backend"] = backends.resolve("auto")

@@ -39,6 +39,12 @@ class Method:
         return tuple(k for k in (ENCODER_WEIGHTS[self.layer], self.transform, self.decoder) if k)
 
     @property
+    def trained(self) -> bool:
+        """Whether all its weight files ship (a front end offers it; the default picks it)."""
+        from core.nets import weights
+        return all(weights.is_trained(k) for k in self.models)
+
+    @property
     def stride(self) -> int:
         return int(self.encoder.stride)
 

@@ -71,9 +71,9 @@ class Settings:
 
 
 def default_method() -> str:
-    """The strongest method whose weights are all trained (linear-r41 once it is)."""
+    """The best-measured method whose weights are all trained (PREFERENCE's order)."""
     for name in PREFERENCE:
-        if all(weights.is_trained(k) for k in METHODS[name].models):
+        if METHODS[name].trained:
             return name
     return PREFERENCE[0]
 

@@ -20,7 +20,6 @@ from core.engine.methods import METHODS
 from core.errors import BrushworkError, SettingError, check_number
 from core.media.image_io import read_image, read_render_passes
 from core.engine.resample import resize
-from core.nets import weights
 
 SIDES = ("both", "far", "near")   # which side of the focus plane dissolves
 MAX_FAR_SCALE = 64
@@ -38,18 +37,13 @@ def family(method: str) -> tuple[str, str]:
     raise SettingError("method", method, f"depth-aware style needs one of {', '.join(sum(FAMILIES, ()))}")
 
 
-def trained(method: str) -> bool:
-    """Whether all of a method's weight files ship (as core/engine/stylizer.py's default)."""
-    return all(weights.is_trained(k) for k in METHODS[method].models)
-
-
 def methods(method: str, allow_untrained: bool = False) -> tuple[tuple[str, str], list[str]]:
     """The methods that paint the near and the far half for a job naming `method`, and a
     warning line for each half that falls back to WCT because its member is untrained
     (with `allow_untrained` the named pair runs, on random weights where it must)."""
     pair, notes = list(family(method)), []
     for i, (name, fallback, half) in enumerate(zip(pair, FALLBACK, HALVES)):
-        if not allow_untrained and not trained(name) and trained(fallback):
+        if not allow_untrained and not METHODS[name].trained and METHODS[fallback].trained:
             pair[i] = fallback
             notes.append(f"depth-aware: {name} is not trained yet; {fallback} paints the {half} side")
     return (pair[0], pair[1]), notes
