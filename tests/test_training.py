@@ -180,6 +180,9 @@ def tiny_pack(tmp_path_factory):
                   "content_weight": 1.0, "style_weight": 5.0, "ccp_weight": 0.5}),
     ("ccpl", {"kind": "linear", "model": "ccpl_r41", "init": "linear_r41", "layer": "r41",
               "content_weight": 1.0, "style_weight": 5.0, "ccp_weight": 0.5}),
+    ("ccpl_joint", {"kind": "linear", "model": "ccpl_r41", "init": "linear_r41", "layer": "r41",
+                    "decoder": "ccpl_decoder_r41", "init_decoder": "decoder_r41",
+                    "content_weight": 1.0, "style_weight": 5.0, "ccp_weight": 0.5}),
     ("decoder_head_r41", {"kind": "head", "layer": "r41", "style_share": 0.5, "bank": 4}),
     ("decoder_r41", {"kind": "decoder", "layer": "r41", "pixel_weight": 1.0, "perceptual_weight": 0.0,
                      "bank": 4}),
@@ -191,7 +194,8 @@ def test_every_stage_trains_checkpoints_and_exports_loadable_weights(tiny_pack, 
     from safetensors.numpy import save_file
 
     cfg = dict(cfg, size=48, batch=2, iters=2, lr=1e-4)
-    if name == "ccpl" and not weights.is_trained("decoder_r41"):  # trains against the r41 decoder
+    if cfg["kind"] == "linear" and cfg["layer"] == "r41" and not weights.is_trained("decoder_r41"):
+        # trains against (or, with a decoder of its own, from) the r41 decoder
         save_file(weights.random("decoder_r41"), str(tmp_path / "decoder_r41.ckpt.safetensors"))
     if cfg.get("init"):  # a fresh CCPL stage starts from Linear's weights at its layer
         start = weights.random(cfg["init"])
@@ -207,7 +211,14 @@ def test_every_stage_trains_checkpoints_and_exports_loadable_weights(tiny_pack, 
     assert loop.run(name, stage.trainable, stage.step, out_dir=tmp_path, total=2, lr=1e-4, seed=0,
                     minutes=5, lr_scales=stage.lr_scales, log_every=1) == 2
     assert any(not torch.equal(before[n], p) for n, p in stage.trainable.items())
+    if cfg.get("decoder"):  # CCPL's recipe: its own decoder learns too, starting from the shared one
+        start = weights.load("decoder_r41") if weights.is_trained("decoder_r41") else None
+        if start is not None and not weights.is_trained(cfg["decoder"]):
+            assert all(np.allclose(before[f"decoder.{n}"].numpy(), start[n]) for n in start)
+        assert any(not torch.equal(before[f"decoder.{n}"], p) for n, p in stage.dec.named().items())
     written = stage.export(tmp_path, {"stage": name})
+    if cfg.get("decoder"):
+        assert set(written) == {"ccpl_r41.safetensors", "ccpl_decoder_r41.safetensors"}
     for file in written:
         key = next(k for k, m in MODELS.items() if m.file == file)
         arrays = load_file(str(tmp_path / file))

@@ -23,7 +23,7 @@ METHOD_INFO = {
 METHOD_FILES = {
     "linear-r31": ("encoder_r31.safetensors", "linear_r31.safetensors", "decoder_r31.safetensors"),
     "linear-r41": ("encoder_r41.safetensors", "linear_r41.safetensors", "decoder_r41.safetensors"),
-    "ccpl": ("encoder_r41.safetensors", "ccpl_r41.safetensors", "decoder_r41.safetensors"),
+    "ccpl": ("encoder_r41.safetensors", "ccpl_r41.safetensors", "ccpl_decoder_r41.safetensors"),
     "ccpl-r31": ("encoder_r31.safetensors", "ccpl_r31.safetensors", "decoder_r31.safetensors"),
     "wct-r31": ("encoder_r31.safetensors", "decoder_r31.safetensors"),
     "wct": ("encoder_r41.safetensors", "decoder_r41.safetensors"),

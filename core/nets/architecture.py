@@ -165,8 +165,10 @@ MODELS = {
     # Linear's architecture trained with the contrastive coherence loss added.
     "ccpl_r31": _linear_model("r31", 256, "ccpl"),
     "linear_r41": _linear_model("r41", 512),
-    # CCPL at relu4_1: the same, one layer deeper, on the shared relu4_1 decoder.
+    # CCPL at relu4_1: the same, one layer deeper, and, as Wu et al. train it, with a
+    # decoder of its own trained together with the transformation (from decoder_r41's).
     "ccpl_r41": _linear_model("r41", 512, "ccpl"),
+    "ccpl_decoder_r41": Model("ccpl_decoder_r41.safetensors", {"decoder": Part(tuple(DECODER_R41))}, {}),
 }
 
 ENCODERS = {"r31": Part(tuple(VGG_R31)), "r41": Part(tuple(VGG_R41))}

@@ -190,21 +190,46 @@ class Stage:
         trained with the encoder and decoder frozen. `init` starts a fresh stage from
         another stage's weights (CCPL from Linear)."""
         key = self.cfg.get("model", f"linear_{self.layer}")
-        dec_key = f"decoder_{self.layer}"
         self.enc = _to(Encoder(self.vgg), self.device)
-        self.dec = _to(decoder(dec_key, _trained_or_checkpoint(dec_key, self.out_dir, dec_key)),
-                       self.device).requires_grad_(False)
+        self._build_stylize_decoder()
         init = _shipped(key)
         fresh = init is None and not self._has_checkpoint()
         if fresh and self.cfg.get("init"):
             init = _trained_or_checkpoint(self.cfg["init"], self.out_dir, self.cfg["init"])
             fresh = False
         self.trans = _to(LinearTransform(key, init), self.device)
-        self.exports = {key: self.trans}
-        self.trainable = self.trans.named()
+        self.exports[key] = self.trans
+        self.trainable.update(self.trans.named())
         self._reparametrise({"cnet.conv1.weight": -1, "snet.conv1.weight": -1, "compress.weight": -1,
                              "unzip.weight": 1, "unzip.bias": 1}, fresh=fresh)
         self._ccp_heads()
+
+    def _build_stylize_decoder(self):
+        """The decoder a stylizing stage draws with: the layer's shared one, frozen (Linear's
+        recipe), or with `decoder = KEY` a decoder of its own trained with the transform
+        under the same losses (CCPL's recipe: Wu et al. train SCT and decoder together),
+        starting from `init_decoder`'s weights and exported as KEY."""
+        shared = f"decoder_{self.layer}"
+        key = self.cfg.get("decoder", shared)
+        self.exports, self.trainable = {}, {}
+        if key == shared:
+            self.dec = _to(decoder(shared, _trained_or_checkpoint(shared, self.out_dir, shared)),
+                           self.device).requires_grad_(False)
+            return
+        init = _shipped(key)
+        if init is None:
+            start = self.cfg.get("init_decoder", shared)
+            init = _trained_or_checkpoint(start, self.out_dir, start)
+        self.dec = _to(decoder(key, init), self.device)
+        self.exports[key] = self.dec
+        named = self.dec.named()
+        self.trainable.update({f"decoder.{n}": p for n, p in named.items()})
+        # the decoder's first convolution reads the encoder's features: trained at their scale,
+        # as the decoder stage trains it; its whole learning rate scaled by `decoder_lr_scale`
+        self._reparametrise({f"decoder.{first_conv(self.dec)}.weight": -1}, fresh=False)
+        scale = self.cfg.get("decoder_lr_scale", 1.0)
+        for n in named:
+            self.lr_scales[f"decoder.{n}"] = self.lr_scales.get(f"decoder.{n}", 1.0) * scale
 
     def _ccp_heads(self):
         """CCPL's projection MLPs (one per CCP layer); trained, never shipped."""

@@ -47,12 +47,15 @@ SHA256 = {
     "linear_r41.snet-none.onnx": "b22591a4960ef7c24af9c1b3ac3d5da56d136353f9b99258561f784504c9db3b",
     "linear_r41.snet-x.onnx": "af0a63b2860b00323dc3b784c2747ff63a03a9c1a489fb22799d2192c7d326ab",
     "linear_r41.snet-both.onnx": "2849d5d30e3c134f950ffc807631e429794a709a3677b043c12d35d5a80dce95",
-    "ccpl_r41.cnet-none.onnx": "456ec6c976e626120e9c6cfd68a3c4f411d415db299af837a18689a0131aa3a1",
-    "ccpl_r41.cnet-x.onnx": "b0d1fb69ae62003dfbeb264f3260443eb3026ac38fcdeb8186b0b78453a806a7",
-    "ccpl_r41.cnet-both.onnx": "1e2ec4ed37158b13bf1b18af308545fac76dd378d6688206952b1be11825ba1f",
-    "ccpl_r41.snet-none.onnx": "c028c5c6092a4585031b776cf27d45837527d3164f4897b46f850b23caca4c5d",
-    "ccpl_r41.snet-x.onnx": "9b6622c9d23b220049199f6b62aa975c1273c35eb2704c6661b472b5dcc71930",
-    "ccpl_r41.snet-both.onnx": "a1c90ceb69ac3c7e9650ff670d68e623b75413b731a2c11ff3d90f6247d18c02",
+    "ccpl_r41.cnet-none.onnx": "654c63ef91132b3ec0cd498ffa42871353d20627b4aa7b61b9b5c857e7fb2be2",
+    "ccpl_r41.cnet-x.onnx": "ded5f8efc9c8837d29f5bdf1514b475bc52ecee9d2086afe4a951f6aaf7b3988",
+    "ccpl_r41.cnet-both.onnx": "38635fedbd293b6dd5f47b9e14a2042a0dc78d1872d755f2dd2ed7a212ad32ce",
+    "ccpl_r41.snet-none.onnx": "181ef46129c8d5a58e7716c7924dd5526cfcd423ea2fb4c8cb1c283a7dab9544",
+    "ccpl_r41.snet-x.onnx": "21641cdfda9e661a4871dd1d4da2af81f46f9cd5ef0136b2acb9cf0e318504ef",
+    "ccpl_r41.snet-both.onnx": "fb70b60d91fa099cd1caf1e176392d46beaeb5dd9aab950f304b9b219336b7dd",
+    "ccpl_decoder_r41.decoder-none.onnx": "6f86ebd941210a3e6dd1de00f0c0a936faea0f4ca8268c57967927908d4e5a16",
+    "ccpl_decoder_r41.decoder-x.onnx": "d8325ad9d324768697f5cd54454d42168fb5a1c0b141d6f2de5415cf9c0c20fd",
+    "ccpl_decoder_r41.decoder-both.onnx": "f7832ef26a991e2d3eae2e19d9bbb1339f278fcbd0abfc18756775a6dc6e228d",
 }
 
 
