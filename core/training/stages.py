@@ -222,14 +222,10 @@ class Stage:
             init = _trained_or_checkpoint(start, self.out_dir, start)
         self.dec = _to(decoder(key, init), self.device)
         self.exports[key] = self.dec
-        named = self.dec.named()
-        self.trainable.update({f"decoder.{n}": p for n, p in named.items()})
-        # the decoder's first convolution reads the encoder's features: trained at their scale,
-        # as the decoder stage trains it; its whole learning rate scaled by `decoder_lr_scale`
+        self.trainable.update({f"decoder.{n}": p for n, p in self.dec.named().items()})
+        # its first convolution reads the encoder's features: trained at their scale, as the
+        # decoder stage trains it
         self._reparametrise({f"decoder.{first_conv(self.dec)}.weight": -1}, fresh=False)
-        scale = self.cfg.get("decoder_lr_scale", 1.0)
-        for n in named:
-            self.lr_scales[f"decoder.{n}"] = self.lr_scales.get(f"decoder.{n}", 1.0) * scale
 
     def _ccp_heads(self):
         """CCPL's projection MLPs (one per CCP layer); trained, never shipped."""
