@@ -67,6 +67,26 @@ def two_column(title: str, unit: str, values: dict) -> str:
     return "\n".join(rows)
 
 
+def merged(old: dict, new: dict) -> dict:
+    """`old` with the methods measured in `new` replaced (summary, per-pair rows, warp error,
+    decoder PSNR): re-measuring one retrained method keeps the others' numbers, which stay
+    valid because the pairs and the judges are the same."""
+    if old["pairs"] != new["pairs"]:
+        raise SystemExit("evaluate: --update needs the same pairs as the report it updates")
+    if new["warp_error"]["values"] and new["warp_error"]["frames"] != old["warp_error"]["frames"]:
+        raise SystemExit("evaluate: --update needs the warp sequence's --frames of the report it updates")
+    fresh = set(new["methods"]) - {"content"}
+    out = dict(old)
+    out["methods"] = {**old["methods"], **new["methods"]}
+    out["per_pair"] = [r for r in old["per_pair"] if r["method"] not in fresh] + \
+        [r for r in new["per_pair"] if r["method"] in fresh]
+    out["untrained"] = sorted((set(old["untrained"]) - fresh) | set(new["untrained"]))
+    out["decoder_psnr_db"] = {**old["decoder_psnr_db"], **new["decoder_psnr_db"]}
+    out["warp_error"] = {**old["warp_error"], "values": {**old["warp_error"]["values"],
+                                                        **new["warp_error"]["values"]}}
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--methods", help="comma-separated methods/baselines (default: all that can run)")
@@ -76,6 +96,8 @@ def main(argv=None) -> int:
     p.add_argument("--frames", type=int, default=8, help="frames of the warp-error sequence; 0 skips it")
     p.add_argument("--out", type=Path, default=ROOT / "docs" / "eval.json")
     p.add_argument("--sheet", default=str(ROOT / "docs" / "contact-sheet.png"), help="'' skips the sheet")
+    p.add_argument("--update", action="store_true",
+                   help="merge into --out: replace only the methods measured now, keep the others' rows")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     p.add_argument("--allow-untrained", action="store_true",
                    help="random weights for untrained models (plumbing checks only)")
@@ -149,6 +171,8 @@ def main(argv=None) -> int:
               "warp_error": {"content": WARP_CONTENT, "style": WARP_STYLE, "frames": args.frames,
                              "values": warp},
               "per_pair": res.rows}
+    if args.update and args.out.is_file():
+        report = merged(json.loads(args.out.read_text()), report)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     log(f"wrote {args.out}" + (f" and {args.sheet}" if args.sheet and sheet_rows else ""))

@@ -110,11 +110,17 @@ def main() -> int:
     p.add_argument("--frames", type=int, default=48)
     p.add_argument("--size", default="192x144")
     p.add_argument("--coherence", type=float, default=0.75)
-    p.add_argument("--methods", default="wct-r31,linear-r31,ccpl-r31")
+    p.add_argument("--methods", help="comma-separated (default: every trained method, "
+                   "relu3_1 then relu4_1)")
     p.add_argument("--style", type=Path, default=ROOT / "tests" / "data" / "painting.jpg")
     p.add_argument("--out", type=Path, default=ROOT / "docs")
     args = p.parse_args()
     size = tuple(int(x) for x in args.size.split("x"))
+    from core.engine.methods import METHODS
+    methods = (args.methods.split(",") if args.methods else
+               sorted((n for n, m in METHODS.items() if m.trained), key=lambda n: (METHODS[n].layer, n)))
+    from core.engine.stylizer import default_method
+    gif_method = default_method() if default_method() in methods else methods[0]  # what artists get
     work = Path(tempfile.mkdtemp(prefix="brushwork-flicker-"))
     sources = {"rendered animation": render_animation(work, args.frames, size, args.style.resolve()),
                "photo, shift + zoom": photo_sequence(work, args.frames)}
@@ -122,13 +128,13 @@ def main() -> int:
     for label, (frames, vectors) in sources.items():
         floor = input_flicker(frames, vectors)
         rows.append((label, "input frames (not stylized)", floor, None))
-        for method in args.methods.split(","):
+        for method in methods:
             alone_dir, steady_dir = work / f"{label[:5]}-{method}-alone", work / f"{label[:5]}-{method}-steady"
             alone, _ = stylize(frames, vectors, args.style, alone_dir, method, 0.0)
             steady, _ = stylize(frames, vectors, args.style, steady_dir, method, args.coherence)
             rows.append((label, method, alone, steady))
             print(f"{label:22} {method:12} alone {alone:6.2f}  + vectors {steady:6.2f}  ({1 - steady / alone:.0%} less)")
-            if label == "rendered animation" and method == args.methods.split(",")[0]:
+            if label == "rendered animation" and method == gif_method:
                 side_by_side_gif(alone_dir, steady_dir, args.out / "flicker-side-by-side.gif")
     lines = ["| sequence | method | per frame alone | + motion vectors | cut |", "|---|---|---|---|---|"]
     lines += [f"| {s} | {m} | {a:.2f} | {v:.2f} | {1 - v / a:.0%} |" if v is not None else f"| {s} | {m} | {a:.2f} | | |"

@@ -150,3 +150,26 @@ def test_contact_sheet_layout(tmp_path):
     cw = ev.CELL[0] + 4
     assert px[ev.CAPTION + 4:, 3 * cw:].min() == 255  # m2 never ran: blank under its title
     assert px[ev.CAPTION + 4:, 2 * cw:3 * cw].min() < 255  # m1's picture is there
+
+
+def test_update_replaces_only_the_remeasured_method():
+    """`evaluate.py --update`: a retrained method's new numbers replace its old ones; the
+    other methods' summaries, per-pair rows and warp errors stay as they were."""
+    merged = _script("evaluate").merged
+
+    def report(values: dict, pairs=(("a.jpg", "s.jpg"),)):
+        return {"pairs": [list(p) for p in pairs], "untrained": [],
+                "methods": {m: {"vgg19_style_ratio": v} for m, v in values.items()},
+                "per_pair": [{"method": m, "vgg19_style_ratio": v} for m, v in values.items()],
+                "decoder_psnr_db": {"decoder_r41": 23.0},
+                "warp_error": {"frames": 8, "values": {m: 10 * v for m, v in values.items() if m != "content"}}}
+
+    old = report({"content": 1.0, "wct": 0.5, "ccpl": 0.3})
+    out = merged(old, report({"content": 1.0, "ccpl": 0.2}))
+    assert out["methods"] == {"content": {"vgg19_style_ratio": 1.0}, "wct": {"vgg19_style_ratio": 0.5},
+                              "ccpl": {"vgg19_style_ratio": 0.2}}
+    assert sorted((r["method"], r["vgg19_style_ratio"]) for r in out["per_pair"]) == \
+        [("ccpl", 0.2), ("content", 1.0), ("wct", 0.5)]
+    assert out["warp_error"]["values"] == {"wct": 5.0, "ccpl": 2.0}
+    with pytest.raises(SystemExit, match="same pairs"):
+        merged(old, report({"ccpl": 0.2}, pairs=(("b.jpg", "s.jpg"),)))
