@@ -132,6 +132,17 @@ def test_style_and_content_losses_follow_eval_definitions():
     assert torch.isinf(losses.psnr(x, x)).logical_not().all() and (losses.psnr(x, x) > 90).all()
 
 
+def test_shift_consistency_is_zero_for_a_painting_that_moves_with_the_photo():
+    from core.training.losses import shift_consistency
+    torch.manual_seed(0)
+    big = torch.rand(2, 3, 40, 40)
+    still = torch.cat([big[:, :, :32, :32], big[:, :, 3:35, 5:37]])  # the same picture, moved
+    assert float(shift_consistency(still, 3, 5)) < 1e-12
+    assert float(shift_consistency(still, 5, 3)) > 0.05  # the wrong move: unrelated pixels
+    drawn_on_the_grid = torch.cat([big[:, :, :32, :32], big[:, :, :32, :32]])  # did not move
+    assert float(shift_consistency(drawn_on_the_grid, 3, 5)) > 0.05
+
+
 def test_ccp_loss_rewards_kept_neighbour_differences():
     g = torch.Generator().manual_seed(0)
     feat = torch.rand(1, 16, 12, 12, generator=g)
@@ -183,6 +194,9 @@ def tiny_pack(tmp_path_factory):
     ("ccpl_joint", {"kind": "linear", "model": "ccpl_r41", "init": "linear_r41", "layer": "r41",
                     "decoder": "ccpl_decoder_r41", "init_decoder": "decoder_r41",
                     "content_weight": 1.0, "style_weight": 5.0, "ccp_weight": 0.5}),
+    ("ccpl_joint", {"kind": "linear", "model": "ccpl_r41", "init": "linear_r41", "layer": "r41",
+                    "decoder": "ccpl_decoder_r41", "init_decoder": "decoder_r41", "content_weight": 1.0,
+                    "style_weight": 5.0, "ccp_weight": 0.5, "shift_weight": 1.0}),
     ("decoder_head_r41", {"kind": "head", "layer": "r41", "style_share": 0.5, "bank": 4}),
     ("decoder_r41", {"kind": "decoder", "layer": "r41", "pixel_weight": 1.0, "perceptual_weight": 0.0,
                      "bank": 4}),
@@ -194,6 +208,8 @@ def test_every_stage_trains_checkpoints_and_exports_loadable_weights(tiny_pack, 
     from safetensors.numpy import save_file
 
     cfg = dict(cfg, size=48, batch=2, iters=2, lr=1e-4)
+    if cfg.get("shift_weight"):
+        cfg["size"] = 40  # its content crops are SHIFT_MAX larger, then cut into the pair
     if cfg["kind"] == "linear" and cfg["layer"] == "r41" and not weights.is_trained("decoder_r41"):
         # trains against (or, with a decoder of its own, from) the r41 decoder
         save_file(weights.random("decoder_r41"), str(tmp_path / "decoder_r41.ckpt.safetensors"))

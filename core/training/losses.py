@@ -75,3 +75,18 @@ def ccp_loss(out_feat, content_feat, mlp, samples: int = 64, tau: float = 0.07,
     logits = q @ k.transpose(1, 2) / tau                                # (B, 8S, 8S)
     target = torch.arange(logits.shape[1], device=dev).expand(b, -1)
     return F.cross_entropy(logits.transpose(1, 2), target, reduction="none").mean(1)
+
+
+def shift_consistency(y: torch.Tensor, dy: int, dx: int, margin: int = 8) -> torch.Tensor:
+    """Mean squared difference between the pictures painted from a photo (first half of `y`)
+    and from the same photo moved by (dy, dx) pixels (second half), where they overlap, away
+    from the borders. Video flickers where a painting does not move with the picture: a
+    decoder that draws texture on its own pixel grid rather than on the content changes when
+    the content moves by less than the encoder's stride (the stability term of Gupta et al.
+    2017 and Wang et al. 2020, here on a known shift)."""
+    h = y.shape[0] // 2
+    s_h, s_w = y.shape[2], y.shape[3]
+    a = y[:h, :, dy:, dx:].float()
+    b = y[h:, :, :s_h - dy, :s_w - dx].float()
+    m = (slice(None), slice(None), slice(margin, -margin), slice(margin, -margin))
+    return ((a[m] - b[m]) ** 2).mean()

@@ -16,7 +16,7 @@ from torch import nn
 from core.nets import weights as registry
 from core.nets.architecture import DECODER_R41, ENCODER_WEIGHTS, ENCODERS, MODELS, Part
 from . import data, loop
-from .losses import STYLE_LAYERS, ccp_loss, content_loss, perceptual_loss, style_loss
+from .losses import STYLE_LAYERS, ccp_loss, content_loss, perceptual_loss, shift_consistency, style_loss
 from .modules import Encoder, LinearTransform, TableNet, decoder
 
 # The relu4_1 decoder's first half: relu4_1 → relu3_1 (dec4_1, ×2 up, dec3_4..dec3_2 and
@@ -24,6 +24,7 @@ from .modules import Encoder, LinearTransform, TableNet, decoder
 HEAD_R41 = Part(tuple(DECODER_R41[:9]))
 
 LAYER_TAP = {"r31": "relu3_1", "r41": "relu4_1"}
+SHIFT_MAX = 7  # px: moves below relu4_1's stride of 8, where a decoder's own grid shows
 
 
 def _device(name: str) -> torch.device:
@@ -179,11 +180,21 @@ class Stage:
                     self.trainable[name].mul_(factor)
 
     def _content_style(self, g):
+        """Content and style crops. With `shift_weight` the batch's second half repeats the
+        first half's pairs with each photo moved by 1 to SHIFT_MAX pixels down and right, for
+        the shift-consistency term; returns the move."""
         c = self.cfg
-        cb = data.batch(self.images["content"], c["batch"], c["size"], g, self.device, min_frac=0.4)
-        sb = data.batch(self.images["style"], c["batch"], c["size"], g, self.device,
+        shift = c.get("shift_weight", 0) > 0
+        n, size = (c["batch"] // 2, c["size"] + SHIFT_MAX) if shift else (c["batch"], c["size"])
+        cb = data.batch(self.images["content"], n, size, g, self.device, min_frac=0.4)
+        sb = data.batch(self.images["style"], n, c["size"], g, self.device,
                         min_frac=c.get("style_min_frac", 0.25), jitter=c.get("jitter", 0.0))
-        return cb, sb
+        if not shift:
+            return cb, sb, None
+        dy, dx = (int(v) for v in torch.randint(1, SHIFT_MAX + 1, (2,), generator=g))
+        s = c["size"]
+        cb = torch.cat([cb[:, :, :s, :s], cb[:, :, dy:dy + s, dx:dx + s]])
+        return cb.contiguous(memory_format=torch.channels_last), torch.cat([sb, sb]), (dy, dx)
 
     def _build_linear(self):
         """Linear's transformation (or CCPL's, the same module under the CCP loss),
@@ -292,7 +303,7 @@ class Stage:
 
     def _stylize_losses(self, g, feats_fn):
         c = self.cfg
-        cb, sb = self._content_style(g)
+        cb, sb, move = self._content_style(g)
         with torch.no_grad():
             cf, sf = self.enc(cb), self.enc(sb)
         t = feats_fn(cf, sf)
@@ -306,6 +317,10 @@ class Stage:
             lccp = sum(ccp_loss(of[k], cf[k], self.heads[k], generator=g).mean() for k in self.heads)
             out["ccp"] = lccp
             loss = loss + c["ccp_weight"] * lccp
+        if move:
+            lshift = shift_consistency(y, *move)
+            out["shift"] = lshift
+            loss = loss + c["shift_weight"] * lshift
         out["loss"] = loss
         return out
 
