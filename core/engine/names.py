@@ -11,7 +11,7 @@ core (absolute `core.…` imports) is not importable. core/engine/methods.py def
 METHOD_INFO = {
     "linear-r31": (1, "Linear r31", "Linear style transfer at relu3_1: finer strokes, more structure"),
     "linear-r41": (2, "Linear r41", "Linear style transfer at relu4_1: the strongest style"),
-    "ccpl": (3, "CCPL r41", "Linear r41 trained further for local coherence: calmer detail, less flicker"),
+    "ccpl": (3, "CCPL r41", "CCPL at relu4_1 with a decoder of its own: bold strokes, steadier than Linear r41"),
     "ccpl-r31": (4, "CCPL r31", "Linear r31 trained further for local coherence: calmer detail, less flicker"),
     "wct-r31": (5, "WCT r31", "Whitening-colouring at relu3_1: closed form, no learned transform"),
     "wct": (6, "WCT r41", "Whitening-colouring at relu4_1: closed form, no learned transform"),

@@ -62,10 +62,10 @@ REGISTRY = {
                         "python scripts/train.py ccpl_r31 (resumed until step 679); python scripts/train.py export ccpl_r31"),
     "linear_r41": Entry("28d609bb5597ce9cc9dfec2a268103f8926fdbba2f3893bc7a189b64e630d723",
                         "python scripts/train.py linear_r41 (resumed until step 1700); python scripts/train.py export linear_r41"),
-    "ccpl_r41": Entry("35f2f1345b6ce092309df9cc29ece9cfff6c8034e27dc4415aa49c79c365bd3d",
-                      "python scripts/train.py ccpl_joint (resumed until step 686); python scripts/train.py export ccpl_joint"),
-    "ccpl_decoder_r41": Entry("ea9629287812fcbb9e0d49cbd400e1c69c2372c53bd41331ec2ff6658dc57014",
-                              "python scripts/train.py ccpl_joint (resumed until step 686); python scripts/train.py export ccpl_joint"),
+    "ccpl_r41": Entry("2151a83426dadbed7ec560ddf8eca5642d71e19054075941680060ac08bf803c",
+                      "python scripts/train.py ccpl_joint (resumed until step 1172); python scripts/train.py export ccpl_joint"),
+    "ccpl_decoder_r41": Entry("c964b70c1507c29e56ba4041be3553309e23fd7910ac72fac94370622690761f",
+                              "python scripts/train.py ccpl_joint (resumed until step 1172); python scripts/train.py export ccpl_joint"),
 }
 
 
