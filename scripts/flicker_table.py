@@ -117,10 +117,11 @@ def main() -> int:
     args = p.parse_args()
     size = tuple(int(x) for x in args.size.split("x"))
     from core.engine.methods import METHODS
+    from core.engine.stylizer import default_method
     methods = (args.methods.split(",") if args.methods else
                sorted((n for n, m in METHODS.items() if m.trained), key=lambda n: (METHODS[n].layer, n)))
-    from core.engine.stylizer import default_method
-    gif_method = default_method() if default_method() in methods else methods[0]  # what artists get
+    default = default_method()
+    gif_method = default if default in methods else methods[0]  # what artists get
     work = Path(tempfile.mkdtemp(prefix="brushwork-flicker-"))
     sources = {"rendered animation": render_animation(work, args.frames, size, args.style.resolve()),
                "photo, shift + zoom": photo_sequence(work, args.frames)}
