@@ -62,10 +62,10 @@ REGISTRY = {
                         "python scripts/train.py ccpl_r31 (resumed until step 679); python scripts/train.py export ccpl_r31"),
     "linear_r41": Entry("28d609bb5597ce9cc9dfec2a268103f8926fdbba2f3893bc7a189b64e630d723",
                         "python scripts/train.py linear_r41 (resumed until step 1700); python scripts/train.py export linear_r41"),
-    "ccpl_r41": Entry("2151a83426dadbed7ec560ddf8eca5642d71e19054075941680060ac08bf803c",
-                      "python scripts/train.py ccpl_joint (resumed until step 1172); python scripts/train.py export ccpl_joint"),
-    "ccpl_decoder_r41": Entry("c964b70c1507c29e56ba4041be3553309e23fd7910ac72fac94370622690761f",
-                              "python scripts/train.py ccpl_joint (resumed until step 1172); python scripts/train.py export ccpl_joint"),
+    "ccpl_r41": Entry("94d11358420d9787e81d3fb11628be50d44445d44f1dfdf67466c579958401aa",
+                      "python scripts/train.py ccpl_joint (resumed until step 1279); python scripts/train.py export ccpl_joint"),
+    "ccpl_decoder_r41": Entry("e1368949593a644cb8267ad0ad5e0dcc50d6c19028cacb81ddbf6e9321702ce5",
+                              "python scripts/train.py ccpl_joint (resumed until step 1279); python scripts/train.py export ccpl_joint"),
 }
 
 
