@@ -119,7 +119,7 @@ def main(argv=None) -> int:
         return 0
     step = loop.run(name, stage.trainable, stage.step, out_dir=out_dir, total=st["iters"],
                     lr=st["lr"], seed=cfg["seed"], minutes=args.minutes, device=stage.device,
-                    lr_scales=stage.lr_scales)
+                    lr_scales=stage.lr_scales, start=stage.start_step)
     print(f"{name}: step {step}/{st['iters']}; checkpoint in {out_dir}")
     return 0
 

@@ -1,5 +1,7 @@
 """Training code: held-out data stays out, training modules equal the inference maths,
 checkpoints resume exactly, exported files load into the engine."""
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -119,6 +121,42 @@ def test_a_resumed_run_equals_an_unbroken_one(tmp_path):
     for n in names:
         assert torch.allclose(names[n], names3[n], atol=1e-6)
     assert (tmp_path / "a" / "a.log.jsonl").read_text().count("\n") == 3
+
+
+def test_a_run_from_shipped_weights_counts_on_from_their_step(tmp_path):
+    """No checkpoint, weights loaded from step 20: the count goes on from there (down the
+    same cosine), with the warm-up repeated because Adam starts afresh."""
+    net = torch.nn.Linear(4, 1)
+    names = {"w": net.weight, "b": net.bias}
+    seen = []
+
+    def step(g, it):
+        seen.append(it)
+        x = torch.randn(8, 4, generator=g)
+        return {"loss": ((net(x) - x.sum(1, keepdim=True)) ** 2).mean()}
+
+    assert loop.run("s", names, step, out_dir=tmp_path, total=30, lr=1e-2, seed=1, minutes=5,
+                    log_every=10, start=20) == 30
+    assert seen == list(range(20, 30))
+    rows = [json.loads(r) for r in (tmp_path / "s.log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [30]
+    assert rows[0]["lr"] == pytest.approx(loop.cosine_lr(1e-2, 29, 30) * 10 / loop.WARMUP)
+    assert loop.run("s", names, step, out_dir=tmp_path, total=40, lr=1e-2, seed=1, minutes=5,
+                    log_every=10, start=20) == 40  # the checkpoint wins over `start`
+    assert seen[10] == 30
+
+
+def test_shipped_step_is_read_from_the_files_own_provenance():
+    from core.nets import safetensors_file
+    from core.training.stages import shipped_step
+
+    trained = [k for k in MODELS if weights.is_trained(k) and k.startswith(("linear", "ccpl"))]
+    assert trained
+    for key in trained:
+        meta = safetensors_file.metadata(weights.MODELS_DIR / MODELS[key].file)
+        assert shipped_step(meta["stage"], [key]) == int(meta["step"]) > 0
+        assert shipped_step("another_stage", [key]) == 0
+    assert shipped_step("x", []) == 0
 
 
 def test_style_and_content_losses_follow_eval_definitions():

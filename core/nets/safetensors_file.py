@@ -28,8 +28,7 @@ class Tensor:
     length: int
 
 
-def layout(path: Path) -> dict[str, Tensor]:
-    """Name → dtype, shape and absolute byte range, from the header alone."""
+def _header(path: Path) -> tuple[int, dict]:
     with open(path, "rb") as f:
         head = f.read(8)
         if len(head) < 8:
@@ -39,6 +38,17 @@ def layout(path: Path) -> dict[str, Tensor]:
             header = json.loads(f.read(n))
         except (ValueError, UnicodeDecodeError):
             raise BrushworkError(f"{path}: not a safetensors file (bad header)") from None
+    return n, header
+
+
+def metadata(path: Path) -> dict[str, str]:
+    """The header's free-form string metadata (provenance: stage, step, command …)."""
+    return dict(_header(path)[1].get("__metadata__") or {})
+
+
+def layout(path: Path) -> dict[str, Tensor]:
+    """Name → dtype, shape and absolute byte range, from the header alone."""
+    n, header = _header(path)
     out = {}
     for name, info in header.items():
         if name == "__metadata__":

@@ -65,7 +65,10 @@ def load_checkpoint(path: Path, names: dict, opt) -> int:
     return int(meta["step"])
 
 
-def cosine_lr(base: float, step: int, total: int, warmup: int = 200) -> float:
+WARMUP = 200
+
+
+def cosine_lr(base: float, step: int, total: int, warmup: int = WARMUP) -> float:
     if step < warmup:
         return base * (step + 1) / warmup
     return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(total, 1)))))
@@ -92,11 +95,13 @@ def autocast(device):
 def run(stage: str, names: dict, step_fn: Callable[[torch.Generator, int], dict],
         *, out_dir: Path, total: int, lr: float, seed: int, minutes: float,
         checkpoint_minutes: float = 3.0, log_every: int = 20, device=None,
-        lr_scales: dict[str, float] | None = None) -> int:
+        lr_scales: dict[str, float] | None = None, start: int = 0) -> int:
     """Train `names` (parameters by table name) until `total` steps or `minutes` pass.
 
     `step_fn(generator, step)` returns a dict of scalar losses whose "loss" entry is
-    minimised. `lr_scales` multiplies some parameters' learning rates (by name).
+    minimised. `lr_scales` multiplies some parameters' learning rates (by name). Without a
+    checkpoint the count begins at `start` (the step of weights the caller loaded), with
+    the warm-up repeated from there: Adam's state is new.
     Returns the step reached; the checkpoint then holds it.
     """
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -106,15 +111,19 @@ def run(stage: str, names: dict, step_fn: Callable[[torch.Generator, int], dict]
     for n, p in names.items():
         groups.setdefault(scales.get(n, 1.0), []).append(p)
     opt = torch.optim.Adam([{"params": ps, "scale": k} for k, ps in groups.items()], lr=lr)
-    step = load_checkpoint(ckpt, names, opt) if ckpt.exists() else 0
+    resumed = ckpt.exists()
+    step = load_checkpoint(ckpt, names, opt) if resumed else start
+    first, rewarm = step, not resumed and step > 0
     if step:
-        print(f"{stage}: resuming at step {step}", flush=True)
-    start = last_save = time.monotonic()
+        print(f"{stage}: {'resuming' if resumed else 'continuing shipped weights'} at step {step}", flush=True)
+    t0 = last_save = time.monotonic()
     amp = autocast(device)
     sums: dict = {}
-    while step < total and time.monotonic() - start < minutes * 60:
+    logged = step
+    while step < total and time.monotonic() - t0 < minutes * 60:
+        now = cosine_lr(lr, step, total) * (min(1.0, (step - first + 1) / WARMUP) if rewarm else 1.0)
         for group in opt.param_groups:
-            group["lr"] = cosine_lr(lr, step, total) * group["scale"]
+            group["lr"] = now * group["scale"]
         g = torch.Generator().manual_seed(seed * 1_000_003 + step)
         with amp:
             losses = step_fn(g, step)
@@ -125,9 +134,9 @@ def run(stage: str, names: dict, step_fn: Callable[[torch.Generator, int], dict]
         for k, v in losses.items():
             sums[k] = sums.get(k, 0.0) + float(v.detach())
         if step % log_every == 0 or step == total:
-            row = {"step": step, "seconds": round(time.monotonic() - start, 1),
-                   "lr": cosine_lr(lr, step - 1, total), **{k: v / log_every for k, v in sums.items()}}
-            sums = {}
+            row = {"step": step, "seconds": round(time.monotonic() - t0, 1),
+                   "lr": now, **{k: v / (step - logged) for k, v in sums.items()}}
+            sums, logged = {}, step
             with open(log, "a") as f:
                 f.write(json.dumps(row) + "\n")
             print(f"{stage} {step}/{total} " + " ".join(f"{k}={v:.4g}" for k, v in row.items()

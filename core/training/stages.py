@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from core.nets import safetensors_file
 from core.nets import weights as registry
 from core.nets.architecture import DECODER_R41, ENCODER_WEIGHTS, ENCODERS, MODELS, Part
 from . import data, loop
@@ -59,6 +60,18 @@ def _shipped(key: str) -> dict | None:
     return registry.load(key) if registry.is_trained(key) else None
 
 
+def shipped_step(stage: str, keys) -> int:
+    """The step at which `stage` exported the shipped weights of `keys`, so that a run with
+    no checkpoint here goes on counting (and down the learning-rate schedule) from there
+    instead of starting over; 0 if any of them is not shipped or came from another stage."""
+    steps = set()
+    for key in keys:
+        meta = (safetensors_file.metadata(registry.MODELS_DIR / MODELS[key].file)
+                if registry.is_trained(key) else {})
+        steps.add(int(meta["step"]) if meta.get("stage") == stage else 0)
+    return min(steps, default=0)
+
+
 def _to(module: nn.Module, device) -> nn.Module:
     return module.to(device, memory_format=torch.channels_last)
 
@@ -76,6 +89,7 @@ class Stage:
         self.lr_scales: dict[str, float] = {}
         self.scale = self._input_scale()
         getattr(self, f"_build_{cfg['kind']}")()
+        self.start_step = 0 if self._has_checkpoint() else shipped_step(name, self.exports)
 
     def _has_checkpoint(self) -> bool:
         return (self.out_dir / f"{self.name}.ckpt.safetensors").exists()
