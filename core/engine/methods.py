@@ -67,7 +67,7 @@ METHODS = {
 # it leads until they are trained longer. The relu4_1 methods follow: linear-r41 at step
 # 1,700 measures 0.323 / 0.504 on 20 pairs, and their decoder reconstructs at 23.2 dB
 # (relu3_1: 27.1), so their bolder strokes are an artist's choice, not the default. ccpl,
-# on a decoder trained with it, comes close (96 pairs: 0.249 / 0.389, warp error 9.35)
+# on a decoder trained with it, comes close (96 pairs: 0.253 / 0.389, warp error 9.02)
 # but wct-r31 still measures better on both style ratios and on steadiness (8.39).
 PREFERENCE = ("wct-r31", "linear-r31", "ccpl-r31", "linear-r41", "ccpl", "wct")
 WCT_EPS = 1e-5  # eigenvalues below this fraction of the largest are treated as zero
