@@ -4,6 +4,7 @@ photo drifting and zooming (motion known by construction). Writes docs/flicker.m
 a side-by-side GIF (frames alone | + motion vectors).
 
     python scripts/flicker_table.py [--frames 48] [--size 192x144] [--out docs]
+    python scripts/flicker_table.py --methods ccpl-r31 --update   # re-measure one method
 
 Runs the add-on's Stylize Animation for the renders (so the Vector/Z passes come the way
 artists get them), then `python -m core frames` for every variant.
@@ -105,6 +106,40 @@ def side_by_side_gif(left: Path, right: Path, path: Path, limit: int = 24) -> No
     pics[0].save(path, save_all=True, append_images=pics[1:], duration=80, loop=0, optimize=True)
 
 
+ROW = re.compile(r"^\| (?P<seq>[^|]+) \| (?P<method>[^|]+) \| (?P<alone>[0-9.]+) \| (?P<steady>[0-9.]*) ?\|")
+
+
+def table(rows: list, frames: int, coherence: float) -> str:
+    """docs/flicker.md: the note that says how it was measured, then one row per sequence
+    and method (the unstylized input first: the floor any method is measured against)."""
+    lines = ["| sequence | method | per frame alone | + motion vectors | cut |", "|---|---|---|---|---|"]
+    lines += [f"| {s} | {m} | {a:.2f} | {v:.2f} | {1 - v / a:.0%} |" if v is not None else f"| {s} | {m} | {a:.2f} | | |"
+              for s, m, a, v in rows]
+    note = (f"Mean warp error between consecutive stylized frames (0–255, true motion, non-occluded pixels), "
+            f"{frames} frames, coherence {coherence}; `python scripts/flicker_table.py`.\n\n")
+    return note + "\n".join(lines) + "\n"
+
+
+def merged(old_text: str, rows: list, frames: int, coherence: float, order: list[str]) -> list:
+    """`--update`: the re-measured rows replace their method's old ones; every other method
+    keeps its numbers. Refuses a table measured over other frames or coherence, whose
+    numbers would not compare."""
+    if f"{frames} frames, coherence {coherence};" not in old_text:
+        raise SystemExit(f"flicker_table.py --update: the existing table was not measured over {frames} "
+                         f"frames at coherence {coherence}; re-measure every method instead")
+    kept = {}
+    for line in old_text.splitlines():
+        m = ROW.match(line)
+        if m:
+            steady = float(m["steady"]) if m["steady"] else None
+            kept[(m["seq"], m["method"])] = (m["seq"], m["method"], float(m["alone"]), steady)
+    kept.update({(s, m): (s, m, a, v) for s, m, a, v in rows})
+    sequences = list(dict.fromkeys(r[0] for r in kept.values()))
+    rank = {m: i for i, m in enumerate(order)}
+    return sorted(kept.values(), key=lambda r: (sequences.index(r[0]), r[3] is not None,
+                                                rank.get(r[1], len(rank)), r[1]))
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=48)
@@ -114,14 +149,16 @@ def main() -> int:
                    "relu3_1 then relu4_1)")
     p.add_argument("--style", type=Path, default=ROOT / "tests" / "data" / "painting.jpg")
     p.add_argument("--out", type=Path, default=ROOT / "docs")
+    p.add_argument("--update", action="store_true",
+                   help="keep the other methods' rows of the existing flicker.md (the GIF is left alone)")
     args = p.parse_args()
     size = tuple(int(x) for x in args.size.split("x"))
     from core.engine.methods import METHODS
     from core.engine.stylizer import default_method
-    methods = (args.methods.split(",") if args.methods else
-               sorted((n for n, m in METHODS.items() if m.trained), key=lambda n: (METHODS[n].layer, n)))
+    trained = sorted((n for n, m in METHODS.items() if m.trained), key=lambda n: (METHODS[n].layer, n))
+    methods = args.methods.split(",") if args.methods else trained
     default = default_method()
-    gif_method = default if default in methods else methods[0]  # what artists get
+    gif_method = None if args.update else default if default in methods else methods[0]  # what artists get
     work = Path(tempfile.mkdtemp(prefix="brushwork-flicker-"))
     sources = {"rendered animation": render_animation(work, args.frames, size, args.style.resolve()),
                "photo, shift + zoom": photo_sequence(work, args.frames)}
@@ -137,13 +174,11 @@ def main() -> int:
             print(f"{label:22} {method:12} alone {alone:6.2f}  + vectors {steady:6.2f}  ({1 - steady / alone:.0%} less)")
             if label == "rendered animation" and method == gif_method:
                 side_by_side_gif(alone_dir, steady_dir, args.out / "flicker-side-by-side.gif")
-    lines = ["| sequence | method | per frame alone | + motion vectors | cut |", "|---|---|---|---|---|"]
-    lines += [f"| {s} | {m} | {a:.2f} | {v:.2f} | {1 - v / a:.0%} |" if v is not None else f"| {s} | {m} | {a:.2f} | | |"
-              for s, m, a, v in rows]
-    note = (f"Mean warp error between consecutive stylized frames (0–255, true motion, non-occluded pixels), "
-            f"{args.frames} frames, coherence {args.coherence}; `python scripts/flicker_table.py`.\n\n")
-    (args.out / "flicker.md").write_text(note + "\n".join(lines) + "\n")
-    print(f"wrote {args.out / 'flicker.md'}; work files in {work}")
+    path = args.out / "flicker.md"
+    if args.update:
+        rows = merged(path.read_text(), rows, args.frames, args.coherence, trained)
+    path.write_text(table(rows, args.frames, args.coherence))
+    print(f"wrote {path}; work files in {work}")
     return 0
 
 

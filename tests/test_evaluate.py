@@ -173,3 +173,25 @@ def test_update_replaces_only_the_remeasured_method():
     assert out["warp_error"]["values"] == {"wct": 5.0, "ccpl": 2.0}
     with pytest.raises(SystemExit, match="same pairs"):
         merged(old, report({"ccpl": 0.2}, pairs=(("b.jpg", "s.jpg"),)))
+
+
+def test_flicker_update_replaces_only_the_remeasured_method():
+    """`flicker_table.py --update`: the re-measured method's rows change, the others' stay,
+    the order stays (input floor first, then the methods' order); a table measured over
+    other frames is refused."""
+    ft = _script("flicker_table")
+    order = ["ccpl-r31", "linear-r31", "ccpl"]
+    old = [(s, m, a, v) for s in ("anim", "photo") for m, a, v in
+           (("input frames (not stylized)", 0.2, None), ("ccpl-r31", 1.5, 0.6), ("linear-r31", 2.0, 0.9),
+            ("ccpl", 1.4, 0.7))]
+    text = ft.table(old, 48, 0.75)
+    new = [("anim", "input frames (not stylized)", 0.2, None), ("anim", "ccpl-r31", 1.1, 0.5),
+           ("photo", "input frames (not stylized)", 0.7, None), ("photo", "ccpl-r31", 5.0, 1.2)]
+    rows = ft.merged(text, new, 48, 0.75, order)
+    assert [(s, m) for s, m, _, _ in rows] == [(s, m) for s, m, _, _ in old]
+    values = {(s, m): (a, v) for s, m, a, v in rows}
+    assert values[("anim", "ccpl-r31")] == (1.1, 0.5) and values[("photo", "ccpl-r31")] == (5.0, 1.2)
+    assert values[("anim", "linear-r31")] == (2.0, 0.9) and values[("photo", "ccpl")] == (1.4, 0.7)
+    assert values[("photo", "input frames (not stylized)")] == (0.7, None)
+    with pytest.raises(SystemExit, match="24 frames"):
+        ft.merged(text, new, 24, 0.75, order)
