@@ -144,6 +144,9 @@ def test_a_run_from_shipped_weights_counts_on_from_their_step(tmp_path):
     assert loop.run("s", names, step, out_dir=tmp_path, total=40, lr=1e-2, seed=1, minutes=5,
                     log_every=10, start=20) == 40  # the checkpoint wins over `start`
     assert seen[10] == 30
+    rows = [json.loads(r) for r in (tmp_path / "s.log.jsonl").read_text().splitlines()]
+    # resumed in mid warm-up: it goes on from step 20's warm-up, not at the full rate
+    assert rows[-1]["lr"] == pytest.approx(loop.cosine_lr(1e-2, 39, 40) * 20 / loop.WARMUP)
 
 
 def test_shipped_step_is_read_from_the_files_own_provenance():

@@ -45,12 +45,15 @@ def save_checkpoint(path: Path, names: dict, opt, step: int, extra: dict | None 
     tmp.replace(path)
 
 
-def load_checkpoint(path: Path, names: dict, opt) -> int:
-    """Restores parameters and Adam state in place; returns the step reached."""
+def load_checkpoint(path: Path, names: dict, opt, meta_out: dict | None = None) -> int:
+    """Restores parameters and Adam state in place; returns the step reached (and, into
+    `meta_out`, the checkpoint's metadata)."""
     from safetensors import safe_open
 
     with safe_open(str(path), "pt") as f:
         meta = f.metadata()
+        if meta_out is not None:
+            meta_out.update(meta)
         steps = json.loads(meta.get("adam_steps", "{}"))
         keys = set(f.keys())
         with torch.no_grad():
@@ -111,9 +114,13 @@ def run(stage: str, names: dict, step_fn: Callable[[torch.Generator, int], dict]
     for n, p in names.items():
         groups.setdefault(scales.get(n, 1.0), []).append(p)
     opt = torch.optim.Adam([{"params": ps, "scale": k} for k, ps in groups.items()], lr=lr)
-    resumed = ckpt.exists()
-    step = load_checkpoint(ckpt, names, opt) if resumed else start
-    first, rewarm = step, not resumed and step > 0
+    resumed, meta = ckpt.exists(), {}
+    step = load_checkpoint(ckpt, names, opt, meta) if resumed else start
+    # A run continuing shipped weights repeats the warm-up from their step; the checkpoint
+    # remembers that step, so a resume in mid warm-up does not jump to the full rate.
+    first = int(meta.get("warm_from", step)) if resumed else step
+    rewarm = "warm_from" in meta if resumed else step > 0
+    extra = {"warm_from": str(first)} if rewarm else None
     if step:
         print(f"{stage}: {'resuming' if resumed else 'continuing shipped weights'} at step {step}", flush=True)
     t0 = last_save = time.monotonic()
@@ -142,7 +149,7 @@ def run(stage: str, names: dict, step_fn: Callable[[torch.Generator, int], dict]
             print(f"{stage} {step}/{total} " + " ".join(f"{k}={v:.4g}" for k, v in row.items()
                                                         if k not in ("step",)), flush=True)
         if time.monotonic() - last_save > checkpoint_minutes * 60:
-            save_checkpoint(ckpt, names, opt, step)
+            save_checkpoint(ckpt, names, opt, step, extra)
             last_save = time.monotonic()
-    save_checkpoint(ckpt, names, opt, step)
+    save_checkpoint(ckpt, names, opt, step, extra)
     return step
