@@ -17,6 +17,8 @@ from typing import Callable
 
 import torch
 
+from core.nets import safetensors_file
+
 
 def _optimizer_tensors(opt: torch.optim.Optimizer, names: dict) -> tuple[dict, dict]:
     """Adam state as flat tensors keyed by parameter name; scalar steps in metadata."""
@@ -45,15 +47,12 @@ def save_checkpoint(path: Path, names: dict, opt, step: int, extra: dict | None 
     tmp.replace(path)
 
 
-def load_checkpoint(path: Path, names: dict, opt, meta_out: dict | None = None) -> int:
-    """Restores parameters and Adam state in place; returns the step reached (and, into
-    `meta_out`, the checkpoint's metadata)."""
+def load_checkpoint(path: Path, names: dict, opt) -> int:
+    """Restores parameters and Adam state in place; returns the step reached."""
     from safetensors import safe_open
 
     with safe_open(str(path), "pt") as f:
         meta = f.metadata()
-        if meta_out is not None:
-            meta_out.update(meta)
         steps = json.loads(meta.get("adam_steps", "{}"))
         keys = set(f.keys())
         with torch.no_grad():
@@ -114,8 +113,9 @@ def run(stage: str, names: dict, step_fn: Callable[[torch.Generator, int], dict]
     for n, p in names.items():
         groups.setdefault(scales.get(n, 1.0), []).append(p)
     opt = torch.optim.Adam([{"params": ps, "scale": k} for k, ps in groups.items()], lr=lr)
-    resumed, meta = ckpt.exists(), {}
-    step = load_checkpoint(ckpt, names, opt, meta) if resumed else start
+    resumed = ckpt.exists()
+    step = load_checkpoint(ckpt, names, opt) if resumed else start
+    meta = safetensors_file.metadata(ckpt) if resumed else {}
     # A run continuing shipped weights repeats the warm-up from their step; the checkpoint
     # remembers that step, so a resume in mid warm-up does not jump to the full rate.
     first = int(meta.get("warm_from", step)) if resumed else step
