@@ -29,6 +29,17 @@ def _run(*args: str) -> list[list[str]]:
     return [line.split() for line in out.stdout.splitlines() if line.strip()]
 
 
+def command_for(registry: str, key: str, stage: str, step: str) -> str:
+    """The producing command of `stage`'s weights at `step`. Steps that came before the
+    stage (a pack, the head a decoder was built on) stay as the registry recorded them."""
+    command = (f"python scripts/train.py {stage} (resumed until step {step}); "
+               f"python scripts/train.py export {stage}")
+    entry = re.search(rf'^    "{re.escape(key)}": Entry\((.*?)\),\n', registry, re.S | re.M)
+    old = "".join(re.findall(r'"([^"]*)"', entry.group(1))[1:]) if entry else ""
+    prefix, found, _ = old.partition(f"python scripts/train.py {stage} ")
+    return prefix + command if found else command
+
+
 def _entry(key: str, sha: str, command: str) -> str:
     return f'    "{key}": Entry("{sha}",\n{" " * (len(key) + 14)}"{command}"),\n'
 

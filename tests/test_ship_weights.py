@@ -39,3 +39,15 @@ def test_table_rows_are_replaced_by_file_name_and_new_ones_appended_inside_the_m
     out = ship.record_table(md, "t", {"a": "| `a` | `2` |", "b": "| `b` | `3` |"})
     assert out == "intro\n<!-- t table -->\n| file | sha |\n| `a` | `2` |\n| `b` | `3` |\n<!-- /t table -->\nafter `a`\n"
     assert ship._cell(out, "b", 1) == "`3`"
+
+
+def test_a_stage_built_on_earlier_steps_keeps_them_in_its_command():
+    registry = ('REGISTRY = {\n    "dec": Entry("11",\n                 "python scripts/train.py pack; python '
+                'scripts/train.py head (stopped at step 9); "\n                 "python scripts/train.py dec '
+                '(resumed until step 50); python scripts/train.py export dec"),\n}\n')
+    assert ship.command_for(registry, "dec", "dec", "77") == (
+        "python scripts/train.py pack; python scripts/train.py head (stopped at step 9); "
+        "python scripts/train.py dec (resumed until step 77); python scripts/train.py export dec")
+    fresh = "python scripts/train.py other (resumed until step 3); python scripts/train.py export other"
+    assert ship.command_for(registry, "dec", "other", "3") == fresh
+    assert ship.command_for(registry, "new", "other", "3") == fresh
