@@ -447,9 +447,10 @@ def test_help_lists_the_options(capfd):
     rc, out, err = run(capfd, "stylize", "--help")
     assert rc == 0, err
     for option in ("--method", "--strength", "--preserve-color", "--style-scale", "--tile", "--wrap",
-                   "--device", "--allow-untrained", "--style-weights", "--overwrite", "--force-color",
+                   "--device", "--style-weights", "--overwrite", "--force-color",
                    "-o OUTPUT", "linear-r41", "linear-r31", "ccpl"):
         assert option in out, option
+    assert "untrained" not in out  # a test-only switch: no user is offered random weights
 
 
 # --------------------------------------------------------------------------- real processes

@@ -61,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
                    help="stylize even if the content looks like a normal/roughness/height map")
     s.add_argument("--depth", help="depth map (EXR: a render's Depth pass): fine strokes in focus from the "
                    "method's relu3_1 member, coarse paint away from it from its relu4_1 sibling "
-                   "(an untrained one: WCT of that layer)")
+                   "(for WCT: wct-r31 and wct)")
     s.add_argument("--focus", type=float, help="with --depth: focus distance (default: the median depth)")
     s.add_argument("--falloff", type=float, help="with --depth: distance over which the paint takes over "
                    "(default: a quarter of the depth range)")
@@ -148,8 +148,9 @@ def _engine_options(p: argparse.ArgumentParser, *, overwrite: str) -> None:
                    help="torch's arithmetic: auto = fp16 on CUDA (within 0.5/255 of fp32), fp32 on a CPU "
                    "(WCT: fp32 everywhere); bf16 ≈ 2× faster on CPUs with AMX, up to 5/255 off fp32 "
                    "(previews; not WCT)")
-    p.add_argument("--allow-untrained", action="store_true",
-                   help="run with deterministic random weights where trained ones are missing")
+    # Tests and plumbing checks only: deterministic random weights where trained ones are
+    # missing. Hidden, so a user never sees a way to paint with untrained networks.
+    p.add_argument("--allow-untrained", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--overwrite", action="store_true", help=overwrite)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
