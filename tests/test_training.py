@@ -238,6 +238,9 @@ def tiny_pack(tmp_path_factory):
     ("ccpl_joint", {"kind": "linear", "model": "ccpl_r41", "init": "linear_r41", "layer": "r41",
                     "decoder": "ccpl_decoder_r41", "init_decoder": "decoder_r41", "content_weight": 1.0,
                     "style_weight": 5.0, "ccp_weight": 0.5, "shift_weight": 1.0}),
+    ("ccpl_r31_joint", {"kind": "linear", "model": "ccpl_r31", "init": "linear_r31", "layer": "r31",
+                        "decoder": "ccpl_decoder_r31", "init_decoder": "decoder_r31", "content_weight": 1.0,
+                        "style_weight": 5.0, "ccp_weight": 0.5, "shift_weight": 1.0}),
     ("decoder_head_r41", {"kind": "head", "layer": "r41", "style_share": 0.5, "bank": 4}),
     ("decoder_r41", {"kind": "decoder", "layer": "r41", "pixel_weight": 1.0, "perceptual_weight": 0.0,
                      "bank": 4}),
@@ -276,7 +279,7 @@ def test_every_stage_trains_checkpoints_and_exports_loadable_weights(tiny_pack, 
         assert any(not torch.equal(before[f"decoder.{n}"], p) for n, p in stage.dec.named().items())
     written = stage.export(tmp_path, {"stage": name})
     if cfg.get("decoder"):
-        assert set(written) == {"ccpl_r41.safetensors", "ccpl_decoder_r41.safetensors"}
+        assert set(written) == {f"{cfg['model']}.safetensors", f"{cfg['decoder']}.safetensors"}
     for file in written:
         key = next(k for k, m in MODELS.items() if m.file == file)
         arrays = load_file(str(tmp_path / file))

@@ -164,6 +164,8 @@ MODELS = {
     # CCPL at relu3_1 (Wu et al. 2022 applied to Linear's module, as their paper does):
     # Linear's architecture trained with the contrastive coherence loss added.
     "ccpl_r31": _linear_model("r31", 256, "ccpl"),
+    # ... and, as Wu et al. train it, with a decoder of its own (from the published one).
+    "ccpl_decoder_r31": Model("ccpl_decoder_r31.safetensors", {"decoder": Part(tuple(DECODER_R31))}, {}),
     "linear_r41": _linear_model("r41", 512),
     # CCPL at relu4_1: the same, one layer deeper, and, as Wu et al. train it, with a
     # decoder of its own trained together with the transformation (from decoder_r41's).

@@ -60,6 +60,7 @@ REGISTRY = {
                         "python scripts/train.py linear_r31 (resumed until step 2461); python scripts/train.py export linear_r31"),
     "ccpl_r31": Entry("cbc5562119c3906c984c2339f5a2e1090c62844abdc2af57b3f1831b5d4e5909",
                       "python scripts/train.py ccpl_r31 (resumed until step 1970); python scripts/train.py export ccpl_r31"),
+    "ccpl_decoder_r31": Entry(None, "python scripts/train.py ccpl_r31_joint; python scripts/train.py export ccpl_r31_joint"),
     "linear_r41": Entry("28d609bb5597ce9cc9dfec2a268103f8926fdbba2f3893bc7a189b64e630d723",
                         "python scripts/train.py linear_r41 (resumed until step 1700); python scripts/train.py export linear_r41"),
     "ccpl_r41": Entry("94d11358420d9787e81d3fb11628be50d44445d44f1dfdf67466c579958401aa",
