@@ -29,11 +29,10 @@ def _run(*args: str) -> list[list[str]]:
     return [line.split() for line in out.stdout.splitlines() if line.strip()]
 
 
-def command_for(registry: str, key: str, stage: str, step: str) -> str:
-    """The producing command of `stage`'s weights at `step`. Steps that came before the
-    stage (a pack, the head a decoder was built on) stay as the registry recorded them."""
-    command = (f"python scripts/train.py {stage} (resumed until step {step}); "
-               f"python scripts/train.py export {stage}")
+def command_for(registry: str, key: str, stage: str, command: str) -> str:
+    """The producing command of `stage`'s new weights: `command` (what the export wrote in
+    the file), after the steps that came before the stage (a pack, the head a decoder was
+    built on) as the registry recorded them."""
     entry = re.search(rf'^    "{re.escape(key)}": Entry\((.*?)\),\n', registry, re.S | re.M)
     old = "".join(re.findall(r'"([^"]*)"', entry.group(1))[1:]) if entry else ""
     prefix, found, _ = old.partition(f"python scripts/train.py {stage} ")
@@ -93,6 +92,7 @@ def main(argv=None) -> int:
     p.add_argument("stage")
     p.add_argument("--source", help="licence / source column for a file not yet in MODELS.md")
     args = p.parse_args(argv)
+    from core.nets import safetensors_file
     from core.nets.architecture import MODELS
 
     exported = _run("scripts/train.py", "export", args.stage)  # [file, sha, "step", N]
@@ -100,8 +100,8 @@ def main(argv=None) -> int:
     rows = {}
     for file, sha, _, step in exported:
         key = next(k for k, m in MODELS.items() if m.file == file)
-        command = (f"python scripts/train.py {args.stage} (resumed until step {step}); "
-                   f"python scripts/train.py export {args.stage}")
+        made = safetensors_file.metadata(ROOT / "models" / file)["command"]
+        command = command_for(registry, key, args.stage, made)
         registry = record_weights(registry, key, sha, command)
         source = _cell(md, file, 4) or args.source or DEFAULT_SOURCE
         size = (ROOT / "models" / file).stat().st_size

@@ -68,6 +68,20 @@ def validate(stage, out_dir: Path, step: int, stride: int = 5) -> dict:
     return row
 
 
+def export_command(name: str, step: int, out_dir: Path) -> str:
+    """How the checkpoint being exported was made, for the file's provenance and MODELS.md:
+    the run, and the checkpoints averaged into it if scripts/average_checkpoints.py wrote it."""
+    from core.nets import safetensors_file
+
+    meta = safetensors_file.metadata(out_dir / f"{name}.ckpt.safetensors")
+    if "averaged_steps" not in meta:
+        return f"python scripts/train.py {name} (resumed until step {step}); python scripts/train.py export {name}"
+    steps = ", ".join(map(str, json.loads(meta["averaged_steps"])))
+    return (f"python scripts/train.py {name} (resumed until step {step}, its checkpoints at steps {steps} "
+            f"kept); python scripts/average_checkpoints.py (those) -o {name}.ckpt.safetensors; "
+            f"python scripts/train.py export {name}")
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("stage", help="split | pack | a stage of the config | validate | export")
@@ -111,8 +125,7 @@ def main(argv=None) -> int:
     if args.stage == "export":
         step = load_into_stage(stage)
         prov = {"stage": name, "step": step, "config": json.dumps(st, sort_keys=True),
-                "command": f"python scripts/train.py {name} (resumed until step {step}); "
-                           f"python scripts/train.py export {name}",
+                "command": export_command(name, step, out_dir),
                 "data": "../shared/data minus scripts/data_split.json validation + near-copies"}
         for file, sha in stage.export(args.models, prov).items():
             print(f"{file} {sha} step {step}")

@@ -45,9 +45,10 @@ def test_a_stage_built_on_earlier_steps_keeps_them_in_its_command():
     registry = ('REGISTRY = {\n    "dec": Entry("11",\n                 "python scripts/train.py pack; python '
                 'scripts/train.py head (stopped at step 9); "\n                 "python scripts/train.py dec '
                 '(resumed until step 50); python scripts/train.py export dec"),\n}\n')
-    assert ship.command_for(registry, "dec", "dec", "77") == (
+    made = "python scripts/train.py dec (resumed until step 77); python scripts/train.py export dec"
+    assert ship.command_for(registry, "dec", "dec", made) == (
         "python scripts/train.py pack; python scripts/train.py head (stopped at step 9); "
         "python scripts/train.py dec (resumed until step 77); python scripts/train.py export dec")
     fresh = "python scripts/train.py other (resumed until step 3); python scripts/train.py export other"
-    assert ship.command_for(registry, "dec", "other", "3") == fresh
-    assert ship.command_for(registry, "new", "other", "3") == fresh
+    assert ship.command_for(registry, "dec", "other", fresh) == fresh
+    assert ship.command_for(registry, "new", "other", fresh) == fresh
