@@ -65,7 +65,7 @@ METHODS = {
 # the training-free wct-r31 beats every trained transform on both judges' style ratios
 # (96 pairs: 0.241 / 0.363 against linear-r31's 0.264 / 0.414) and on the warp error, so
 # it leads until they are trained longer. The relu4_1 methods follow: linear-r41 at step
-# 1,700 measures 0.323 / 0.504 on 20 pairs, and their decoder reconstructs at 23.9 dB
+# 1,700 measures 0.323 / 0.504 on 20 pairs, and their decoder reconstructs at 24.0 dB
 # (relu3_1: 27.1), so their bolder strokes are an artist's choice, not the default. ccpl,
 # on a decoder trained with it, comes close (96 pairs: 0.253 / 0.389, warp error 9.02)
 # but wct-r31 still measures better on both style ratios and on steadiness (8.39).

@@ -53,9 +53,8 @@ REGISTRY = {
                          "python scripts/train.py pack; python scripts/make_encoder_r41.py"),
     "decoder_r31": Entry("ae64b00cd763b986683b714cedabc35b5f17cffb190d84a457ef4b31c91dd75c",
                          "python scripts/convert_published.py"),
-    "decoder_r41": Entry("be9aa46718eb7a007f5797fc457e3d2c6ca01096adeb17dc1b01608f0d9dc685",
-                         "python scripts/train.py pack; python scripts/train.py decoder_head_r41 (stopped at step 2285); "
-                         "python scripts/train.py decoder_r41 (resumed until step 5054); python scripts/train.py export decoder_r41"),
+    "decoder_r41": Entry("f8c892ad717d97cbedb2c42d28aff1246b97402192ccf88a9b332d26b465c7a0",
+                         "python scripts/train.py pack; python scripts/train.py decoder_head_r41 (stopped at step 2285); python scripts/train.py decoder_r41 (resumed until step 6600, its checkpoints at steps 6137, 6239, 6326, 6427, 6532, 6600 kept); python scripts/average_checkpoints.py (those) -o decoder_r41.ckpt.safetensors; python scripts/train.py export decoder_r41"),
     "linear_r31": Entry("6692ef64311318cb534b3d0bb91be0bf5fe1d0952a16c9122a49fad5e656e918",
                         "python scripts/train.py linear_r31 (resumed until step 2461); python scripts/train.py export linear_r31"),
     "ccpl_r31": Entry("cbc5562119c3906c984c2339f5a2e1090c62844abdc2af57b3f1831b5d4e5909",
