@@ -31,12 +31,15 @@ def _run(*args: str) -> list[list[str]]:
 
 def command_for(registry: str, key: str, stage: str, command: str) -> str:
     """The producing command of `stage`'s new weights: `command` (what the export wrote in
-    the file), after the steps that came before the stage (a pack, the head a decoder was
-    built on) as the registry recorded them."""
+    the file), after the steps that came before, as the registry recorded them: those
+    before the stage's earlier runs (a pack, the head a decoder was built on), or, from
+    another stage, all of the shipped file's (a stage continues the shipped weights)."""
     entry = re.search(rf'^    "{re.escape(key)}": Entry\((.*?)\),\n', registry, re.S | re.M)
-    old = "".join(re.findall(r'"([^"]*)"', entry.group(1))[1:]) if entry else ""
+    if not entry or entry.group(1).startswith("None"):  # nothing shipped before
+        return command
+    old = "".join(re.findall(r'"([^"]*)"', entry.group(1))[1:])
     prefix, found, _ = old.partition(f"python scripts/train.py {stage} ")
-    return prefix + command if found else command
+    return prefix + command if found else f"{old}; {command}"
 
 
 def _entry(key: str, sha: str, command: str) -> str:

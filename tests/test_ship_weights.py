@@ -49,6 +49,10 @@ def test_a_stage_built_on_earlier_steps_keeps_them_in_its_command():
     assert ship.command_for(registry, "dec", "dec", made) == (
         "python scripts/train.py pack; python scripts/train.py head (stopped at step 9); "
         "python scripts/train.py dec (resumed until step 77); python scripts/train.py export dec")
-    fresh = "python scripts/train.py other (resumed until step 3); python scripts/train.py export other"
-    assert ship.command_for(registry, "dec", "other", fresh) == fresh
-    assert ship.command_for(registry, "new", "other", fresh) == fresh
+    joint = "python scripts/train.py joint (resumed until step 3); python scripts/train.py export joint"
+    assert ship.command_for(registry, "dec", "joint", joint) == (  # continued the shipped file
+        "python scripts/train.py pack; python scripts/train.py head (stopped at step 9); "
+        "python scripts/train.py dec (resumed until step 50); python scripts/train.py export dec; " + joint)
+    assert ship.command_for(registry, "new", "joint", joint) == joint
+    untrained = 'REGISTRY = {\n    "dec2": Entry(None, "python scripts/train.py joint; python scripts/train.py export joint"),\n}\n'
+    assert ship.command_for(untrained, "dec2", "joint", joint) == joint
