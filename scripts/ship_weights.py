@@ -86,7 +86,7 @@ def record_table(text: str, table: str, rows: dict[str, str]) -> str:
 def _cell(text: str, name: str, column: int) -> str | None:
     for line in text.splitlines():
         if line.startswith(f"| `{name}` |"):
-            return line.split(" | ")[column].strip(" |")
+            return line.strip().strip("|").split("|")[column].strip()
     return None
 
 

@@ -52,10 +52,10 @@ class Method:
 METHODS = {
     "linear-r41": Method("linear-r41", "linear", "r41", "linear_r41", "decoder_r41"),
     "linear-r31": Method("linear-r31", "linear", "r31", "linear_r31", "decoder_r31"),
-    # CCPL: Linear's module trained with CCPL's loss, so it runs as Linear does; at relu4_1
-    # with the decoder trained beside it, as Wu et al. train theirs.
+    # CCPL: Linear's module trained with CCPL's loss, so it runs as Linear does, with the
+    # decoder trained beside it, as Wu et al. train theirs.
     "ccpl": Method("ccpl", "linear", "r41", "ccpl_r41", "ccpl_decoder_r41"),
-    "ccpl-r31": Method("ccpl-r31", "linear", "r31", "ccpl_r31", "decoder_r31"),
+    "ccpl-r31": Method("ccpl-r31", "linear", "r31", "ccpl_r31", "ccpl_decoder_r31"),
     # Training-free baseline on the same decoders: what the learned modules add.
     "wct": Method("wct", "wct", "r41", None, "decoder_r41"),
     "wct-r31": Method("wct-r31", "wct", "r31", None, "decoder_r31"),

@@ -12,7 +12,7 @@ METHOD_INFO = {
     "linear-r31": (1, "Linear r31", "Linear style transfer at relu3_1: finer strokes, more structure"),
     "linear-r41": (2, "Linear r41", "Linear style transfer at relu4_1: the strongest style"),
     "ccpl": (3, "CCPL r41", "CCPL at relu4_1 with a decoder of its own: bold strokes, steadier than Linear r41"),
-    "ccpl-r31": (4, "CCPL r31", "Linear r31 trained further for local coherence: calmer detail, less flicker"),
+    "ccpl-r31": (4, "CCPL r31", "CCPL at relu3_1 with a decoder of its own: calmer detail, less flicker"),
     "wct-r31": (5, "WCT r31", "Whitening-colouring at relu3_1: closed form, no learned transform"),
     "wct": (6, "WCT r41", "Whitening-colouring at relu4_1: closed form, no learned transform"),
 }
@@ -24,7 +24,7 @@ METHOD_FILES = {
     "linear-r31": ("encoder_r31.safetensors", "linear_r31.safetensors", "decoder_r31.safetensors"),
     "linear-r41": ("encoder_r41.safetensors", "linear_r41.safetensors", "decoder_r41.safetensors"),
     "ccpl": ("encoder_r41.safetensors", "ccpl_r41.safetensors", "ccpl_decoder_r41.safetensors"),
-    "ccpl-r31": ("encoder_r31.safetensors", "ccpl_r31.safetensors", "decoder_r31.safetensors"),
+    "ccpl-r31": ("encoder_r31.safetensors", "ccpl_r31.safetensors", "ccpl_decoder_r31.safetensors"),
     "wct-r31": ("encoder_r31.safetensors", "decoder_r31.safetensors"),
     "wct": ("encoder_r41.safetensors", "decoder_r41.safetensors"),
 }

@@ -35,12 +35,12 @@ SHA256 = {
     "linear_r31.snet-none.onnx": "99581b3e46c3efc71561c3c2bbfb3a1af6a6f69c7044e28565dbc24a59fd2f99",
     "linear_r31.snet-x.onnx": "48abd50ab2cd5f09bb2908fcac1122b8a4af493c4db7252b7647f7dd126c02e5",
     "linear_r31.snet-both.onnx": "5646fe6aca7cf76e59ab8ef8da131724af0a0600692cb1a8187fce32003b83d1",
-    "ccpl_r31.cnet-none.onnx": "b3165d8ab028cad32032d057b0ee21e269522d65a43db3146b3defd645e61c27",
-    "ccpl_r31.cnet-x.onnx": "f51b70b2f6b1b9e1a6de249b1c3f0a8f542d21bb890bc790d4ea8deb1f9d9b29",
-    "ccpl_r31.cnet-both.onnx": "146ce6ec5c63542ed19949c26e1fb6de0bafa625c9eae3fea35e1fdab89dedd7",
-    "ccpl_r31.snet-none.onnx": "2bfe29e752dff62eee36191f6d118197a24220cee2690fe6af875b828600dc9a",
-    "ccpl_r31.snet-x.onnx": "fe2f78b865b9ec1e18069a1d9c6d6b11a8f05cb829c8a67b0ce0a8f8a78679d2",
-    "ccpl_r31.snet-both.onnx": "4fb7d3c7aff790cd4b6e285e2e616a723c8ec8f5fb387b75ffdaf6f96d73d5b3",
+    "ccpl_r31.cnet-none.onnx": "1b36abf9c641fd1fdd8e4b0c3d6b21d6fc800f79cd0e3fcebf8e9a0cdc918f6c",
+    "ccpl_r31.cnet-x.onnx": "bff349c11da7f990d7b479e69d1998829bccbb0e7d68c28c04652d6722008007",
+    "ccpl_r31.cnet-both.onnx": "083783e6025ad3185596b809e94184d960f015b5ae915133be03775470772a02",
+    "ccpl_r31.snet-none.onnx": "e5e0b374997829dca2e0e1b7564540437ca1c97eb20bc7af4840b22b7d29916d",
+    "ccpl_r31.snet-x.onnx": "2a7fb29247b598c9976cd169da078c813e42a46d7c2ec250d77d9a375782c8aa",
+    "ccpl_r31.snet-both.onnx": "3be0af42150a252d83ad715ae4485ce969443063b23b8458aa8b9fe6f50f0dc2",
     "linear_r41.cnet-none.onnx": "cfadad4d8c71544a143d56f5a61afcfab9cd61167a8861836bffa65ea784cb61",
     "linear_r41.cnet-x.onnx": "842908c9bb100737d9d528565f1eff255e5ffde564bc9194b73110705eed7477",
     "linear_r41.cnet-both.onnx": "66e493da6478db98dfb0866cd943d63547c3b359758b6deaff4af9da6ecb529a",
@@ -56,6 +56,9 @@ SHA256 = {
     "ccpl_decoder_r41.decoder-none.onnx": "3f7e8cedb9a47147c3764e90c0f00c0ca7087ccbebe930471889d64b3658a857",
     "ccpl_decoder_r41.decoder-x.onnx": "f6729f8ca55f0ef3300bcdfbaaad15464eb29f7f8812ebddce7c156fdb02772f",
     "ccpl_decoder_r41.decoder-both.onnx": "f87a8594cf2677d1651d7617bf8855a7329c6e3472979262944b63030f8a359d",
+    "ccpl_decoder_r31.decoder-none.onnx": "a6dff7b268b1c19470886f6f40b14c707172873b69a53e7eb762fe2b37d63c4b",
+    "ccpl_decoder_r31.decoder-x.onnx": "475e5e241e6f7cd51c299b745b234794ddca1327fcc947a97136e160e58df151",
+    "ccpl_decoder_r31.decoder-both.onnx": "c4141c36c28afb22cdcb417f8873ef797eecc2e7609334e5682bf923938734fb",
 }
 
 
