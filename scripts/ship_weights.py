@@ -29,17 +29,15 @@ def _run(*args: str) -> list[list[str]]:
     return [line.split() for line in out.stdout.splitlines() if line.strip()]
 
 
-def command_for(registry: str, key: str, stage: str, command: str) -> str:
+def command_for(shipped: str | None, stage: str, command: str) -> str:
     """The producing command of `stage`'s new weights: `command` (what the export wrote in
-    the file), after the steps that came before, as the registry recorded them: those
-    before the stage's earlier runs (a pack, the head a decoder was built on), or, from
-    another stage, all of the shipped file's (a stage continues the shipped weights)."""
-    entry = re.search(rf'^    "{re.escape(key)}": Entry\((.*?)\),\n', registry, re.S | re.M)
-    if not entry or entry.group(1).startswith("None"):  # nothing shipped before
+    the file), after the steps that came before, as the registry recorded them (`shipped`,
+    None if nothing shipped): those before the stage's earlier runs (a pack, the head a
+    decoder was built on), or, from another stage, all of them (it continued that file)."""
+    if shipped is None:
         return command
-    old = "".join(re.findall(r'"([^"]*)"', entry.group(1))[1:])
-    prefix, found, _ = old.partition(f"python scripts/train.py {stage} ")
-    return prefix + command if found else f"{old}; {command}"
+    prefix, found, _ = shipped.partition(f"python scripts/train.py {stage} ")
+    return prefix + command if found else f"{shipped}; {command}"
 
 
 def _entry(key: str, sha: str, command: str) -> str:
@@ -95,7 +93,7 @@ def main(argv=None) -> int:
     p.add_argument("stage")
     p.add_argument("--source", help="licence / source column for a file not yet in MODELS.md")
     args = p.parse_args(argv)
-    from core.nets import safetensors_file
+    from core.nets import safetensors_file, weights
     from core.nets.architecture import MODELS
 
     exported = _run("scripts/train.py", "export", args.stage)  # [file, sha, "step", N]
@@ -104,7 +102,8 @@ def main(argv=None) -> int:
     for file, sha, _, step in exported:
         key = next(k for k, m in MODELS.items() if m.file == file)
         made = safetensors_file.metadata(ROOT / "models" / file)["command"]
-        command = command_for(registry, key, args.stage, made)
+        entry = weights.REGISTRY[key]
+        command = command_for(entry.command if entry.sha256 else None, args.stage, made)
         registry = record_weights(registry, key, sha, command)
         source = _cell(md, file, 4) or args.source or DEFAULT_SOURCE
         size = (ROOT / "models" / file).stat().st_size

@@ -42,17 +42,14 @@ def test_table_rows_are_replaced_by_file_name_and_new_ones_appended_inside_the_m
 
 
 def test_a_stage_built_on_earlier_steps_keeps_them_in_its_command():
-    registry = ('REGISTRY = {\n    "dec": Entry("11",\n                 "python scripts/train.py pack; python '
-                'scripts/train.py head (stopped at step 9); "\n                 "python scripts/train.py dec '
-                '(resumed until step 50); python scripts/train.py export dec"),\n}\n')
+    shipped = ("python scripts/train.py pack; python scripts/train.py head (stopped at step 9); "
+               "python scripts/train.py dec (resumed until step 50); python scripts/train.py export dec")
     made = "python scripts/train.py dec (resumed until step 77); python scripts/train.py export dec"
-    assert ship.command_for(registry, "dec", "dec", made) == (
+    assert ship.command_for(shipped, "dec", made) == (
         "python scripts/train.py pack; python scripts/train.py head (stopped at step 9); "
         "python scripts/train.py dec (resumed until step 77); python scripts/train.py export dec")
     joint = "python scripts/train.py joint (resumed until step 3); python scripts/train.py export joint"
-    assert ship.command_for(registry, "dec", "joint", joint) == (  # continued the shipped file
+    assert ship.command_for(shipped, "joint", joint) == (  # continued the shipped file
         "python scripts/train.py pack; python scripts/train.py head (stopped at step 9); "
         "python scripts/train.py dec (resumed until step 50); python scripts/train.py export dec; " + joint)
-    assert ship.command_for(registry, "new", "joint", joint) == joint
-    untrained = 'REGISTRY = {\n    "dec2": Entry(None, "python scripts/train.py joint; python scripts/train.py export joint"),\n}\n'
-    assert ship.command_for(untrained, "dec2", "joint", joint) == joint
+    assert ship.command_for(None, "joint", joint) == joint  # nothing shipped before
