@@ -23,7 +23,8 @@ def average(paths: list[Path], out: Path) -> dict:
     """Writes the mean of `paths`' parameters (Adam state of the latest) to `out`; returns its metadata."""
     import torch
     from safetensors import safe_open
-    from safetensors.torch import save_file
+
+    from core.training import loop
 
     if len(paths) < 2:
         raise SystemExit("average_checkpoints.py: give at least two checkpoints")
@@ -48,10 +49,7 @@ def average(paths: list[Path], out: Path) -> dict:
         tensors.update({k: f.get_tensor(k) for k in f.keys() if k.startswith("opt/")})
     steps = sorted(int(m["step"]) for m in metas)
     meta = {**last[1], "averaged_steps": json.dumps(steps)}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(out)
+    loop.write_checkpoint(out, tensors, meta)
     return meta
 
 

@@ -35,12 +35,16 @@ def _optimizer_tensors(opt: torch.optim.Optimizer, names: dict) -> tuple[dict, d
 
 
 def save_checkpoint(path: Path, names: dict, opt, step: int, extra: dict | None = None) -> None:
-    from safetensors.torch import save_file
-
     tensors = {n: p.detach().float().cpu().contiguous() for n, p in names.items()}
     opt_tensors, steps = _optimizer_tensors(opt, names)
     tensors.update(opt_tensors)
-    meta = {"step": str(step), "adam_steps": json.dumps(steps), **(extra or {})}
+    write_checkpoint(path, tensors, {"step": str(step), "adam_steps": json.dumps(steps), **(extra or {})})
+
+
+def write_checkpoint(path: Path, tensors: dict, meta: dict) -> None:
+    """Atomically: a run stopped mid-write keeps its previous checkpoint."""
+    from safetensors.torch import save_file
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     save_file(tensors, str(tmp), metadata=meta)
