@@ -49,7 +49,7 @@ def average(paths: list[Path], out: Path) -> dict:
         tensors.update({k: f.get_tensor(k) for k in f.keys() if k.startswith("opt/")})
     steps = sorted(int(m["step"]) for m in metas)
     meta = {**last[1], "averaged_steps": json.dumps(steps)}
-    loop.write_checkpoint(out, tensors, meta)
+    loop.write_safetensors(out, tensors, meta)
     return meta
 
 

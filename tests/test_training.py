@@ -207,6 +207,20 @@ def test_exported_channels_last_weights_load_in_logical_order(tmp_path):
         assert np.allclose(saved[name].astype(np.float32), p.detach().numpy(), rtol=2e-3, atol=1e-6)
 
 
+def test_a_failed_safetensors_write_keeps_the_previous_file(tmp_path):
+    """Checkpoints, banks, packs and shipped weights are written whole or not at all."""
+    from safetensors.numpy import load_file
+    from core.training.loop import write_safetensors
+
+    path = tmp_path / "w.safetensors"
+    write_safetensors(path, {"a": np.ones(3, np.float32)}, {"step": "1"}, mode=0o644)
+    with pytest.raises(Exception):      # a torch tensor among numpy arrays cannot be saved
+        write_safetensors(path, {"a": np.zeros(3, np.float32), "b": torch.zeros(2)})
+    assert load_file(str(path))["a"].tolist() == [1, 1, 1]
+    assert path.stat().st_mode & 0o777 == 0o644
+    assert [p.name for p in tmp_path.iterdir()] == ["w.safetensors"]
+
+
 @pytest.fixture(scope="module")
 def tiny_pack(tmp_path_factory):
     """A pack of five made-up photos and two paintings (plus painterly copies)."""

@@ -21,6 +21,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
+from . import loop
+
 THUMB = 64            # side of the grey thumbnails compared for near-copies
 COPY_SCORE = 0.75     # grey and edge NCC both above this: a near-copy (unrelated photos score < 0.65)
 CROP_SCALES = tuple(np.round(np.arange(1.0, 0.49, -0.05), 2))  # a copy cropped to 50 %+ is found
@@ -134,8 +136,6 @@ def _load_rgb(path: Path) -> np.ndarray:
 def pack(data: Path, lists: dict, out: Path, *, content_side: int = 256, style_side: int = 288,
          painterly_count: int = 160, seed: int = 0) -> dict:
     """Write the training pack; returns counts and its size."""
-    from safetensors.numpy import save_file
-
     rng = np.random.default_rng(seed)
     blobs = {"content": [], "style": []}
     for name in lists["content"]:
@@ -149,12 +149,9 @@ def pack(data: Path, lists: dict, out: Path, *, content_side: int = 256, style_s
     for kind, items in blobs.items():
         tensors[f"{kind}_bytes"] = np.frombuffer(b"".join(items), np.uint8).copy()
         tensors[f"{kind}_ends"] = np.cumsum([len(b) for b in items]).astype(np.int64)
-    out.parent.mkdir(parents=True, exist_ok=True)
     meta = {"content": json.dumps(lists["content"]), "style": json.dumps(lists["style"]),
             "painterly": str(len(picks))}
-    tmp = out.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(out)
+    loop.write_safetensors(out, tensors, meta)
     return {"content": len(blobs["content"]), "style": len(blobs["style"]),
             "painterly": len(picks), "bytes": out.stat().st_size}
 

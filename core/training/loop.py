@@ -38,17 +38,26 @@ def save_checkpoint(path: Path, names: dict, opt, step: int, extra: dict | None 
     tensors = {n: p.detach().float().cpu().contiguous() for n, p in names.items()}
     opt_tensors, steps = _optimizer_tensors(opt, names)
     tensors.update(opt_tensors)
-    write_checkpoint(path, tensors, {"step": str(step), "adam_steps": json.dumps(steps), **(extra or {})})
+    write_safetensors(path, tensors, {"step": str(step), "adam_steps": json.dumps(steps), **(extra or {})})
 
 
-def write_checkpoint(path: Path, tensors: dict, meta: dict) -> None:
-    """Atomically: a run stopped mid-write keeps its previous checkpoint."""
-    from safetensors.torch import save_file
+def write_safetensors(path: Path, tensors: dict, meta: dict | None = None, mode: int | None = None) -> None:
+    """Writes a safetensors file (torch tensors or numpy arrays) atomically: a run stopped
+    mid-write keeps the previous file, never a truncated one that a later run would load."""
+    if all(isinstance(t, torch.Tensor) for t in tensors.values()):
+        from safetensors.torch import save_file
+    else:
+        from safetensors.numpy import save_file
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata=meta)
-    tmp.replace(path)
+    try:
+        save_file(tensors, str(tmp), metadata=meta)
+        if mode is not None:
+            tmp.chmod(mode)
+        tmp.replace(path)
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 def load_checkpoint(path: Path, names: dict, opt) -> int:

@@ -167,9 +167,7 @@ class Stage:
                 else:
                     parts["img"].append(x.float().half().cpu())
         bank = {k: torch.cat(v)[:n].contiguous() for k, v in parts.items()}
-        from safetensors.torch import save_file
-        path.parent.mkdir(parents=True, exist_ok=True)
-        save_file(bank, str(path))
+        loop.write_safetensors(path, bank)
         return bank
 
     def _reparametrise(self, powers: dict[str, int], fresh: bool):
@@ -347,8 +345,6 @@ class Stage:
 
 def export(modules: dict[str, nn.Module], models_dir: Path, provenance: dict) -> dict[str, str]:
     """Writes each model (registry key → module) as fp16 safetensors; returns file → sha256."""
-    from safetensors.numpy import save_file
-
     written = {}
     for key, module in modules.items():
         named = module.named()
@@ -359,10 +355,7 @@ def export(modules: dict[str, nn.Module], models_dir: Path, provenance: dict) ->
         arrays = {n: np.ascontiguousarray(named[n].detach().float().cpu().numpy(), np.float16)
                   for n in sorted(named)}
         path = models_dir / MODELS[key].file
-        tmp = path.with_suffix(".tmp")
-        save_file(arrays, str(tmp), metadata={k: str(v) for k, v in provenance.items()})
-        tmp.chmod(0o644)
-        tmp.replace(path)
+        loop.write_safetensors(path, arrays, {k: str(v) for k, v in provenance.items()}, mode=0o644)
         written[path.name] = registry.sha256_of(path)
     return written
 
