@@ -208,7 +208,7 @@ def test_preserve_color_keeps_the_content_chroma(capfd, style, content, out_dir)
     assert_ok(rc, err, out)
     src, res = read_image(content).pixels, read_image(out).pixels
     inside = ((res > 2 / 255) & (res < 253 / 255)).all(axis=2)  # not clipped
-    assert inside.mean() > 0.5
+    assert inside.mean() > 0.3  # enough unclipped pixels that the check below means something
     for a, b in ((0, 1), (2, 1)):  # R−G and B−G: the colour differences luma shifts keep
         diff = (res[..., a] - res[..., b]) - (src[..., a] - src[..., b])
         assert np.abs(diff[inside]).max() <= 2.5 / 255

@@ -61,15 +61,13 @@ METHODS = {
     "wct-r31": Method("wct-r31", "wct", "r31", None, "decoder_r31"),
 }
 # The default when none is asked for: the first of these whose weights are all trained,
-# in order of measured quality (docs/eval.json; models/MODELS.md for the relu4_1 runs):
-# the training-free wct-r31 beats every trained transform on both judges' style ratios
-# (96 pairs: 0.241 / 0.363 against linear-r31's 0.264 / 0.414) and on the warp error, so
-# it leads until they are trained longer. The relu4_1 methods follow: linear-r41 at step
-# 1,700 measures 0.323 / 0.504 on 20 pairs, and their decoder reconstructs at 24.0 dB
-# (relu3_1: 27.1), so their bolder strokes are an artist's choice, not the default. ccpl,
-# on a decoder trained with it, comes close (96 pairs: 0.253 / 0.389, warp error 9.02)
-# but wct-r31 still measures better on both style ratios and on steadiness (8.39).
-PREFERENCE = ("wct-r31", "linear-r31", "ccpl-r31", "linear-r41", "ccpl", "wct")
+# in order of measured quality (docs/eval.json, 96 validation pairs, VGG-19 / VGG-16):
+# ccpl-r31 on its own decoder transfers the most style (0.196 / 0.348 against wct-r31's
+# 0.241 / 0.363 and linear-r31's 0.264 / 0.414) and flickers least (warp error 8.13;
+# wct-r31 8.39, linear-r31 12.62). The relu4_1 methods follow the relu3_1 ones: their
+# decoder reconstructs at 24.0 dB (relu3_1: 27.1), so their bolder strokes are an
+# artist's choice, not the default; ccpl measures best of them (0.253 / 0.389).
+PREFERENCE = ("ccpl-r31", "wct-r31", "linear-r31", "ccpl", "linear-r41", "wct")
 WCT_EPS = 1e-5  # eigenvalues below this fraction of the largest are treated as zero
 
 
