@@ -3,8 +3,8 @@
 A reader sees the range of the bundled gallery (core/gallery) before installing: for each
 painting, the painting and the same tileable wood texture (tests/data/wood_basecolor.png)
 stylized after it, wrap "both" since the texture tiles. ccpl-r31 by default: on this
-texture it keeps the planks and the grain, where wct-r31 (the engine's default on
-photographs) turns them into a mottled wash of the painting's colours.
+texture it keeps the planks and the grain, where wct-r31 turns them into a mottled wash
+of the painting's colours.
 The engine is used as a library, as a job would: read → working sRGB → Stylizer.
 
     python scripts/gallery_sheet.py [-o docs/gallery.jpg] [--size 256] [--method ccpl-r31]
