@@ -202,13 +202,16 @@ def test_two_styles_with_weights(capfd, style, content, out_dir):
     assert np.abs(outs["0.3,0.7"] - outs["1,0"]).max() > 2 / 255
 
 
-def test_preserve_color_keeps_the_content_chroma(capfd, style, content, out_dir):
+def test_preserve_color_keeps_the_content_chroma(capfd, style, tmp_path, out_dir):
+    # Muted colours: a painting's brighter luma pushes saturated ones out of gamut, and a
+    # clipped pixel cannot keep its chroma, so a vivid photo would leave little to check.
+    content = save(tmp_path / "muted.png", 0.5 + 0.5 * (photo() - 0.5))
     out = out_dir / "kept.png"
     rc, _, err = stylize(capfd, content, style, out, "--preserve-color")
     assert_ok(rc, err, out)
     src, res = read_image(content).pixels, read_image(out).pixels
     inside = ((res > 2 / 255) & (res < 253 / 255)).all(axis=2)  # not clipped
-    assert inside.mean() > 0.3  # enough unclipped pixels that the check below means something
+    assert inside.mean() > 0.5  # enough unclipped pixels that the check below means something
     for a, b in ((0, 1), (2, 1)):  # R−G and B−G: the colour differences luma shifts keep
         diff = (res[..., a] - res[..., b]) - (src[..., a] - src[..., b])
         assert np.abs(diff[inside]).max() <= 2.5 / 255
