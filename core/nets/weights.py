@@ -63,10 +63,10 @@ REGISTRY = {
                               "python scripts/train.py ccpl_r31_joint (resumed until step 2012, its checkpoints at steps 1869, 1913, 1961, 2012 kept); python scripts/average_checkpoints.py (those) -o ccpl_r31_joint.ckpt.safetensors; python scripts/train.py export ccpl_r31_joint"),
     "linear_r41": Entry("28d609bb5597ce9cc9dfec2a268103f8926fdbba2f3893bc7a189b64e630d723",
                         "python scripts/train.py linear_r41 (resumed until step 1700); python scripts/train.py export linear_r41"),
-    "ccpl_r41": Entry("94d11358420d9787e81d3fb11628be50d44445d44f1dfdf67466c579958401aa",
-                      "python scripts/train.py ccpl_joint (resumed until step 1279); python scripts/train.py export ccpl_joint"),
-    "ccpl_decoder_r41": Entry("e1368949593a644cb8267ad0ad5e0dcc50d6c19028cacb81ddbf6e9321702ce5",
-                              "python scripts/train.py ccpl_joint (resumed until step 1279); python scripts/train.py export ccpl_joint"),
+    "ccpl_r41": Entry("a7ddfd9a50a5c5fee34f40749003bc3755f3ee5538f03562367607042886f4c3",
+                      "python scripts/train.py ccpl_joint (resumed until step 2169, its checkpoints at steps 2085, 2114, 2141, 2169 kept); python scripts/average_checkpoints.py (those) -o ccpl_joint.ckpt.safetensors; python scripts/train.py export ccpl_joint"),
+    "ccpl_decoder_r41": Entry("c64cc040fa36905e23b1c4c23102b8857e8f0db6e0c62c5bb7f396cb4a8a3261",
+                              "python scripts/train.py ccpl_joint (resumed until step 2169, its checkpoints at steps 2085, 2114, 2141, 2169 kept); python scripts/average_checkpoints.py (those) -o ccpl_joint.ckpt.safetensors; python scripts/train.py export ccpl_joint"),
 }
 
 
