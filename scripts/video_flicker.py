@@ -16,6 +16,8 @@ occlusion mask would drag the disc along; and the same for a blend with no mask,
 what ghosting would measure.
 
     python scripts/video_flicker.py [--frames 48] [--methods wct-r31,linear-r31,ccpl-r31] [--out docs]
+
+`--out` is a folder; its video-flicker.md keeps the rows of methods not re-run.
 """
 from __future__ import annotations
 
@@ -199,6 +201,17 @@ def save_pngs(kept, folder: Path, name: str, frames=(10, 20, 30)) -> None:
                                                                          cv2.COLOR_RGB2BGR))
 
 
+def kept_rows(table: Path, fresh: list[str]) -> list[str]:
+    """The table's rows with `fresh` in place of the rows they re-measure (same clip and
+    method), so that a run with `--methods` a subset keeps the other methods' rows."""
+    key = lambda row: tuple(c.strip() for c in row.split("|")[1:3])  # noqa: E731
+    new = {key(r): r for r in fresh}
+    old = [r for r in (table.read_text().splitlines() if table.is_file() else [])
+           if r.startswith("| ") and not r.startswith("| clip |")]
+    rows = [new.pop(key(r), r) for r in old]
+    return rows + [r for r in fresh if key(r) in new]
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--frames", type=int, default=48)
@@ -265,6 +278,7 @@ def main() -> int:
             "the job's own flicker measurement, encode) divided by the frames.",
             "- The handheld clip is self-made (no licensed filmed footage was available): "
             "see scripts/video_flicker.py and tests/data/README.md."]
+    lines = lines[:2] + kept_rows(args.out / "video-flicker.md", lines[2:])
     (args.out / "video-flicker.md").write_text(note + "\n".join(lines + tail) + "\n")
     print(f"wrote {args.out / 'video-flicker.md'}; work files in {work}")
     return 0
