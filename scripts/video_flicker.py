@@ -17,7 +17,8 @@ what ghosting would measure.
 
     python scripts/video_flicker.py [--frames 48] [--methods wct-r31,linear-r31,ccpl-r31] [--out docs]
 
-`--out` is a folder; its video-flicker.md keeps the rows of methods not re-run.
+`--out` is a folder. `--update` keeps the other methods' rows of its video-flicker.md (as
+flicker_table.py --update does), refusing a table measured over another number of frames.
 """
 from __future__ import annotations
 
@@ -201,13 +202,16 @@ def save_pngs(kept, folder: Path, name: str, frames=(10, 20, 30)) -> None:
                                                                          cv2.COLOR_RGB2BGR))
 
 
-def kept_rows(table: Path, fresh: list[str]) -> list[str]:
-    """The table's rows with `fresh` in place of the rows they re-measure (same clip and
-    method), so that a run with `--methods` a subset keeps the other methods' rows."""
+def kept_rows(text: str, fresh: list[str], frames: int) -> list[str]:
+    """`--update`: the table's rows with `fresh` in place of the rows they re-measure (same
+    clip and method); every other method keeps its row. Refuses a table measured over
+    another number of frames, whose numbers would not compare."""
+    if f"), {frames} frames of " not in text:
+        raise SystemExit(f"video_flicker.py --update: the existing table was not measured over {frames} "
+                         "frames; re-measure every method instead")
     key = lambda row: tuple(c.strip() for c in row.split("|")[1:3])  # noqa: E731
     new = {key(r): r for r in fresh}
-    old = [r for r in (table.read_text().splitlines() if table.is_file() else [])
-           if r.startswith("| ") and not r.startswith("| clip |")]
+    old = [r for r in text.splitlines() if r.startswith("| ") and not r.startswith("| clip |")]
     rows = [new.pop(key(r), r) for r in old]
     return rows + [r for r in fresh if key(r) in new]
 
@@ -219,6 +223,8 @@ def main() -> int:
     p.add_argument("--style", type=Path, default=ROOT / "tests" / "data" / "painting.jpg")
     p.add_argument("--out", type=Path, default=ROOT / "docs")
     p.add_argument("--save-clip", type=Path, help="keep the handheld clip here")
+    p.add_argument("--update", action="store_true",
+                   help="keep the other methods' rows of the existing video-flicker.md")
     args = p.parse_args()
     work = Path(tempfile.mkdtemp(prefix="brushwork-video-flicker-"))
     clips = {"handheld (self-made)": (work / "handheld.mp4", handheld),
@@ -278,7 +284,8 @@ def main() -> int:
             "the job's own flicker measurement, encode) divided by the frames.",
             "- The handheld clip is self-made (no licensed filmed footage was available): "
             "see scripts/video_flicker.py and tests/data/README.md."]
-    lines = lines[:2] + kept_rows(args.out / "video-flicker.md", lines[2:])
+    if args.update:
+        lines = lines[:2] + kept_rows((args.out / "video-flicker.md").read_text(), lines[2:], args.frames)
     (args.out / "video-flicker.md").write_text(note + "\n".join(lines + tail) + "\n")
     print(f"wrote {args.out / 'video-flicker.md'}; work files in {work}")
     return 0
