@@ -194,7 +194,8 @@ class Stage:
     def _content_style(self, g):
         """Content and style crops. With `shift_weight` the batch's second half repeats the
         first half's pairs with each photo moved by 1 to SHIFT_MAX pixels down and right, for
-        the shift-consistency term; returns the move."""
+        the shift-consistency term; returns the move. The style crops come once: both halves
+        share them, so they are encoded once (`_stylize_losses` repeats their features)."""
         c = self.cfg
         shift = c.get("shift_weight", 0) > 0
         n, size = (c["batch"] // 2, c["size"] + SHIFT_MAX) if shift else (c["batch"], c["size"])
@@ -206,7 +207,7 @@ class Stage:
         dy, dx = (int(v) for v in torch.randint(1, SHIFT_MAX + 1, (2,), generator=g))
         s = c["size"]
         cb = torch.cat([cb[:, :, :s, :s], cb[:, :, dy:dy + s, dx:dx + s]])
-        return cb.contiguous(memory_format=torch.channels_last), torch.cat([sb, sb]), (dy, dx)
+        return cb.contiguous(memory_format=torch.channels_last), sb, (dy, dx)
 
     def _build_linear(self):
         """Linear's transformation (or CCPL's, the same module under the CCP loss),
@@ -318,6 +319,8 @@ class Stage:
         cb, sb, move = self._content_style(g)
         with torch.no_grad():
             cf, sf = self.enc(cb), self.enc(sb)
+        if move:
+            sf = {k: torch.cat([v, v]) for k, v in sf.items()}
         t = feats_fn(cf, sf)
         y = self.dec(t)
         of = self.enc(y)
