@@ -63,10 +63,10 @@ REGISTRY = {
                               "python scripts/train.py ccpl_r31_joint (resumed until step 2012, its checkpoints at steps 1869, 1913, 1961, 2012 kept); python scripts/average_checkpoints.py (those) -o ccpl_r31_joint.ckpt.safetensors; python scripts/train.py export ccpl_r31_joint"),
     "linear_r41": Entry("28d609bb5597ce9cc9dfec2a268103f8926fdbba2f3893bc7a189b64e630d723",
                         "python scripts/train.py linear_r41 (resumed until step 1700); python scripts/train.py export linear_r41"),
-    "ccpl_r41": Entry("a7ddfd9a50a5c5fee34f40749003bc3755f3ee5538f03562367607042886f4c3",
-                      "python scripts/train.py ccpl_joint (resumed until step 2169, its checkpoints at steps 2085, 2114, 2141, 2169 kept); python scripts/average_checkpoints.py (those) -o ccpl_joint.ckpt.safetensors; python scripts/train.py export ccpl_joint"),
-    "ccpl_decoder_r41": Entry("c64cc040fa36905e23b1c4c23102b8857e8f0db6e0c62c5bb7f396cb4a8a3261",
-                              "python scripts/train.py ccpl_joint (resumed until step 2169, its checkpoints at steps 2085, 2114, 2141, 2169 kept); python scripts/average_checkpoints.py (those) -o ccpl_joint.ckpt.safetensors; python scripts/train.py export ccpl_joint"),
+    "ccpl_r41": Entry("c17968fea9c5ab101cfc61786972cf194350576110fb5149dcac4216b792fa05",
+                      "python scripts/train.py ccpl_joint (resumed until step 3000, its checkpoints at steps 2790, 2837, 2877, 2917, 2960, 3000 kept); python scripts/average_checkpoints.py (those) -o ccpl_joint.ckpt.safetensors; python scripts/train.py export ccpl_joint"),
+    "ccpl_decoder_r41": Entry("72ece688460b3d4edb413c96e4521ffd107d7f21f3c97cfb5d3e2c4370541079",
+                              "python scripts/train.py ccpl_joint (resumed until step 3000, its checkpoints at steps 2790, 2837, 2877, 2917, 2960, 3000 kept); python scripts/average_checkpoints.py (those) -o ccpl_joint.ckpt.safetensors; python scripts/train.py export ccpl_joint"),
 }
 
 
