@@ -167,6 +167,9 @@ MODELS = {
     # ... and, as Wu et al. train it, with a decoder of its own (from the published one).
     "ccpl_decoder_r31": Model("ccpl_decoder_r31.safetensors", {"decoder": Part(tuple(DECODER_R31))}, {}),
     "linear_r41": _linear_model("r41", 512),
+    # Linear at relu4_1 with a decoder of its own, trained as ccpl's is but without the CCP
+    # loss: the shared decoder_r41 (24 dB) held linear-r41's style ratio at twice ccpl's.
+    "linear_decoder_r41": Model("linear_decoder_r41.safetensors", {"decoder": Part(tuple(DECODER_R41))}, {}),
     # CCPL at relu4_1: the same, one layer deeper, and, as Wu et al. train it, with a
     # decoder of its own trained together with the transformation (from decoder_r41's).
     "ccpl_r41": _linear_model("r41", 512, "ccpl"),
