@@ -11,7 +11,8 @@
 Stages in order: linear_r31, ccpl_r31 (starts from linear_r31), decoder_r41, linear_r41,
 ccpl (starts from linear_r41), ccpl_joint (ccpl and a decoder of its own, trained
 together). The relu3_1 encoder and decoder are the authors' (scripts/convert_published.py).
-On CPUs with AMX or AVX-512 BF16 the passes run under bf16 autocast.
+On CPUs where bf16 measures faster than fp32 (AMX; some AVX-512 BF16) the passes run under
+bf16 autocast.
 """
 from __future__ import annotations
 
