@@ -393,8 +393,9 @@ def test_transform_folded_into_the_decoder_equals_applying_it(stylizers, wrap):
     feats = rng.uniform(0, 3, (2, 13, 17, 512)).astype(np.float32)
     mt = (np.eye(512) + rng.normal(0, 0.05, (512, 512))).astype(np.float32)
     v = rng.normal(0, 0.5, 512).astype(np.float32)
-    mapped = backend.run(Net.of("decoder_r41", "decoder"), feats @ mt + v, wrap)
-    folded = backend.run(Net.of("decoder_r41", "decoder"), feats, wrap, affine=(mt, v))
+    dec = Net.of(st.method.decoder, "decoder")
+    mapped = backend.run(dec, feats @ mt + v, wrap)
+    folded = backend.run(dec, feats, wrap, affine=(mt, v))
     assert np.abs(folded - mapped).max() < 1e-4 * np.abs(mapped).max()
 
 

@@ -50,7 +50,7 @@ class Method:
 
 
 METHODS = {
-    "linear-r41": Method("linear-r41", "linear", "r41", "linear_r41", "decoder_r41"),
+    "linear-r41": Method("linear-r41", "linear", "r41", "linear_r41", "linear_decoder_r41"),
     "linear-r31": Method("linear-r31", "linear", "r31", "linear_r31", "decoder_r31"),
     # CCPL: Linear's module trained with CCPL's loss, so it runs as Linear does, with the
     # decoder trained beside it, as Wu et al. train theirs.

@@ -22,7 +22,7 @@ METHOD_INFO = {
 # engine checks each file's sha256 when it loads it).
 METHOD_FILES = {
     "linear-r31": ("encoder_r31.safetensors", "linear_r31.safetensors", "decoder_r31.safetensors"),
-    "linear-r41": ("encoder_r41.safetensors", "linear_r41.safetensors", "decoder_r41.safetensors"),
+    "linear-r41": ("encoder_r41.safetensors", "linear_r41.safetensors", "linear_decoder_r41.safetensors"),
     "ccpl": ("encoder_r41.safetensors", "ccpl_r41.safetensors", "ccpl_decoder_r41.safetensors"),
     "ccpl-r31": ("encoder_r31.safetensors", "ccpl_r31.safetensors", "ccpl_decoder_r31.safetensors"),
     "wct-r31": ("encoder_r31.safetensors", "decoder_r31.safetensors"),

@@ -41,12 +41,12 @@ SHA256 = {
     "ccpl_r31.snet-none.onnx": "ef5647ef55b49fce7f217403e768860321ee373655d3cd143f60be2616788b4e",
     "ccpl_r31.snet-x.onnx": "5834888c398a8adf185321f64072aeb108651cbaf5bddd363de98b5d494a6c5f",
     "ccpl_r31.snet-both.onnx": "f481e5a479b1c3393c351372f25d08e0d320144983ad8b617fa7b7edca5169e7",
-    "linear_r41.cnet-none.onnx": "cfadad4d8c71544a143d56f5a61afcfab9cd61167a8861836bffa65ea784cb61",
-    "linear_r41.cnet-x.onnx": "842908c9bb100737d9d528565f1eff255e5ffde564bc9194b73110705eed7477",
-    "linear_r41.cnet-both.onnx": "66e493da6478db98dfb0866cd943d63547c3b359758b6deaff4af9da6ecb529a",
-    "linear_r41.snet-none.onnx": "b22591a4960ef7c24af9c1b3ac3d5da56d136353f9b99258561f784504c9db3b",
-    "linear_r41.snet-x.onnx": "af0a63b2860b00323dc3b784c2747ff63a03a9c1a489fb22799d2192c7d326ab",
-    "linear_r41.snet-both.onnx": "2849d5d30e3c134f950ffc807631e429794a709a3677b043c12d35d5a80dce95",
+    "linear_r41.cnet-none.onnx": "5117b51d5b1fb06ec2263e3bce14292ba97272ff3c82af5da27edbd2bb7af8f0",
+    "linear_r41.cnet-x.onnx": "5e8b7075913d2aae60ed88f92fbf96ce0ef381bbed58b9a8d1be5b3c25a53366",
+    "linear_r41.cnet-both.onnx": "213fd3176160faa180161095998edb609add9a65b8320e72a7d32c597023935f",
+    "linear_r41.snet-none.onnx": "ad7e4f11cdddc651bd329737c51c0d54016ce3144c6a68c99c1e14b5597d2a46",
+    "linear_r41.snet-x.onnx": "eab962a829416244864e046ee0512bc8a5d2b0d094193f1a7d40f1d896e47cb0",
+    "linear_r41.snet-both.onnx": "6ca0bd8bdedd617cc62ac65e7d87d7dd406e39ae10216e0550e012786358b0ce",
     "ccpl_r41.cnet-none.onnx": "e9c22100bb5406e23d817e4da70a0a9165594a2be9f77f9292d129e9883f493d",
     "ccpl_r41.cnet-x.onnx": "25e9476e2fc2d38e22eb1f0f82a89dcb0ae6c24e900f86923456c9c7af9c12dd",
     "ccpl_r41.cnet-both.onnx": "ee390a0bd68a8bc179201143ed462c6cd5e2727360ab5b48d20bcb66a0759ff8",
@@ -59,6 +59,9 @@ SHA256 = {
     "ccpl_decoder_r31.decoder-none.onnx": "76cbfa332b75550e3e5bf111e2ad793b77543ee07a13b9b191ed75465358a649",
     "ccpl_decoder_r31.decoder-x.onnx": "f416cfff4ebd09a45b658a1b880b0db3f3e6d76364e1fde988ee156eb3d3977c",
     "ccpl_decoder_r31.decoder-both.onnx": "b2fe2b5782c6d4e8fb457c292013e0040279fa4a57da977fc3ad3d5c5fa2a94e",
+    "linear_decoder_r41.decoder-none.onnx": "5f05a81bb0f983f6da49e88608a840829c211b1254c8b9c665f2127c0eb1b820",
+    "linear_decoder_r41.decoder-x.onnx": "53df5f64e6bdaa3917e0f1b2d07528b02a65b57a39cd781c73ba8f0c68f4f101",
+    "linear_decoder_r41.decoder-both.onnx": "a6ac47e7ad228b8a82c509fd8353ae714513eed23827c0150a5c589a012cdfc9",
 }
 
 
