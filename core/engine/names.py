@@ -10,8 +10,8 @@ core (absolute `core.…` imports) is not importable. core/engine/methods.py def
 # add-on's menu item: never reuse or change one, so a saved choice keeps its meaning.
 METHOD_INFO = {
     "linear-r31": (1, "Linear r31", "Linear style transfer at relu3_1: finer strokes, more structure"),
-    "linear-r41": (2, "Linear r41", "Linear style transfer at relu4_1: the strongest style"),
-    "ccpl": (3, "CCPL r41", "CCPL at relu4_1 with a decoder of its own: bold strokes, steadier than Linear r41"),
+    "linear-r41": (2, "Linear r41", "Linear style transfer at relu4_1 with a decoder of its own: the boldest, coarsest strokes"),
+    "ccpl": (3, "CCPL r41", "CCPL at relu4_1 with a decoder of its own: bold strokes that keep shapes readable"),
     "ccpl-r31": (4, "CCPL r31", "CCPL at relu3_1 with a decoder of its own: calmer detail, less flicker"),
     "wct-r31": (5, "WCT r31", "Whitening-colouring at relu3_1: closed form, no learned transform"),
     "wct": (6, "WCT r41", "Whitening-colouring at relu4_1: closed form, no learned transform"),
