@@ -123,6 +123,28 @@ def test_a_resumed_run_equals_an_unbroken_one(tmp_path):
     assert (tmp_path / "a" / "a.log.jsonl").read_text().count("\n") == 3
 
 
+def test_sigterm_ends_a_run_with_its_steps_checkpointed(tmp_path):
+    """`kill PID` on a background run: the step in flight finishes, the checkpoint holds
+    it, and the handlers that were there before come back."""
+    import os
+    import signal
+
+    net = torch.nn.Linear(4, 1)
+    names = {"w": net.weight, "b": net.bias}
+
+    def step(g, it):
+        if it == 6:
+            os.kill(os.getpid(), signal.SIGTERM)
+        x = torch.randn(8, 4, generator=g)
+        return {"loss": ((net(x) - x.sum(1, keepdim=True)) ** 2).mean()}
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert loop.run("k", names, step, out_dir=tmp_path, total=30, lr=1e-2, seed=1, minutes=5) == 7
+    assert signal.getsignal(signal.SIGTERM) is before
+    assert loop.load_checkpoint(tmp_path / "k.ckpt.safetensors", names,
+                                torch.optim.Adam(names.values())) == 7
+
+
 def test_a_run_from_shipped_weights_counts_on_from_their_step(tmp_path):
     """No checkpoint, weights loaded from step 20: the count goes on from there (down the
     same cosine), with the warm-up repeated because Adam starts afresh."""

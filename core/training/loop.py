@@ -1,7 +1,8 @@
 """One training loop for every stage: seeded batches, checkpoints, resume, loss logs.
 
 Runs are cut into sessions (a device command lasts at most 10 minutes): a run stops
-cleanly after `minutes`, and the next one resumes from the checkpoint. Checkpoints are
+cleanly after `minutes`, or at SIGTERM / Ctrl-C once the step in flight is done, and the
+next one resumes from the checkpoint. Checkpoints are
 safetensors (parameters by their table names, Adam's moments beside them, the step in
 the metadata): no pickles anywhere. Each step's batch comes from a generator seeded by
 (seed, step), so a resumed run draws exactly the batches an unbroken run would.
@@ -10,8 +11,10 @@ from __future__ import annotations
 
 import json
 import math
+import signal
+import threading
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Callable
 
@@ -136,6 +139,23 @@ def autocast(device):
     return nullcontext()
 
 
+@contextmanager
+def stop_requests():
+    """A flag that SIGTERM or Ctrl-C sets instead of killing the run, so that stopping a
+    background run (`kill PID`) keeps its last steps: the loop ends and checkpoints.
+    Outside the main thread (where handlers cannot be installed) the flag stays unset."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def run(stage: str, names: dict, step_fn: Callable[[torch.Generator, int], dict],
         *, out_dir: Path, total: int, lr: float, seed: int, minutes: float,
         checkpoint_minutes: float = 3.0, log_every: int = 20, device=None,
@@ -169,29 +189,30 @@ def run(stage: str, names: dict, step_fn: Callable[[torch.Generator, int], dict]
     amp = autocast(device)
     sums: dict = {}
     logged = step
-    while step < total and time.monotonic() - t0 < minutes * 60:
-        now = cosine_lr(lr, step, total) * (min(1.0, (step - first + 1) / WARMUP) if rewarm else 1.0)
-        for group in opt.param_groups:
-            group["lr"] = now * group["scale"]
-        g = torch.Generator().manual_seed(seed * 1_000_003 + step)
-        with amp:
-            losses = step_fn(g, step)
-        opt.zero_grad(set_to_none=True)
-        losses["loss"].backward()
-        opt.step()
-        step += 1
-        for k, v in losses.items():
-            sums[k] = sums.get(k, 0.0) + float(v.detach())
-        if step % log_every == 0 or step == total:
-            row = {"step": step, "seconds": round(time.monotonic() - t0, 1),
-                   "lr": now, **{k: v / (step - logged) for k, v in sums.items()}}
-            sums, logged = {}, step
-            with open(log, "a") as f:
-                f.write(json.dumps(row) + "\n")
-            print(f"{stage} {step}/{total} " + " ".join(f"{k}={v:.4g}" for k, v in row.items()
-                                                        if k not in ("step",)), flush=True)
-        if time.monotonic() - last_save > checkpoint_minutes * 60:
-            save_checkpoint(ckpt, names, opt, step, extra)
-            last_save = time.monotonic()
+    with stop_requests() as stop:
+        while step < total and time.monotonic() - t0 < minutes * 60 and not stop.is_set():
+            now = cosine_lr(lr, step, total) * (min(1.0, (step - first + 1) / WARMUP) if rewarm else 1.0)
+            for group in opt.param_groups:
+                group["lr"] = now * group["scale"]
+            g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+            with amp:
+                losses = step_fn(g, step)
+            opt.zero_grad(set_to_none=True)
+            losses["loss"].backward()
+            opt.step()
+            step += 1
+            for k, v in losses.items():
+                sums[k] = sums.get(k, 0.0) + float(v.detach())
+            if step % log_every == 0 or step == total:
+                row = {"step": step, "seconds": round(time.monotonic() - t0, 1),
+                       "lr": now, **{k: v / (step - logged) for k, v in sums.items()}}
+                sums, logged = {}, step
+                with open(log, "a") as f:
+                    f.write(json.dumps(row) + "\n")
+                print(f"{stage} {step}/{total} " + " ".join(f"{k}={v:.4g}" for k, v in row.items()
+                                                            if k not in ("step",)), flush=True)
+            if time.monotonic() - last_save > checkpoint_minutes * 60:
+                save_checkpoint(ckpt, names, opt, step, extra)
+                last_save = time.monotonic()
     save_checkpoint(ckpt, names, opt, step, extra)
     return step
