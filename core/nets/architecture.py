@@ -166,6 +166,9 @@ MODELS = {
     "ccpl_r31": _linear_model("r31", 256, "ccpl"),
     # ... and, as Wu et al. train it, with a decoder of its own (from the published one).
     "ccpl_decoder_r31": Model("ccpl_decoder_r31.safetensors", {"decoder": Part(tuple(DECODER_R31))}, {}),
+    # Linear at relu3_1 with a decoder of its own, trained as ccpl-r31's is but without the
+    # CCP loss, so that linear-r31 against ccpl-r31 measures that loss alone.
+    "linear_decoder_r31": Model("linear_decoder_r31.safetensors", {"decoder": Part(tuple(DECODER_R31))}, {}),
     "linear_r41": _linear_model("r41", 512),
     # Linear at relu4_1 with a decoder of its own, trained as ccpl's is but without the CCP
     # loss: the shared decoder_r41 (24 dB) held linear-r41's style ratio at twice ccpl's.
