@@ -145,6 +145,27 @@ def test_sigterm_ends_a_run_with_its_steps_checkpointed(tmp_path):
                                 torch.optim.Adam(names.values())) == 7
 
 
+def test_a_resumed_run_forgets_the_steps_a_killed_run_logged_past_its_checkpoint(tmp_path):
+    """Killed outright (no handler runs) after logging step 20 but checkpointing at 10: the
+    resumed run takes steps 11-20 again, and the log holds each step once."""
+    net = torch.nn.Linear(4, 1)
+    names = {"w": net.weight, "b": net.bias}
+
+    def step(g, it):
+        x = torch.randn(8, 4, generator=g)
+        return {"loss": ((net(x) - x.sum(1, keepdim=True)) ** 2).mean()}
+
+    loop.run("k", names, step, out_dir=tmp_path, total=10, lr=1e-2, seed=1, minutes=5, log_every=5)
+    log = tmp_path / "k.log.jsonl"
+    with open(log, "a") as f:  # what the killed run had logged beyond its checkpoint
+        for s in (15, 20):
+            f.write(json.dumps({"step": s, "loss": 99.0}) + "\n")
+    assert loop.run("k", names, step, out_dir=tmp_path, total=20, lr=1e-2, seed=1, minutes=5, log_every=5) == 20
+    rows = [json.loads(r) for r in log.read_text().splitlines()]
+    assert [r["step"] for r in rows] == [5, 10, 15, 20]
+    assert all(r["loss"] != 99.0 for r in rows)
+
+
 def test_a_run_from_shipped_weights_counts_on_from_their_step(tmp_path):
     """No checkpoint, weights loaded from step 20: the count goes on from there (down the
     same cosine), with the warm-up repeated because Adam starts afresh."""

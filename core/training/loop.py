@@ -139,6 +139,19 @@ def autocast(device):
     return nullcontext()
 
 
+def _forget_logged_after(log: Path, step: int) -> None:
+    """Drops the log rows past `step`: a run killed before its next checkpoint logged
+    steps that the resumed run takes (and logs) again, so the curve would show them twice."""
+    if not log.exists():
+        return
+    lines = log.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if json.loads(line)["step"] <= step]
+    if len(kept) < len(lines):
+        tmp = log.with_suffix(".tmp")
+        tmp.write_text("".join(kept))
+        tmp.replace(log)
+
+
 @contextmanager
 def stop_requests():
     """A flag that SIGTERM or Ctrl-C sets instead of killing the run, so that stopping a
@@ -178,6 +191,8 @@ def run(stage: str, names: dict, step_fn: Callable[[torch.Generator, int], dict]
     resumed = ckpt.exists()
     step = load_checkpoint(ckpt, names, opt) if resumed else start
     meta = safetensors_file.metadata(ckpt) if resumed else {}
+    if resumed:
+        _forget_logged_after(log, step)
     # A run continuing shipped weights repeats the warm-up from their step; the checkpoint
     # remembers that step, so a resume in mid warm-up does not jump to the full rate.
     first = int(meta.get("warm_from", step)) if resumed else step
