@@ -28,7 +28,9 @@ from core.engine.stylizer import Progress
 from core.errors import BrushworkError, check_number, warn
 from core.jobs import sequence
 from core.jobs.spec import EngineOptions, check_cancel, check_new_file, output_folder
+from core.engine.tileable import detect_wrap
 from core.media import colour, video
+from core.media.dequantize import smooth_steps
 from core.media.image_io import SUPPORTED, Picture, read_image, read_render_passes, write_image
 from core.scene import motion
 
@@ -82,8 +84,9 @@ class _Frame:
     depth: np.ndarray | None
 
 
-def load_frame(path: Path, vectors: dict[str, Path]) -> _Frame:
-    """A frame's colour in the working space, and its motion when there is any."""
+def load_frame(path: Path, vectors: dict[str, Path], wrap: str = "none") -> _Frame:
+    """A frame's colour in the working space, and its motion when there is any; an 8-bit
+    frame's gradient steps smoothed across the edges that `wrap` joins."""
     vector = depth = alpha = None
     if path.suffix.lower() == ".exr":
         passes = read_render_passes(path)
@@ -94,6 +97,9 @@ def load_frame(path: Path, vectors: dict[str, Path]) -> _Frame:
     else:
         pic = read_image(path)
         rgb, alpha = colour.to_working(pic.color, pic.linear), pic.alpha
+        if pic.dtype == np.uint8:
+            rgb = smooth_steps(rgb, wrap=detect_wrap(rgb) if wrap == "auto" else wrap,
+                               lossy=path.suffix.lower() in (".jpg", ".jpeg"))
     extra = vectors.get(_number(path) or "")
     if extra is not None:
         passes = read_render_passes(extra, colour=False)
@@ -142,7 +148,7 @@ def _stylize(job: FramesJob, files: list[Path], vectors, out_dir: Path, progress
     stylizer = job.stylizer()
     sides = sequence.styles(job, stylizer)
     picks = sequence.stat_picks(len(files))
-    shared = sequence.shared_content(stylizer, (load_frame(files[i], vectors).rgb for i in picks), job.settings)
+    shared = sequence.shared_content(stylizer, (load_frame(files[i], vectors, job.settings.wrap).rgb for i in picks), job.settings)
 
     # Reading runs one frame ahead and writes go to a few threads; leaving the block (done,
     # failed or cancelled) waits for writes already started, each of which is atomic.
@@ -158,13 +164,13 @@ def _each_frame(job: FramesJob, files, outputs, vectors, stylizer, sides, shared
     prev = prev_alone = None
     flicker, done = sequence.Flicker(), 0
     writes: deque = deque()
-    ahead = pool.submit(load_frame, files[0], vectors)
+    ahead = pool.submit(load_frame, files[0], vectors, job.settings.wrap)
     for i, (src, dst) in enumerate(zip(files, outputs)):
         check_cancel(cancel)
         sub = sequence.frame_progress(progress, i, len(files))
         frame = ahead.result()
         if i + 1 < len(files):
-            ahead = pool.submit(load_frame, files[i + 1], vectors)
+            ahead = pool.submit(load_frame, files[i + 1], vectors, job.settings.wrap)
         moved = prev is not None and frame.vector is not None   # the motion from the previous frame is known
         if moved:
             back = motion.backward_flow(frame.vector)

@@ -18,6 +18,7 @@ from core.engine.tileable import detect_wrap
 from core.errors import BrushworkError, SettingError, warn
 from core.jobs.spec import HDR_MODES, EngineOptions, check_cancel, check_new_file, load_style
 from core.media import colour
+from core.media.dequantize import smooth_steps
 from core.media.image_io import SUPPORTED, Picture, read_image, write_image
 from core.media.maptype import data_map_reason
 from core.mem.buffers import bands, buffer, release
@@ -115,6 +116,10 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
                   stylizer.backend.name, timings)
 
 
+def _wrap(wrap: str, rgb: np.ndarray) -> str:
+    return detect_wrap(rgb) if wrap == "auto" else wrap
+
+
 def read_content(job: Job, out_path: Path) -> tuple[np.ndarray, "_Layout"]:
     """The content in the working space and what the result keeps of it, every check
     that needs only the file made: size, 2:1 for panoramas, alpha vs. JPEG, data maps."""
@@ -125,6 +130,9 @@ def read_content(job: Job, out_path: Path) -> tuple[np.ndarray, "_Layout"]:
         keep.peak = float(content.color.max())
     else:
         rgb = colour.to_working(content.color, content.linear)
+        if keep.dtype == np.uint8:  # 8-bit steps would come out as contour rings
+            rgb = smooth_steps(rgb, wrap="x" if job.panorama else _wrap(job.settings.wrap, rgb),
+                               lossy=Path(job.content).suffix.lower() in (".jpg", ".jpeg"))
     del content  # the decoded file is image-sized; only its layout and alpha are needed
     check_content(rgb, job.content)
     if job.panorama:

@@ -26,6 +26,7 @@ from core.errors import BrushworkError, SettingError, check_number, warn
 from core.jobs import sequence
 from core.jobs.spec import EngineOptions, check_cancel, check_new_file, load_style
 from core.media import colour, video
+from core.media.dequantize import smooth_steps
 from core.scene import motion
 
 COHERENCE = ("flow", "none")
@@ -136,7 +137,7 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
     try:
         for i, frame in enumerate(frames):
             check_cancel(cancel)
-            rgb = colour.to_working(frame.astype(np.float32) / 255, False)
+            rgb = smooth_steps(colour.to_working(frame.astype(np.float32) / 255, False), lossy=True)
             if writer is None:
                 writer = video.MovieWriter(job.output, src, (rgb.shape[1], rgb.shape[0]), job.start, seconds,
                                            overwrite=job.overwrite)
@@ -173,7 +174,7 @@ def _shared_content(stylizer: Stylizer, src: video.Source, job: VideoJob, span: 
     """Content statistics averaged over frames spread through the range: one transformation."""
     picks = np.linspace(0, max(span, 0) * 0.98, sequence.STAT_FRAMES) if span > 0 else [0.0]
     decoded = (video.movie_frame(src, job.start + float(t)) for t in picks)  # one frame in memory at a time
-    frames = (colour.to_working(f.astype(np.float32) / 255, False) for f in decoded if f is not None)
+    frames = (smooth_steps(colour.to_working(f.astype(np.float32) / 255, False), lossy=True) for f in decoded if f is not None)
     shared = sequence.shared_content(stylizer, frames, job.settings)
     if shared is None:
         raise BrushworkError(f"{job.movie}: no frames could be decoded in the chosen range")
