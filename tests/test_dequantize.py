@@ -118,3 +118,21 @@ def test_8bit_frames_are_smoothed_as_they_load(gradient_files):
     stored = np.asarray(Image.open(p8), np.float32) / 255
     assert np.array_equal(np.round(frame.rgb * 255), np.round(stored * 255))
     assert not np.array_equal(frame.rgb, stored)
+
+
+def test_movie_frames_are_smoothed_as_lossy(style, tmp_path, monkeypatch):
+    """A movie's frames (8-bit, from a lossy codec) go through the smoothing, with the
+    codec's wider tolerance, for the statistics and for every painted frame."""
+    from core.jobs import movie
+    from tests.test_video import encode
+
+    _, stored = _sky(96, 128)
+    frames = [np.round(stored * 255).astype(np.uint8)] * 3
+    src = encode(tmp_path / "sky.mp4", frames, sound=False)
+    calls, real = [], movie.smooth_steps
+    monkeypatch.setattr(movie, "smooth_steps", lambda rgb, **kw: calls.append(kw) or real(rgb, **kw))
+    job = movie.VideoJob(movie=str(src), styles=[style], output=str(tmp_path / "out.mp4"), method="wct-r31",
+                         coherence="none", end=0.25)
+    result = movie.run(job)
+    assert result.frames == 3
+    assert len(calls) > result.frames and all(kw.get("lossy") for kw in calls)
