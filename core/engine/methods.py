@@ -62,12 +62,12 @@ METHODS = {
 }
 # The default when none is asked for: the first of these whose weights are all trained,
 # in order of measured quality (docs/eval.json, 96 validation pairs, VGG-19 / VGG-16):
-# ccpl-r31 on its own decoder transfers the most style (0.178 / 0.326 against wct-r31's
-# 0.241 / 0.363 and linear-r31's 0.264 / 0.414) and flickers as little as wct-r31 (warp
-# error 8.38 against 8.39; linear-r31 12.62). The relu4_1 methods follow the relu3_1 ones:
+# ccpl-r31 on its own decoder transfers the most style (0.173 / 0.320 against wct-r31's
+# 0.241 / 0.363 and linear-r31's 0.264 / 0.414) and flickers about as little as wct-r31
+# (warp error 8.62 against 8.39; linear-r31 12.62). The relu4_1 methods follow the relu3_1 ones:
 # their decoder reconstructs at 24.0 dB (relu3_1: 27.1), so their bolder strokes are an
-# artist's choice, not the default; ccpl measures best of them (0.181 / 0.326: about
-# ccpl-r31's style, at more content loss than MicroAST's on VGG-16 and warp error 10.56).
+# artist's choice, not the default; ccpl measures best of them (0.181 / 0.326: a
+# little less style than ccpl-r31, at more content loss than MicroAST's on VGG-16 and warp error 10.56).
 PREFERENCE = ("ccpl-r31", "wct-r31", "linear-r31", "ccpl", "linear-r41", "wct")
 WCT_EPS = 1e-5  # eigenvalues below this fraction of the largest are treated as zero
 
