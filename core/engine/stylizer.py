@@ -32,7 +32,7 @@ from core.errors import BrushworkError, Cancelled, SettingError
 from core.engine.methods import (METHODS, PREFERENCE, ContentSide, StyleSide, Transform, content_side,
                                  pooled_content_side, style_side)
 from core.engine.resample import resize
-from core.engine.tileable import detect_wrap
+from core.engine.tileable import detect_wrap, resolve_wrap
 
 STYLE_SIZE = 512        # style images are seen with their short side at most this
 MIN_STYLE_SIDE = 64
@@ -193,7 +193,7 @@ class Stylizer:
         stage = _Stage(progress, cancel, name="statistics")
         for rgb in images:
             check_content(rgb, "content")
-            wrap = detect_wrap(rgb) if settings.wrap == "auto" else settings.wrap
+            wrap = resolve_wrap(settings.wrap, rgb)
             each = replace(settings, wrap=wrap)
             size = processing_size(*rgb.shape[:2], settings.style_scale, wrap, self.method.stride)
             maps.append((self._encode(resize(rgb, size, wrap), each, _Stage(None, None)), wrap))

@@ -30,6 +30,11 @@ def wraps(rgb: np.ndarray, axis: int) -> bool:
     return bool(nearest <= JOINT_MATCH * np.sqrt((edge ** 2).sum()))
 
 
+def resolve_wrap(wrap: str, rgb: np.ndarray) -> str:
+    """A wrap setting with "auto" decided for this image."""
+    return detect_wrap(rgb) if wrap == "auto" else wrap
+
+
 def detect_wrap(rgb: np.ndarray) -> str:
     """'both' for a seamless texture, 'x' when only left/right join, else 'none'."""
     if min(rgb.shape[:2]) < 8:

@@ -28,9 +28,9 @@ from core.engine.stylizer import Progress
 from core.errors import BrushworkError, check_number, warn
 from core.jobs import sequence
 from core.jobs.spec import EngineOptions, check_cancel, check_new_file, output_folder
-from core.engine.tileable import detect_wrap
+from core.engine.tileable import resolve_wrap
 from core.media import colour, video
-from core.media.dequantize import smooth_steps
+from core.media.dequantize import smooth_file
 from core.media.image_io import SUPPORTED, Picture, read_image, read_render_passes, write_image
 from core.scene import motion
 
@@ -97,9 +97,7 @@ def load_frame(path: Path, vectors: dict[str, Path], wrap: str = "none") -> _Fra
     else:
         pic = read_image(path)
         rgb, alpha = colour.to_working(pic.color, pic.linear), pic.alpha
-        if pic.dtype == np.uint8:
-            rgb = smooth_steps(rgb, wrap=detect_wrap(rgb) if wrap == "auto" else wrap,
-                               lossy=path.suffix.lower() in (".jpg", ".jpeg"))
+        rgb = smooth_file(rgb, pic.dtype, path, resolve_wrap(wrap, rgb))
     extra = vectors.get(_number(path) or "")
     if extra is not None:
         passes = read_render_passes(extra, colour=False)

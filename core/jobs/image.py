@@ -14,11 +14,11 @@ import numpy as np
 
 from core.engine.methods import ContentSide
 from core.engine.stylizer import Progress, Settings, Stylizer, check_content, check_style, part
-from core.engine.tileable import detect_wrap
+from core.engine.tileable import detect_wrap, resolve_wrap
 from core.errors import BrushworkError, SettingError, warn
 from core.jobs.spec import HDR_MODES, EngineOptions, check_cancel, check_new_file, load_style
 from core.media import colour
-from core.media.dequantize import smooth_steps
+from core.media.dequantize import smooth_file
 from core.media.image_io import SUPPORTED, Picture, read_image, write_image
 from core.media.maptype import data_map_reason
 from core.mem.buffers import bands, buffer, release
@@ -116,10 +116,6 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
                   stylizer.backend.name, timings)
 
 
-def _wrap(wrap: str, rgb: np.ndarray) -> str:
-    return detect_wrap(rgb) if wrap == "auto" else wrap
-
-
 def read_content(job: Job, out_path: Path) -> tuple[np.ndarray, "_Layout"]:
     """The content in the working space and what the result keeps of it, every check
     that needs only the file made: size, 2:1 for panoramas, alpha vs. JPEG, data maps."""
@@ -130,9 +126,9 @@ def read_content(job: Job, out_path: Path) -> tuple[np.ndarray, "_Layout"]:
         keep.peak = float(content.color.max())
     else:
         rgb = colour.to_working(content.color, content.linear)
-        if keep.dtype == np.uint8:  # 8-bit steps would come out as contour rings
-            rgb = smooth_steps(rgb, wrap="x" if job.panorama else _wrap(job.settings.wrap, rgb),
-                               lossy=Path(job.content).suffix.lower() in (".jpg", ".jpeg"))
+        # 8-bit steps would come out as contour rings
+        rgb = smooth_file(rgb, keep.dtype, job.content,
+                          "x" if job.panorama else resolve_wrap(job.settings.wrap, rgb))
     del content  # the decoded file is image-sized; only its layout and alpha are needed
     check_content(rgb, job.content)
     if job.panorama:

@@ -19,9 +19,12 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 
+from core.media.colour import LUMA
+from core.mem.buffers import bands as row_bands
 
 REACH = (4, 64)  # px: the smoothing's reach (the grid's cell, and its blur's sigma) at least and at
                  # most: a sixth of the distance between the picture's steps (`_reach`)
@@ -33,14 +36,18 @@ LOSSY = 2.0      # codes: how far a lossy codec's smooth areas may stray from th
                  # sky, 20 codes over 280 px, drew rings at 0.5 codes, fainter ones at 1 to 2, next
                  # to none at 2.5, which would flatten more of a photo's faint texture)
 THREADS = min(8, os.cpu_count() or 1)  # bands smoothed at once (NumPy lets go of the GIL)
-LUMA = np.array([0.2126, 0.7152, 0.0722], np.float32)
+LOSSY_FILES = (".jpg", ".jpeg")
 
 
-def _bands(h: int, row_bytes: int, cell: int, target: int = 32 << 20):
+def _bands(h: int, row_bytes: int, cell: int, target: int):
     """Row ranges of about `target` bytes, each a whole number of coarse cells."""
-    step = max(1, target // max(1, row_bytes * cell)) * cell
-    for a in range(0, h, step):
-        yield a, min(h, a + step)
+    for a, b in row_bands(-(-h // cell), row_bytes * cell, target):
+        yield a * cell, min(h, b * cell)
+
+
+def _bins(levels: int) -> int:
+    """Range bins of the grid: RANGE codes of luma each, one spare at either end."""
+    return int(np.ceil(levels / RANGE)) + 2
 
 
 def _flat(code: np.ndarray, step: float = 1.0) -> np.ndarray:
@@ -106,6 +113,14 @@ def _reach(out: np.ndarray, levels: int) -> float:
     return float(np.clip(spacing / 6, *REACH))
 
 
+def smooth_file(rgb: np.ndarray, stored: np.dtype, path, wrap: str = "none") -> np.ndarray:
+    """A picture read from `path` (stored as `stored`) in the working space: an 8-bit
+    file's steps smoothed, as lossy where the file is a JPEG; any other as it is."""
+    if np.dtype(stored) != np.uint8:
+        return rgb
+    return smooth_steps(rgb, wrap=wrap, lossy=Path(path).suffix.lower() in LOSSY_FILES)
+
+
 def smooth_steps(rgb: np.ndarray, levels: int = 255, wrap: str = "none", lossy: bool = False,
                  radius: float | None = None) -> np.ndarray:
     """(H, W, 3) float32 in [0, 1] read from an integer file with `levels` + 1 codes →
@@ -118,8 +133,7 @@ def smooth_steps(rgb: np.ndarray, levels: int = 255, wrap: str = "none", lossy: 
     out = rgb if rgb.dtype == np.float32 and rgb.flags.writeable else rgb.astype(np.float32)
     h, w, _ = out.shape
     radius = radius or _reach(out, levels)
-    bins = int(np.ceil(levels / RANGE)) + 2
-    cell = max(1, int(round(radius)), int(np.ceil(np.sqrt(h * w * bins / GRID))))
+    cell = max(1, int(round(radius)), int(np.ceil(np.sqrt(h * w * _bins(levels) / GRID))))
     tol = LOSSY if lossy else 0.5
     if wrap == "none":
         return _smooth(out, levels, cell, tol)
@@ -138,7 +152,7 @@ def _smooth(out: np.ndarray, levels: int, cell: int, tol: float) -> np.ndarray:
     about the same luma and another hue can still mix in, by less than the tolerance
     (measured: a third of a code, fading within a few cells of the edge)."""
     h, w, c = out.shape
-    gh, gw, nb = -(-h // cell), -(-w // cell), int(np.ceil(levels / RANGE)) + 2
+    gh, gw, nb = -(-h // cell), -(-w // cell), _bins(levels)
     grid = np.zeros((gh * gw * nb, c + 1), np.float32)
     bands = list(_bands(h, w * c * 16, cell, target=16 << 20))
 
