@@ -227,6 +227,38 @@ def test_shift_consistency_is_zero_for_a_painting_that_moves_with_the_photo():
     assert float(shift_consistency(drawn_on_the_grid, 3, 5)) > 0.05
 
 
+def test_move_consistency_is_zero_for_a_painting_that_moves_with_the_photo():
+    """The sub-pixel drift and zoom of `move = "similarity"`: a smooth picture moved by
+    the same bicubic map agrees with itself; one that stays on its grid, or moved the
+    other way, does not."""
+    from core.training.losses import move, move_consistency
+    ys, xs = torch.meshgrid(torch.linspace(0, 1, 48), torch.linspace(0, 1, 48), indexing="ij")
+    big = torch.stack([torch.sin(6 * xs + 3 * ys), torch.cos(5 * ys), xs * ys])[None].repeat(2, 1, 1, 1)
+    first = big[:, :, 8:40, 8:40]
+    moved = move(big, 32, 1.03, 2.5, -1.75)
+    assert float((move(big, 32, 1.0, 0.0, 0.0) - first).abs().max()) < 1e-5
+    assert float(move_consistency(torch.cat([first, moved]), 1.03, 2.5, -1.75)) < 1e-4
+    assert float(move_consistency(torch.cat([first, moved]), 0.97, -2.5, 1.75)) > 2e-3
+    assert float(move_consistency(torch.cat([first, first]), 1.03, 2.5, -1.75)) > 2e-3
+
+
+def test_similarity_moves_feed_the_consistency_term_its_own_move():
+    """A stage with `move = "similarity"` pairs each photo with its moved copy, and the
+    term it returns is near zero when the painting is the photo itself."""
+    from core.training import stages
+    stage = object.__new__(stages.Stage)
+    stage.cfg = {"batch": 4, "size": 32, "shift_weight": 1.0, "move": "similarity"}
+    stage.device = torch.device("cpu")
+    ys, xs = torch.meshgrid(torch.linspace(0, 1, 300), torch.linspace(0, 1, 300), indexing="ij")
+    smooth = torch.stack([torch.sin(9 * xs + 4 * ys), torch.cos(7 * ys), xs * ys]) * 0.4 + 0.5
+    img = (smooth * 255).round().to(torch.uint8)
+    stage.images = {"content": [img] * 3, "style": [img] * 3}
+    cb, sb, consistency = stage._content_style(torch.Generator().manual_seed(3))
+    assert cb.shape == (4, 3, 32, 32) and sb.shape == (2, 3, 32, 32)
+    assert float(consistency(cb)) < 1e-4
+    assert float(consistency(torch.cat([cb[:2], cb[:2]]))) > float(consistency(cb)) * 10
+
+
 def test_ccp_loss_rewards_kept_neighbour_differences():
     g = torch.Generator().manual_seed(0)
     feat = torch.rand(1, 16, 12, 12, generator=g)

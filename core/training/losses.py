@@ -77,6 +77,42 @@ def ccp_loss(out_feat, content_feat, mlp, samples: int = 64, tau: float = 0.07,
     return F.cross_entropy(logits.transpose(1, 2), target, reduction="none").mean(1)
 
 
+def similarity_grid(out_size: int, in_size: int, zoom: float, ty: float, tx: float,
+                    batch: int, device=None) -> torch.Tensor:
+    """`grid_sample` grid (align_corners=True) reading an `in_size` square at
+    q = centre + zoom · (p − centre) + (ty, tx) for each pixel p of an `out_size` square,
+    both centred on the same point: a sub-pixel drift and a zoom, the moves of a camera in
+    a shot (and of `evaluate.motion_sequence`)."""
+    p = torch.arange(out_size, dtype=torch.float32, device=device) - (out_size - 1) / 2
+    c = (in_size - 1) / 2
+    qy, qx = c + zoom * p + ty, c + zoom * p + tx
+    gy, gx = torch.meshgrid(qy / c - 1, qx / c - 1, indexing="ij")
+    return torch.stack([gx, gy], 2).expand(batch, -1, -1, -1)
+
+
+def move(x: torch.Tensor, out_size: int, zoom: float, ty: float, tx: float) -> torch.Tensor:
+    """`x` (B, C, S, S) seen through `similarity_grid`, bicubic: the moved frame."""
+    grid = similarity_grid(out_size, x.shape[-1], zoom, ty, tx, x.shape[0], x.device)
+    return F.grid_sample(x.float(), grid, mode="bicubic", padding_mode="border", align_corners=True)
+
+
+def move_consistency(y: torch.Tensor, zoom: float, ty: float, tx: float, margin: int = 8) -> torch.Tensor:
+    """`shift_consistency` for a sub-pixel drift and zoom: the painting of the moved photo
+    (second half of `y`) against the painting of the photo (first half) moved the same way,
+    where both are known, away from the borders. Integer shifts alone let a decoder stay
+    steady on whole-pixel moves and still shimmer on the fractional ones real shots make."""
+    h, s = y.shape[0] // 2, y.shape[-1]
+    moved = move(y[:h], s, zoom, ty, tx)
+    half = (s - 1) / 2
+    q = (torch.arange(s, dtype=torch.float32, device=y.device) - half) * zoom + half
+    inside_y = ((q + ty) >= margin) & ((q + ty) <= s - 1 - margin)
+    inside_x = ((q + tx) >= margin) & ((q + tx) <= s - 1 - margin)
+    own = (torch.arange(s, device=y.device) >= margin) & (torch.arange(s, device=y.device) <= s - 1 - margin)
+    mask = ((inside_y & own)[:, None] & (inside_x & own)[None, :]).float()
+    d = ((moved - y[h:].float()) ** 2).mean(1) * mask
+    return d.sum() / (mask.sum() * h).clamp_min(1.0)
+
+
 def shift_consistency(y: torch.Tensor, dy: int, dx: int, margin: int = 8) -> torch.Tensor:
     """Mean squared difference between the pictures painted from a photo (first half of `y`)
     and from the same photo moved by (dy, dx) pixels (second half), where they overlap, away

@@ -17,7 +17,8 @@ from core.nets import safetensors_file
 from core.nets import weights as registry
 from core.nets.architecture import DECODER_R41, ENCODER_WEIGHTS, ENCODERS, MODELS, Part
 from . import data, loop
-from .losses import STYLE_LAYERS, ccp_loss, content_loss, perceptual_loss, shift_consistency, style_loss
+from .losses import (STYLE_LAYERS, ccp_loss, content_loss, move, move_consistency, perceptual_loss,
+                     shift_consistency, style_loss)
 from .modules import Encoder, LinearTransform, TableNet, decoder
 
 # The relu4_1 decoder's first half: relu4_1 → relu3_1 (dec4_1, ×2 up, dec3_4..dec3_2 and
@@ -26,6 +27,7 @@ HEAD_R41 = Part(tuple(DECODER_R41[:9]))
 
 LAYER_TAP = {"r31": "relu3_1", "r41": "relu4_1"}
 SHIFT_MAX = 7  # px: moves below relu4_1's stride of 8, where a decoder's own grid shows
+DRIFT_MAX, ZOOM_MAX = 4.0, 0.03  # `move = "similarity"`: up to 4 px and 3 %, at most 7 px at a 192-px crop's edge
 
 
 def _device(name: str) -> torch.device:
@@ -193,21 +195,35 @@ class Stage:
 
     def _content_style(self, g):
         """Content and style crops. With `shift_weight` the batch's second half repeats the
-        first half's pairs with each photo moved by 1 to SHIFT_MAX pixels down and right, for
-        the shift-consistency term; returns the move. The style crops come once: both halves
-        share them, so they are encoded once (`_stylize_losses` repeats their features)."""
+        first half's pairs with each photo moved, for the consistency term; returns that
+        term as a function of the paintings. The move is 1 to SHIFT_MAX whole pixels down
+        and right, or with `move = "similarity"` a sub-pixel drift of up to DRIFT_MAX px in
+        any direction and a zoom of up to ZOOM_MAX either way. The style crops come once:
+        both halves share them, so they are encoded once (`_stylize_losses` repeats their
+        features)."""
         c = self.cfg
         shift = c.get("shift_weight", 0) > 0
-        n, size = (c["batch"] // 2, c["size"] + SHIFT_MAX) if shift else (c["batch"], c["size"])
+        similarity = c.get("move", "shift") == "similarity"
+        pad = 2 * (SHIFT_MAX + 1) if similarity else SHIFT_MAX
+        n, size = (c["batch"] // 2, c["size"] + pad) if shift else (c["batch"], c["size"])
         cb = data.batch(self.images["content"], n, size, g, self.device, min_frac=0.4)
         sb = data.batch(self.images["style"], n, c["size"], g, self.device,
                         min_frac=c.get("style_min_frac", 0.25), jitter=c.get("jitter", 0.0))
         if not shift:
             return cb, sb, None
-        dy, dx = (int(v) for v in torch.randint(1, SHIFT_MAX + 1, (2,), generator=g))
         s = c["size"]
-        cb = torch.cat([cb[:, :, :s, :s], cb[:, :, dy:dy + s, dx:dx + s]])
-        return cb.contiguous(memory_format=torch.channels_last), sb, (dy, dx)
+        if similarity:
+            u = torch.rand(3, generator=g) * 2 - 1
+            zoom, ty, tx = 1 + ZOOM_MAX * float(u[0]), DRIFT_MAX * float(u[1]), DRIFT_MAX * float(u[2])
+            o = pad // 2
+            moved = move(cb, s, zoom, ty, tx).clamp(0, 1).to(cb.dtype)
+            cb = torch.cat([cb[:, :, o:o + s, o:o + s], moved])
+            consistency = lambda y: move_consistency(y, zoom, ty, tx)  # noqa: E731
+        else:
+            dy, dx = (int(v) for v in torch.randint(1, SHIFT_MAX + 1, (2,), generator=g))
+            cb = torch.cat([cb[:, :, :s, :s], cb[:, :, dy:dy + s, dx:dx + s]])
+            consistency = lambda y: shift_consistency(y, dy, dx)  # noqa: E731
+        return cb.contiguous(memory_format=torch.channels_last), sb, consistency
 
     def _build_linear(self):
         """Linear's transformation (or CCPL's, the same module under the CCP loss),
@@ -316,10 +332,10 @@ class Stage:
 
     def _stylize_losses(self, g, feats_fn):
         c = self.cfg
-        cb, sb, move = self._content_style(g)
+        cb, sb, consistency = self._content_style(g)
         with torch.no_grad():
             cf, sf = self.enc(cb), self.enc(sb)
-        if move:
+        if consistency:
             sf = {k: torch.cat([v, v]) for k, v in sf.items()}
         t = feats_fn(cf, sf)
         y = self.dec(t)
@@ -332,8 +348,8 @@ class Stage:
             lccp = sum(ccp_loss(of[k], cf[k], self.heads[k], generator=g).mean() for k in self.heads)
             out["ccp"] = lccp
             loss = loss + c["ccp_weight"] * lccp
-        if move:
-            lshift = shift_consistency(y, *move)
+        if consistency:
+            lshift = consistency(y)
             out["shift"] = lshift
             loss = loss + c["shift_weight"] * lshift
         out["loss"] = loss
