@@ -239,7 +239,8 @@ def main() -> int:
             _, spf_alone = measure(movie, truth, args.style, method, "none", work)
             content = [k[0] for k in steady]
             if method == args.methods.split(",")[0]:
-                rows.append((label, "input frames (decoded, not stylized)", warp_errors(content, truth), None,
+                rows.append((label, "input frames (as the job reads them: decoded, 8-bit steps smoothed; "
+                             "not stylized)", warp_errors(content, truth), None,
                              None, None, None, None))
             alone = warp_errors([k[1] for k in steady], truth)
             flowed = warp_errors([k[2] for k in steady], truth)
