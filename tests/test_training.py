@@ -330,6 +330,9 @@ def tiny_pack(tmp_path_factory):
     ("ccpl_r31_joint", {"kind": "linear", "model": "ccpl_r31", "init": "linear_r31", "layer": "r31",
                         "decoder": "ccpl_decoder_r31", "init_decoder": "decoder_r31", "content_weight": 1.0,
                         "style_weight": 5.0, "ccp_weight": 0.5, "shift_weight": 1.0}),
+    ("ccpl_joint", {"kind": "linear", "model": "ccpl_r41", "init": "linear_r41", "layer": "r41",
+                    "decoder": "ccpl_decoder_r41", "init_decoder": "decoder_r41", "content_weight": 1.0,
+                    "style_weight": 5.0, "ccp_weight": 0.5, "shift_weight": 1.0, "move": "similarity"}),
     ("decoder_head_r41", {"kind": "head", "layer": "r41", "style_share": 0.5, "bank": 4}),
     ("decoder_r41", {"kind": "decoder", "layer": "r41", "pixel_weight": 1.0, "perceptual_weight": 0.0,
                      "bank": 4}),
@@ -342,7 +345,7 @@ def test_every_stage_trains_checkpoints_and_exports_loadable_weights(tiny_pack, 
 
     cfg = dict(cfg, size=48, batch=2, iters=2, lr=1e-4)
     if cfg.get("shift_weight"):
-        cfg["size"] = 40  # its content crops are SHIFT_MAX larger, then cut into the pair
+        cfg["size"] = 40  # its content crops are larger, then cut (or resampled) into the pair
     if cfg["kind"] == "linear" and cfg["layer"] == "r41" and not weights.is_trained("decoder_r41"):
         # trains against (or, with a decoder of its own, from) the r41 decoder
         save_file(weights.random("decoder_r41"), str(tmp_path / "decoder_r41.ckpt.safetensors"))
