@@ -102,13 +102,13 @@ def move_consistency(y: torch.Tensor, zoom: float, ty: float, tx: float, margin:
     where both are known, away from the borders. Integer shifts alone let a decoder stay
     steady on whole-pixel moves and still shimmer on the fractional ones real shots make."""
     h, s = y.shape[0] // 2, y.shape[-1]
-    moved = move(y[:h], s, zoom, ty, tx)
-    half = (s - 1) / 2
-    q = (torch.arange(s, dtype=torch.float32, device=y.device) - half) * zoom + half
-    inside_y = ((q + ty) >= margin) & ((q + ty) <= s - 1 - margin)
-    inside_x = ((q + tx) >= margin) & ((q + tx) <= s - 1 - margin)
-    own = (torch.arange(s, device=y.device) >= margin) & (torch.arange(s, device=y.device) <= s - 1 - margin)
-    mask = ((inside_y & own)[:, None] & (inside_x & own)[None, :]).float()
+    grid = similarity_grid(s, s, zoom, ty, tx, h, y.device)
+    moved = F.grid_sample(y[:h].float(), grid, mode="bicubic", padding_mode="border", align_corners=True)
+    read = (grid[0] + 1) * (s - 1) / 2                      # the source pixel each one reads
+    inside = ((read >= margin) & (read <= s - 1 - margin)).all(-1)
+    own = torch.zeros_like(inside)
+    own[margin:s - margin, margin:s - margin] = True     # and lies away from its own borders
+    mask = (inside & own).float()
     d = ((moved - y[h:].float()) ** 2).mean(1) * mask
     return d.sum() / (mask.sum() * h).clamp_min(1.0)
 

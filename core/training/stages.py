@@ -216,7 +216,7 @@ class Stage:
             u = torch.rand(3, generator=g) * 2 - 1
             zoom, ty, tx = 1 + ZOOM_MAX * float(u[0]), DRIFT_MAX * float(u[1]), DRIFT_MAX * float(u[2])
             o = pad // 2
-            moved = move(cb, s, zoom, ty, tx).clamp(0, 1).to(cb.dtype)
+            moved = move(cb, s, zoom, ty, tx).clamp(0, 1)
             cb = torch.cat([cb[:, :, o:o + s, o:o + s], moved])
             consistency = lambda y: move_consistency(y, zoom, ty, tx)  # noqa: E731
         else:
