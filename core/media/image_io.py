@@ -107,9 +107,9 @@ class Picture:
 
 
 def _label(path) -> str:
-    """The name users see in messages: the file name, not the whole path."""
-    path = os.fspath(path)
-    return os.path.basename(os.path.normpath(path)) or path
+    """The name users see in messages: the path as they gave it, because texture sets
+    reuse file names (basecolor.png) across folders and a bare name would not say which."""
+    return os.fspath(path)
 
 
 def _megapixels(n: int) -> str:
