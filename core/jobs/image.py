@@ -14,7 +14,7 @@ import numpy as np
 
 from core.engine.methods import ContentSide
 from core.engine.stylizer import Progress, Settings, Stylizer, check_content, check_style, part
-from core.engine.tileable import detect_wrap, resolve_wrap
+from core.engine.tileable import resolve_wrap
 from core.errors import BrushworkError, SettingError, warn
 from core.jobs.spec import HDR_MODES, EngineOptions, check_cancel, check_new_file, load_style
 from core.media import colour
@@ -76,7 +76,7 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     depth.check_settings(job.focus, job.falloff, job.far_scale, job.depth_side)  # before anything is read
     out_path = check_paths(job)
     timings, t = {}, time.perf_counter()
-    rgb, keep = read_content(job, out_path)
+    rgb, keep, wrap = read_content(job, out_path)
     h, w = rgb.shape[:2]
     styles_rgb = [load_style(p) for p in job.styles]
     for s, name in zip(styles_rgb, job.styles):
@@ -90,11 +90,7 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     t = time.perf_counter()
     sides = [[s.style(img, name) for img, name in zip(styles_rgb, job.styles)] for s in stylizers]
     timings["style"], t = time.perf_counter() - t, time.perf_counter()
-    settings = job.settings
-    if job.panorama:
-        settings = replace(settings, wrap="x")  # the ±180° meridian joins
-    elif settings.wrap == "auto":
-        settings = replace(settings, wrap=detect_wrap(rgb))  # resolved here to report it
+    settings = replace(job.settings, wrap=wrap)  # decided once, as the file was read; reported
     if job.depth:
         result = _depth_aware(job, stylizers, rgb, sides, settings, far, progress, cancel,
                               [content if s is given else None for s in stylizers])
@@ -116,9 +112,11 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
                   stylizer.backend.name, timings)
 
 
-def read_content(job: Job, out_path: Path) -> tuple[np.ndarray, "_Layout"]:
-    """The content in the working space and what the result keeps of it, every check
-    that needs only the file made: size, 2:1 for panoramas, alpha vs. JPEG, data maps."""
+def read_content(job: Job, out_path: Path) -> tuple[np.ndarray, "_Layout", str]:
+    """The content in the working space, what the result keeps of it and the wrap the
+    job paints with (the ±180° meridian for a panorama, "auto" decided on the picture),
+    every check that needs only the file made: size, 2:1 for panoramas, alpha vs. JPEG,
+    data maps."""
     content = read_image(job.content)
     keep = _Layout.of(content)
     if content.linear and _hdr(job) == "tonemap":
@@ -126,9 +124,8 @@ def read_content(job: Job, out_path: Path) -> tuple[np.ndarray, "_Layout"]:
         keep.peak = float(content.color.max())
     else:
         rgb = colour.to_working(content.color, content.linear)
-        # 8-bit steps would come out as contour rings
-        rgb = smooth_file(rgb, keep.dtype, job.content,
-                          "x" if job.panorama else resolve_wrap(job.settings.wrap, rgb))
+    wrap = "x" if job.panorama else resolve_wrap(job.settings.wrap, rgb)
+    rgb = smooth_file(rgb, keep.dtype, job.content, wrap)  # 8-bit steps would paint as contour rings
     del content  # the decoded file is image-sized; only its layout and alpha are needed
     check_content(rgb, job.content)
     if job.panorama:
@@ -144,7 +141,7 @@ def read_content(job: Job, out_path: Path) -> tuple[np.ndarray, "_Layout"]:
         raise BrushworkError(f"{job.content}: looks like a data map ({reason}); normal, roughness and height "
                              "maps are data, not colour. Stylize it anyway with force color if it is a colour image",
                              "force_color")
-    return rgb, keep
+    return rgb, keep, wrap
 
 
 def _far_weight(job: Job, shape: tuple[int, int]) -> np.ndarray:
