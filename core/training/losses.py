@@ -90,10 +90,15 @@ def similarity_grid(out_size: int, in_size: int, zoom: float, ty: float, tx: flo
     return torch.stack([gx, gy], 2).expand(batch, -1, -1, -1)
 
 
+def _resample(x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+    """Bicubic, the one way both the photo and its painting are moved, so that the
+    consistency term compares like with like."""
+    return F.grid_sample(x.float(), grid, mode="bicubic", padding_mode="border", align_corners=True)
+
+
 def move(x: torch.Tensor, out_size: int, zoom: float, ty: float, tx: float) -> torch.Tensor:
     """`x` (B, C, S, S) seen through `similarity_grid`, bicubic: the moved frame."""
-    grid = similarity_grid(out_size, x.shape[-1], zoom, ty, tx, x.shape[0], x.device)
-    return F.grid_sample(x.float(), grid, mode="bicubic", padding_mode="border", align_corners=True)
+    return _resample(x, similarity_grid(out_size, x.shape[-1], zoom, ty, tx, x.shape[0], x.device))
 
 
 def move_consistency(y: torch.Tensor, zoom: float, ty: float, tx: float, margin: int = 8) -> torch.Tensor:
@@ -103,7 +108,7 @@ def move_consistency(y: torch.Tensor, zoom: float, ty: float, tx: float, margin:
     steady on whole-pixel moves and still shimmer on the fractional ones real shots make."""
     h, s = y.shape[0] // 2, y.shape[-1]
     grid = similarity_grid(s, s, zoom, ty, tx, h, y.device)
-    moved = F.grid_sample(y[:h].float(), grid, mode="bicubic", padding_mode="border", align_corners=True)
+    moved = _resample(y[:h], grid)
     read = (grid[0] + 1) * (s - 1) / 2                      # the source pixel each one reads
     inside = ((read >= margin) & (read <= s - 1 - margin)).all(-1)
     own = torch.zeros_like(inside)
