@@ -39,19 +39,24 @@ def _image(settings, content: FilePath, output: FilePath, strength: float | None
             **engine(settings, strength)}
 
 
-def texture(settings, content: FilePath, output: FilePath, strength: float | None = None) -> dict:
-    """A Base Color image: kept tileable as the panel's Tileable says."""
-    return _image(settings, content, output, strength, wrap=WRAPS[settings.tileable])
+def texture(settings, content: FilePath, output: FilePath, strength: float | None = None,
+            emission: bool = False) -> dict:
+    """A Base Color image: kept tileable as the panel's Tileable says (`emission`: painted as light)."""
+    kind = {"emission": True} if emission else {}
+    return _image(settings, content, output, strength, wrap=WRAPS[settings.tileable], **kind)
 
 
 def texture_set(settings, contents: list[FilePath], outputs: list[FilePath], pooled: bool,
-                strength: float | None = None) -> dict:
+                strength: float | None = None, emission: bool = False) -> dict:
     """Base Color maps (several materials' images, a UDIM set's tiles) painted in one job:
     `pooled`, with one transformation from all their statistics together (one look), else
     each with its own. Tileable as the panel says, "Detect" deciding per map (a UDIM tile
-    rarely tiles)."""
-    return {"contents": [str(c) for c in contents], "outputs": [str(o) for o in outputs], "pooled": pooled,
+    rarely tiles). `emission`: the maps are light, painted so black stays black."""
+    spec = {"contents": [str(c) for c in contents], "outputs": [str(o) for o in outputs], "pooled": pooled,
             "wrap": WRAPS[settings.tileable], "force_color": True, **engine(settings, strength)}
+    if emission:
+        spec["emission"] = True
+    return spec
 
 
 def render_still(settings, content: FilePath, output: FilePath, overwrite: bool = False) -> dict:

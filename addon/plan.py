@@ -5,11 +5,18 @@ is one image of several tiles, each tile a file. All of them go to the worker as
 image-set job: pooled, one transformation from the statistics of every map (a brick
 wall and the door in it in one palette); with "One look for all" off, each image its
 own statistics, though the tiles of a UDIM set still share theirs (a tile seam must not
-change colour). The engine reads files, so an image Blender holds only in memory
-(packed, generated, painted and not saved) is first saved as a copy in the job's temp
-folder; the original datablock and file are never written. Results go next to the
-.blend in `stylized/`, or into the temp folder for an unsaved .blend, always under a
-name that does not exist yet.
+change colour). Emission maps are light, not paint: they go in a job of their own,
+painted as light (black stays black), each with its own statistics.
+
+A map the engine cannot paint (too small, missing, unreadable, linked from a library) is
+left out with one line naming it as the artist knows it; the rest are painted. The
+engine reads 8-bit PNG and JPEG, and EXR, in every build (the extension's too), so an
+image in any other format Blender reads (TGA, BMP, TIFF, WebP, HDR, 16-bit PNG…), or
+one Blender holds only in memory (packed, generated, painted and not saved), is first
+copied, pixel for pixel, into the job's temp folder as PNG (8-bit) or EXR (float); the
+original datablock and file are never written. Results go next to the .blend in
+`stylized/`, or into the temp folder for an unsaved .blend, always under a name that
+does not exist yet.
 """
 from __future__ import annotations
 
@@ -20,12 +27,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import bpy
+import numpy as np
 
 from . import jobspec, materials
 
-READABLE = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".exr"}  # what the engine reads
+BYTE_EXTS = {".png", ".jpg", ".jpeg"}   # 8-bit files every build of the engine reads as they are
 FLOAT_EXTS = {".exr", ".hdr"}
+READABLE = BYTE_EXTS | {".exr"}         # UDIM tiles are read from their files: these formats
 TILE_TOKENS = ("<UDIM>", "<UVTILE>")
+MIN_SIDE = 32                           # the engine's MIN_CONTENT_SIDE (core/engine/stylizer.py)
+MAX_PIXELS = 16384 * 16384              # the engine's MAX_PIXELS (core/media/image_io.py)
 
 
 @dataclass
@@ -33,8 +44,10 @@ class Job:
     image: str                      # the original image datablock's name
     contents: list[str]             # files the worker reads: the image, or its UDIM tiles
     outputs: list[str]              # new files the worker writes, one per content
-    uses: list = field(default_factory=list)   # (material name, image node name) to relink
+    uses: list = field(default_factory=list)   # materials.Found keys of the image nodes to relink
     tiles: list[int] = field(default_factory=list)   # a UDIM set's tile numbers ([]: one image)
+    emission: bool = True           # every use is an Emission input: painted as light
+    materials: list[str] = field(default_factory=list)   # materials whose slider shows the result
 
     @property
     def content(self) -> str:
@@ -60,27 +73,36 @@ def make(context, settings, temp_dir: Path, strength: float | None = None) -> Pl
     `strength`: instead of the panel's (Apply Strength).
     """
     jobs: dict[str, Job] = {}
-    skipped: list[str] = []
+    skipped: dict[str, str] = {}    # image (or linked material) → why, one line each
     out_dir = output_dir()
     taken: set[str] = set()
     for mat in materials.materials_of(context, settings.scope):
         for found in materials.base_color_images(mat, settings.colour_inputs):
             image = found.image
-            if image.name in jobs:
-                jobs[image.name].uses.append((mat.name, found.node.name))
+            linked = found.linked
+            if linked:
+                skipped.setdefault(f"linked:{linked}", f"{image.name} in {linked}")
                 continue
-            why = _unusable(image)
-            if why:
-                skipped.append(f"{mat.name}: {image.name}: {why}")
+            if image.name in skipped:
                 continue
-            try:
-                job = _job(image, temp_dir, out_dir, taken)
-            except (RuntimeError, OSError) as e:
-                skipped.append(f"{mat.name}: {image.name}: could not read its pixels ({e})")
-                continue
-            job.uses.append((mat.name, found.node.name))
-            jobs[image.name] = job
-    return Plan(list(jobs.values()), skipped, _specs(settings, list(jobs.values()), strength))
+            if image.name not in jobs:
+                why = _unusable(image)
+                if not why:
+                    try:
+                        jobs[image.name] = _job(image, temp_dir, out_dir, taken)
+                    except (RuntimeError, OSError) as e:
+                        why = f"could not copy its pixels for the engine ({e})"
+                if why:
+                    skipped[image.name] = f"{image.name} (in {mat.name}): {why}"
+                    continue
+            job = jobs[image.name]
+            if found.key not in job.uses:
+                job.uses.append(found.key)
+            if mat.name not in job.materials:
+                job.materials.append(mat.name)
+            job.emission = job.emission and found.emission
+    planned = list(jobs.values())
+    return Plan(planned, list(skipped.values()), _specs(settings, planned, strength))
 
 
 def _job(image, temp_dir: Path, out_dir: Path, taken: set[str]) -> Job:
@@ -93,27 +115,36 @@ def _job(image, temp_dir: Path, out_dir: Path, taken: set[str]) -> Job:
 
 
 def _specs(settings, jobs: list[Job], strength: float | None) -> list[dict]:
-    """One worker job for all images; without "One look for all", each image's own
-    statistics, and each UDIM set a pooled job of its own (its tiles are one image)."""
-    if not jobs:
-        return []
-    if settings.one_look:
-        groups = [(jobs, True)]
+    """One worker job for all colour images; without "One look for all", each image's own
+    statistics, and each UDIM set a pooled job of its own (its tiles are one image).
+    Emission maps (mostly black: they would darken a pooled look) in a job of their own,
+    painted as light, each with its own statistics."""
+    colour = [j for j in jobs if not j.emission]
+    if not colour:
+        groups = []
+    elif settings.one_look:
+        groups = [(colour, True)]
     else:
-        singles = [j for j in jobs if not j.tiles]
-        groups = [([j], True) for j in jobs if j.tiles] + ([(singles, False)] if singles else [])
-    return [jobspec.texture_set(settings, [c for j in group for c in j.contents],
-                                [o for j in group for o in j.outputs], pooled, strength)
-            for group, pooled in groups]
+        singles = [j for j in colour if not j.tiles]
+        groups = [([j], True) for j in colour if j.tiles] + ([(singles, False)] if singles else [])
+    specs = [jobspec.texture_set(settings, [c for j in group for c in j.contents],
+                                 [o for j in group for o in j.outputs], pooled, strength)
+             for group, pooled in groups]
+    lights = [j for j in jobs if j.emission]
+    if lights:
+        specs.append(jobspec.texture_set(settings, [c for j in lights for c in j.contents],
+                                         [o for j in lights for o in j.outputs], False, strength, emission=True))
+    return specs
 
 
 def map_count(context, settings) -> int:
-    """How many maps (a UDIM set's tiles each count) Stylize would paint, for the panel."""
+    """How many maps (a UDIM set's tiles each count) Stylize would paint, for the panel
+    (a cheap count: sizes and files are checked when the job is planned)."""
     seen: dict[str, int] = {}
     for mat in materials.materials_of(context, settings.scope):
         for found in materials.base_color_images(mat, settings.colour_inputs):
             image = found.image
-            if materials.is_colour(image):
+            if materials.is_colour(image) and not found.linked:
                 seen[image.name] = len(image.tiles) if image.source == "TILED" else 1
     return sum(seen.values())
 
@@ -129,6 +160,13 @@ def _unusable(image) -> str | None:
         path = bpy.path.abspath(image.filepath, library=image.library)
         if not os.path.isfile(path):
             return f"file not found: {path}"
+    w, h = image.size   # loads the image: (0, 0) when Blender cannot read it
+    if not image.has_data or not w or not h:
+        return "Blender cannot read its pixels (a damaged file, or a format it does not know)"
+    if min(w, h) < MIN_SIDE:
+        return f"{w}×{h} is too small to paint (at least {MIN_SIDE} px per side; a swatch or palette strip)"
+    if w * h > MAX_PIXELS:
+        return f"{w}×{h} is larger than the engine paints ({MAX_PIXELS // 16384}×16384 pixels at most)"
     return None
 
 
@@ -155,36 +193,38 @@ def tile_file(image, number: int) -> str:
 
 
 def _content_file(image, temp_dir: Path) -> str:
-    """A file holding exactly the pixels the artist sees, without writing the original."""
+    """A file holding exactly the pixels the artist sees, in a format the engine reads,
+    without writing the original."""
     path = bpy.path.abspath(image.filepath, library=image.library) if image.filepath else ""
     ext = Path(path).suffix.lower()
-    if image.source == "FILE" and not image.packed_file and not image.is_dirty and ext in READABLE:
+    as_is = ext == ".exr" or (ext in BYTE_EXTS and not image.is_float)   # 16-bit PNG is float in Blender
+    if image.source == "FILE" and not image.packed_file and not image.is_dirty and as_is:
         return path
-    float_data = image.is_float or ext in FLOAT_EXTS
-    ext = ".exr" if float_data else ".png"
-    copy = temp_dir / f"{bpy.path.clean_name(image.name)}.source{ext}"
-    if image.packed_file and not image.is_dirty and Path(path).suffix.lower() in READABLE:
-        copy = copy.with_suffix(Path(path).suffix.lower())
+    stem = bpy.path.clean_name(image.name)
+    if image.packed_file and not image.is_dirty and as_is:
+        copy = temp_dir / f"{stem}.source{ext}"
         copy.write_bytes(image.packed_file.data)
         return str(copy)
-    # Pixels only Blender holds (painted, generated, packed in an odd format): save a copy.
-    if _can_save_copy():
-        image.save(filepath=str(copy), save_copy=True)
-    else:
-        _save_via_copy(image, copy)
+    # Any other format, or pixels only Blender holds (painted, generated): copy the pixels.
+    copy = temp_dir / f"{stem}.source{'.exr' if image.is_float else '.png'}"
+    _save_pixels(image, copy)
     return str(copy)
 
 
-def _can_save_copy() -> bool:
-    return "save_copy" in bpy.types.Image.bl_rna.functions["save"].parameters
-
-
-def _save_via_copy(image, path: Path) -> None:
-    """Blender < 5.0: save a throw-away copy of the datablock, so the original keeps its path."""
-    dup = image.copy()
+def _save_pixels(image, path: Path) -> None:
+    """Write `image`'s pixels as they are to `path` (PNG for 8-bit, EXR for float) through a
+    throw-away datablock: saving the image itself (even as a copy) keeps its own file
+    format and, when packed, its packed bytes (a Targa under a .png name)."""
+    w, h = image.size
+    pixels = np.empty(w * h * 4, np.float32)
+    image.pixels.foreach_get(pixels)   # bytes as stored (/255), or the float buffer (linear)
+    dup = bpy.data.images.new(f"{image.name}.brushwork-copy", w, h, alpha=True, float_buffer=image.is_float)
     try:
+        dup.pixels.foreach_set(pixels)
         dup.filepath_raw = str(path)
         dup.file_format = "OPEN_EXR" if path.suffix == ".exr" else "PNG"
+        if path.suffix == ".exr":
+            dup.use_half_precision = False
         dup.save()
     finally:
         bpy.data.images.remove(dup)
@@ -192,13 +232,16 @@ def _save_via_copy(image, path: Path) -> None:
 
 def downscaled(content: str, temp_dir: Path, side: int) -> tuple[str, tuple[int, int]]:
     """A copy of the file `content` at most `side` px on its long side, in the run's
-    `temp_dir` (the file itself when it is no larger), and the file's full size."""
+    `temp_dir` (the file itself when it is no larger), and the file's full size. The
+    short side stays at least MIN_SIDE, so a preview paints whatever the full job paints
+    (a 2000×40 strip previews at 800×32, not 512×10)."""
     image = bpy.data.images.load(content, check_existing=False)
     try:
         w, h = image.size
-        if max(w, h) <= side:
+        scale = max(side / max(w, h), MIN_SIDE / min(w, h))
+        if scale >= 1:
             return content, (w, h)
-        image.scale(max(1, round(w * side / max(w, h))), max(1, round(h * side / max(w, h))))
+        image.scale(max(MIN_SIDE, round(w * scale)), max(MIN_SIDE, round(h * scale)))
         float_data = Path(content).suffix.lower() in FLOAT_EXTS
         copy = temp_dir / f"{Path(content).stem}.preview{'.exr' if float_data else '.png'}"
         image.filepath_raw, image.file_format = str(copy), "OPEN_EXR" if float_data else "PNG"
@@ -206,6 +249,17 @@ def downscaled(content: str, temp_dir: Path, side: int) -> tuple[str, tuple[int,
         return str(copy), (w, h)
     finally:
         bpy.data.images.remove(image)
+
+
+def wants_relative(original) -> bool:
+    """Give a result a path relative to the .blend (moves with the project, to a farm too)
+    when the .blend is saved and the original's path is relative, or, for an image with no
+    file of its own (packed, generated), when Blender's preference says so."""
+    if not bpy.data.filepath:
+        return False
+    if original.filepath and not original.packed_file:
+        return original.filepath.startswith("//")
+    return bpy.context.preferences.filepaths.use_relative_paths
 
 
 def preview_dir() -> Path:

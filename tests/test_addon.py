@@ -157,7 +157,7 @@ report(out)
     assert sorted(r["missing"]) == sorted(set(METHOD_INFO) - set(shipped))
     assert "Pick a style image" in r["no_style"]
     assert "Style image not found" in r["missing_style"] and "missing.jpg" in r["missing_style"]
-    assert "No colour image feeds Base Color" in r["data_only"]
+    assert "Nothing to paint: skipped wood_basecolor.png (in Wood): colour space 'Non-Color' is data" in r["data_only"]
     if r["missing"]:
         untrained = r["missing"][0]
         assert f"({untrained}), saved in this .blend, is not installed" in r["untrained"], r["untrained"]

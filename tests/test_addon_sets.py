@@ -148,7 +148,8 @@ report(out)
 
 
 def test_emission_and_sheen_colour_maps_are_painted_only_when_asked(tmp_path):
-    """Opt-in colour inputs join the same pooled job; a Non-Color map on them stays data."""
+    """Opt-in colour inputs are painted too: an emission map (light, not paint) in a job of
+    its own, painted as light; a Non-Color map on them stays data."""
     proc = run_in_blender(scene(tmp_path) + '''
 shutil.copy(Path(DATA) / "photo.jpg", Path(TMP) / "photo.jpg")
 glow = nt.nodes.new("ShaderNodeTexImage")
@@ -177,18 +178,24 @@ report(out)
     r = proc.result
     assert r["items"] == ["EMISSION", "SHEEN", "COAT"] and r["default"] == []
     assert r["plain"] == [["wood_basecolor.png"]]
-    assert r["opted"] == [[["wood_basecolor.png", "photo.jpg"], True]]
+    assert r["opted"] == [[["wood_basecolor.png"], True], [["photo.jpg"], False]]
     assert r["fed"] == ["photo.jpg.stylized", "wood_basecolor.png.stylized.001"]   # .001: the second run
     assert r["emission_from"] == "Image Texture.003 (Brushwork mix)" and r["sheen_from"] == "Image Texture.004"
     assert r["reverted"]
 
 
 def test_a_failed_image_set_leaves_materials_and_folders_as_they_were(tmp_path):
-    """Each map its own statistics: the first is written before the second fails to read;
-    the error names the file, and the first result goes again with the folder."""
+    """Each map its own statistics: the first is written before the second fails to read
+    (damaged after the plan checked it, as the job starts: a sync tool rewriting it); the
+    error names the file, and the first result goes again with the folder."""
     proc = run_in_blender(scene(tmp_path) + '''
-(Path(TMP) / "broken.png").write_bytes(b"\\x89PNG\\r\\n\\x1a\\n not a picture")
+shutil.copy(Path(TMP) / "wood_basecolor.png", Path(TMP) / "broken.png")
 second_material("Broken", "broken.png")
+class Damaging(textures.Worker):
+    def __init__(self, *args, **kwargs):
+        (Path(TMP) / "broken.png").write_bytes(b"\\x89PNG\\r\\n\\x1a\\n not a picture")
+        super().__init__(*args, **kwargs)
+textures.Worker = Damaging
 settings.scope, settings.one_look = "SCENE", False
 before, images = all_links(), sorted(i.name for i in bpy.data.images)
 try:

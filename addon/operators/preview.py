@@ -51,7 +51,7 @@ class BRUSHWORK_OT_preview_texture(DrivenOperator, bpy.types.Operator):
         folder = plan.preview_dir()
         folder.mkdir(parents=True, exist_ok=True)
         self.output = plan.new_name(folder, self.source, Path(content).suffix, set())
-        spec = jobspec.texture(settings, content, self.output)
+        spec = jobspec.texture(settings, content, self.output, emission=jobs[0].emission)
         return self.drive(context, one_job(Worker(spec, preferences.python_setup(context)),
                                            f"preview {self.source}", work))
 

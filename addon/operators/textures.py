@@ -59,8 +59,9 @@ class _Run:
             shutil.rmtree(self.work_dir, ignore_errors=True)
 
     def apply(self) -> list[str]:
-        """Load the results (a UDIM set as a tiled image) and relink every use, each
-        material's before/after slider at the full result; returns the new image names."""
+        """Load the results (a UDIM set as a tiled image) and relink every use once (an
+        image inside a node group once, in the group), each material's before/after slider
+        at the full result; returns the new image names."""
         names = []
         strength = self.settings.strength if self.strength is None else self.strength
         for job in self.plan.jobs:
@@ -69,15 +70,20 @@ class _Run:
             if job.tiles:
                 image.source = "TILED"   # Blender finds the set's other tiles beside the first
             image.name = f"{original.name}.stylized"
-            image.colorspace_settings.name = original.colorspace_settings.name
+            if Path(job.output).suffix.lower() != ".exr":   # an EXR result is scene-linear, as loaded
+                image.colorspace_settings.name = original.colorspace_settings.name
             image.alpha_mode = original.alpha_mode
             if self.settings.pack:
                 image.pack()
+            elif plan.wants_relative(original):
+                image.filepath = bpy.path.relpath(image.filepath)
             names.append(image.name)
-            for mat_name, node_name in job.uses:
+            pending = set(job.uses)
+            for mat_name in job.materials:
                 mat = bpy.data.materials[mat_name]
                 for found in materials.base_color_images(mat, self.settings.colour_inputs):
-                    if found.node.name == node_name:
+                    if found.key in pending:
+                        pending.discard(found.key)
                         materials.use_stylized(found, image, self.style, strength)
                 mat.brushwork_mix = 1.0
         return names
@@ -129,13 +135,14 @@ class BRUSHWORK_OT_stylize_texture(DrivenOperator, bpy.types.Operator):
             self.report({"ERROR"}, problem)
             return {"CANCELLED"}
         self.run = _Run(context, settings, strength)
-        for line in self.run.plan.skipped:
-            self.report({"WARNING"}, f"Skipped {line}")
+        skipped = self.run.plan.skipped
         if not self.run.plan.jobs:
             shutil.rmtree(self.run.work_dir, ignore_errors=True)
-            self.report({"ERROR"}, "No colour image feeds Base Color here"
-                        + (f" ({len(self.run.plan.skipped)} skipped)" if self.run.plan.skipped else ""))
+            self.report({"ERROR"}, f"Nothing to paint: skipped {'; '.join(skipped)}" if skipped
+                        else "No colour image feeds Base Color here")
             return {"CANCELLED"}
+        for line in skipped:
+            self.report({"WARNING"}, f"Skipped {line}")
         return self.drive(context, self.run.steps())
 
     def finished(self, context):

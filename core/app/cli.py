@@ -59,6 +59,9 @@ def _parser() -> argparse.ArgumentParser:
                    help="float input brighter than 1: clip it, or tone-map it (and back, for EXR output)")
     s.add_argument("--force-color", action="store_true",
                    help="stylize even if the content looks like a normal/roughness/height map")
+    s.add_argument("--emission", action="store_true",
+                   help="the content is an emission map: paint it as light (black stays black, "
+                        "the glow keeps its brightness in the painting's colours)")
     s.add_argument("--depth", help="depth map (EXR: a render's Depth pass): fine strokes in focus from the "
                    "method's relu3_1 member, coarse paint away from it from its relu4_1 sibling "
                    "(for WCT: wct-r31 and wct)")
@@ -276,7 +279,7 @@ def _stylize(args, bar) -> str:
     if args.style:  # one content, `--style S -o out.png`: the same as `stylize content S -o out.png`
         args.styles = args.style
     job = image.Job(content=args.content, output=args.output, **_engine(args), force_color=args.force_color,
-                    depth=args.depth, focus=args.focus, falloff=args.falloff, depth_side=args.depth_side,
+                    emission=args.emission, depth=args.depth, focus=args.focus, falloff=args.falloff, depth_side=args.depth_side,
                     far_scale=args.far_scale, hdr=args.hdr)
     result = image.run(job, bar)
     return f"{result.output} ({result.width}×{result.height}, {result.seconds:.1f} s)"
@@ -297,7 +300,8 @@ def _stylize_set(args, bar) -> str:
         raise BrushworkError(f"{args.output}: folder {out.parent} does not exist")
     engine = dict(_engine(args), styles=args.style)
     job = image_set.ImageSetJob(contents=contents, outputs=[str(out / Path(c).name) for c in contents],
-                                pooled=not args.separate, force_color=args.force_color, hdr=args.hdr, **engine)
+                                pooled=not args.separate, force_color=args.force_color, hdr=args.hdr,
+                                emission=args.emission, **engine)
     with output_folder(out, "the stylized images (-o, with several contents)"):
         r = image_set.run(job, bar)
     look = "one look (pooled statistics)" if r.pooled else "each its own statistics"

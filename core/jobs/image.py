@@ -38,6 +38,7 @@ class Job(EngineOptions):
     panorama: bool = False         # equirect 360°: 2:1 checked, meridian wrapped, GPano XMP in JPEG
     poles: bool = True             # panorama: paint the polar caps in perspective views (core/scene/poles.py)
     hdr: str = "auto"              # float input above 1: clip | tonemap; auto: tonemap panoramas (HDRIs)
+    emission: bool = False         # an emission map: painted as light, black stays black (colour.as_light)
 
 
 @dataclass
@@ -99,6 +100,8 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     else:
         result = stylizer.run(rgb, sides[0], settings, progress, cancel, content=content)
     result = job.keep_colour(result, rgb)
+    if job.emission:
+        result = colour.as_light(result, rgb)
     del rgb  # image-sized, and not needed to write
     timings["stylize"], t = time.perf_counter() - t, time.perf_counter()
     check_cancel(cancel)

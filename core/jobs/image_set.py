@@ -28,6 +28,7 @@ class ImageSetJob(EngineOptions):
     pooled: bool = True            # one transformation for all (False: each its own statistics)
     force_color: bool = False
     hdr: str = "auto"
+    emission: bool = False         # every image an emission map: painted as light (colour.as_light)
 
 
 @dataclass
@@ -42,7 +43,8 @@ class ImageSetResult:
 
 def _image_job(job: ImageSetJob, content: str, output: str) -> image.Job:
     shared = {f.name: getattr(job, f.name) for f in fields(EngineOptions)}
-    return image.Job(content=content, output=output, force_color=job.force_color, hdr=job.hdr, **shared)
+    return image.Job(content=content, output=output, force_color=job.force_color, hdr=job.hdr,
+                     emission=job.emission, **shared)
 
 
 def run(job: ImageSetJob, progress: Progress | None = None, cancel=None) -> ImageSetResult:

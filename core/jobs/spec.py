@@ -115,7 +115,7 @@ SCHEMA = {  # field → (test, what the message asks for): every job's fields, s
     "style_weights": (lambda v: v is None or (isinstance(v, list) and all(map(_is_number, v))),
                       "a list of numbers"),
     **{flag: (lambda v: isinstance(v, bool), "true or false")
-       for flag in ("preserve_color", "allow_untrained", "overwrite", "force_color")},
+       for flag in ("preserve_color", "allow_untrained", "overwrite", "force_color", "emission")},
     # frame sequences (core/jobs/frames.py)
     "frames": (lambda v: isinstance(v, str), "a folder path string"),
     "vectors": (lambda v: v is None or isinstance(v, str), "a folder path string or null"),

@@ -73,6 +73,24 @@ def luminance(rgb: np.ndarray) -> np.ndarray:
     return (rgb @ LUMA).astype(np.float32)
 
 
+def as_light(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
+    """An emission map painted as light: per pixel the content's brightness (its largest
+    channel in linear light) in the stylized colour's hue and saturation.
+
+    An emission map is mostly black, and a painting has no black there: painted as
+    colour, the dark areas come back in the painting's mean colour and the whole object
+    glows. Light is the artist's: where the map is black nothing glows (exactly 0), and
+    elsewhere it glows as brightly as before, in the painting's palette. Where the
+    painting is black but the map glows, the glow stays as bright, in grey.
+    """
+    lit = srgb_to_linear(np.clip(stylized, 0, 1))
+    glow = srgb_to_linear(np.clip(content, 0, 1)).max(axis=2, keepdims=True)
+    peak = lit.max(axis=2, keepdims=True)
+    grey = peak < 1e-6
+    scaled = np.where(grey, glow, lit * (glow / np.where(grey, 1.0, peak)))
+    return linear_to_srgb(np.clip(scaled, 0, 1))
+
+
 def preserve_color(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:
     """Luminance-only transfer: the stylized luma with the content's chroma.
 
