@@ -13,6 +13,7 @@ that follow a worker to its result (`wait_for`, `one_job`, `sequence_job`, and
 """
 from __future__ import annotations
 
+import atexit
 import shutil
 import threading
 import time
@@ -153,6 +154,13 @@ class DrivenOperator:
             self._progress(context, *step)
         return {"PASS_THROUGH"}
 
+    def cancel(self, context) -> None:
+        """Blender ends the modal operator itself: quitting, File > Open, its window closed.
+        Stop the job now, while Python still runs: its clean-up removes what it wrote and
+        waits for the worker, which would otherwise outlive Blender."""
+        if _active["job"] is self and self._job is not None:
+            self._stop(context, "cancelled")
+
     def finished(self, context) -> None:
         """Called once the job has run to its end (apply results, report)."""
 
@@ -190,6 +198,22 @@ class DrivenOperator:
                 context.workspace.status_text_set(None)
                 _redraw(context)
         return {"FINISHED"} if error is None else {"CANCELLED"}
+
+
+def stop_all() -> None:
+    """Close the running job, if any, without a context: the last chance before Python
+    shuts down (atexit) or the add-on goes away. The job's own clean-up (`finally`) then
+    runs while imports still work, instead of in the garbage collector at shutdown."""
+    op = _active["job"]
+    if op is None:
+        return
+    _active["job"] = None
+    _cancel.clear()
+    if op._job is not None:
+        op._job.close()
+
+
+atexit.register(stop_all)
 
 
 def _redraw(context) -> None:
