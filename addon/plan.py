@@ -234,7 +234,7 @@ def downscaled(content: str, temp_dir: Path, side: int) -> tuple[str, tuple[int,
     """A copy of the file `content` at most `side` px on its long side, in the run's
     `temp_dir` (the file itself when it is no larger), and the file's full size. The
     short side stays at least MIN_SIDE, so a preview paints whatever the full job paints
-    (a 2000×40 strip previews at 800×32, not 512×10)."""
+    (a 2000×40 strip previews at 1600×32, not 512×10)."""
     image = bpy.data.images.load(content, check_existing=False)
     try:
         w, h = image.size

@@ -47,21 +47,49 @@ def check_number(setting: str, value, ok, problem: str) -> float:
 
     Every number is checked where it enters: NaN compares false both ways, so a range
     test alone (`if value < 0`) lets it through, and inf satisfies any lower bound."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
-            or not ok(value):
+    if not is_finite_number(value) or not ok(value):
         raise SettingError(setting, value, problem)
     return value
+
+
+def is_finite_number(value) -> bool:
+    """A real number a float can hold: not a bool, NaN or inf, nor an integer too large
+    for a float (JSON and Python integers have no limit; `math.isfinite` overflows)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def words(setting: str) -> str:
     return setting.replace("_", " ")
 
 
+SHOWN = 30   # characters of a value a message repeats; the rest is counted, not echoed
+
+
 def show(value) -> str:
-    """A value as the user typed it: 0.5, nan, inf, "text" (JSON for anything else)."""
-    if isinstance(value, (int, float, str)) and not isinstance(value, bool):
+    """A value as the user typed it: 0.5, nan, inf, "text" (JSON for anything else),
+    shortened past SHOWN characters (a 400-digit number is not worth repeating)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if value.bit_length() > 96:   # str() of a huge int is slow, and past 4,300 digits refused
+            return f"{'-' if value < 0 else ''}(a {int(value.bit_length() * 0.30103) + 1}-digit number)"
         return str(value)
-    return json.dumps(value, default=repr)
+    if isinstance(value, (float, str)):
+        return shorten(str(value))
+    try:
+        return shorten(json.dumps(value, default=repr))
+    except (RecursionError, ValueError):
+        return f"a {type(value).__name__}"
+
+
+def shorten(text: str, most: int = SHOWN) -> str:
+    """`text`, or its start and end around "…" when longer than `most` characters."""
+    if len(text) <= most:
+        return text
+    return f"{text[:most // 2]}…{text[-(most // 2 - 1):]} ({len(text)} characters)"
 
 
 class Cancelled(Exception):

@@ -17,6 +17,7 @@ bf16 autocast.
 from __future__ import annotations
 
 import argparse
+import math
 import json
 import sys
 import tomllib
@@ -30,11 +31,57 @@ SPLIT = ROOT / "scripts" / "data_split.json"
 SHARED = ROOT.parent / "shared" / "data"
 
 
-def _config(path: Path, stage: str) -> tuple[dict, dict]:
-    cfg = tomllib.loads(path.read_text())
-    if stage not in cfg:
-        sys.exit(f"train.py: no stage {stage!r} in {path}")
-    return cfg, dict(cfg[stage])
+KINDS = ("head", "decoder", "linear")
+_COUNTS = ("size", "batch", "iters", "bank")     # whole numbers above 0
+_LAYERS = ("r31", "r41")
+
+
+class ConfigError(Exception):
+    """A training config that cannot run, in one line naming the file and the key."""
+
+
+def load_config(path: Path) -> dict:
+    """The TOML config, its top-level keys checked (a typo costs a line, not a traceback)."""
+    try:
+        cfg = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read ({getattr(e, 'strerror', None) or e})") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML ({e})") from None
+    for key, kind in (("seed", int), ("pack", str), ("out", str)):
+        if key not in cfg:
+            raise ConfigError(f"{path}: '{key}' is missing at the top")
+        if not isinstance(cfg[key], kind) or isinstance(cfg[key], bool):
+            raise ConfigError(f"{path}: '{key}' must be {'an integer' if kind is int else 'a string'}, "
+                              f"not {cfg[key]!r}")
+    return cfg
+
+
+def stage_config(cfg: dict, path: Path, stage: str) -> dict:
+    """One stage's table, with the keys every stage needs checked for type and range."""
+    if not isinstance(cfg.get(stage), dict):
+        stages = ", ".join(k for k, v in cfg.items() if isinstance(v, dict))
+        raise ConfigError(f"{path}: no stage {stage!r}" + (f" (stages: {stages})" if stages else ""))
+    st = dict(cfg[stage])
+    where = f"{path}: [{stage}]"
+    if st.get("kind") not in KINDS:
+        raise ConfigError(f"{where} kind {st.get('kind')!r}: use one of {', '.join(KINDS)}")
+    if st.get("layer") not in _LAYERS:
+        raise ConfigError(f"{where} layer {st.get('layer')!r}: use one of {', '.join(_LAYERS)}")
+    for key in ("size", "batch", "iters", "lr"):
+        if key not in st:
+            raise ConfigError(f"{where}: '{key}' is missing")
+    for key, value in st.items():
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if key in _COUNTS and not (isinstance(value, int) and not isinstance(value, bool) and value > 0):
+            raise ConfigError(f"{where} {key} = {value!r}: must be a whole number above 0")
+        if (key == "lr" or key.endswith(("_weight", "_share")) or key == "jitter") and \
+                not (number and math.isfinite(value) and value >= 0 and (key != "lr" or value > 0)):
+            raise ConfigError(f"{where} {key} = {value!r}: must be a finite number"
+                              f"{' above 0' if key == 'lr' else ', 0 or more'}")
+    return st
 
 
 def validate(stage, out_dir: Path, step: int, stride: int = 5) -> dict:
@@ -102,7 +149,16 @@ def main(argv=None) -> int:
         print(f"held out {sum(map(len, result['validation'].values()))} files and "
               f"{len(result['near_copies'])} near-copies: {result['near_copies']}")
         return 0
-    cfg = tomllib.loads(args.config.read_text())
+    try:
+        cfg = load_config(args.config)
+        if args.stage not in ("pack", "validate", "export") or args.export_stage:
+            name = args.export_stage if args.stage in ("export", "validate") else args.stage
+            st = stage_config(cfg, args.config, name)
+        elif args.stage != "pack":
+            raise ConfigError(f"train.py {args.stage}: name the stage to {args.stage}")
+    except ConfigError as e:
+        print(f"train.py: error: {e}", file=sys.stderr)
+        return 2
     pack_path, out_dir = ROOT / cfg["pack"], ROOT / cfg["out"]
     if args.stage == "pack":
         from core.training.data import pack
@@ -114,8 +170,6 @@ def main(argv=None) -> int:
     from core.training import loop
     from core.training.stages import Stage, load_into_stage
 
-    name = args.export_stage if args.stage in ("export", "validate") else args.stage
-    _, st = _config(args.config, name)
     if args.iters:
         st["iters"] = args.iters
     torch.manual_seed(cfg["seed"])

@@ -377,3 +377,23 @@ report(info)
     assert np.abs(base - photo(64, 64, seed=10)).mean() > 0.05   # the base colour painted as paint
     assert r["tiny"].startswith("Error: Nothing to paint: skipped tiny.png (in Tiny): 8×8 is too small to paint")
     assert len(r["tiny"].splitlines()) == 1
+
+
+def test_the_preview_paints_a_long_strip_the_full_job_paints(tmp_path):
+    """A 2000×40 map (a trim sheet's strip): the quick preview keeps the short side at 32 px,
+    so it paints what Stylize Texture paints instead of refusing a 512×10 copy."""
+    save(tmp_path / "strip.png", photo(40, 2000, seed=12))
+    proc = run_in_blender(_script(tmp_path, '''
+bpy.ops.wm.read_homefile(use_empty=True)
+m, t, b = bsdf_material("Trim")
+t.links.new(tex(t, "strip.png").outputs["Color"], b.inputs["Base Color"])
+s = bpy.context.scene.brushwork
+s.style_image, s.method = STYLE, "WCT_R31"
+bpy.context.view_layer.objects.active = bpy.context.scene.objects[0]
+result = list(bpy.ops.brushwork.preview_texture())
+preview = [list(i.size) for i in bpy.data.images if "review" in i.name]
+report({"result": result, "preview": preview, "said": bpy.context.window_manager.brushwork_job.preview})
+'''), tmp_path, timeout=300)
+    r = proc.result
+    assert r["result"] == ["FINISHED"], proc.stdout[-2000:]
+    assert r["preview"] == [[1600, 32]] and "1600×32 of 2000×40" in r["said"]

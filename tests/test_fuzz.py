@@ -692,3 +692,279 @@ def test_a_movie_ffmpeg_gives_up_on_midway_is_one_line(inputs, tmp_path):
         except BrushworkError as e:
             failed += "ffmpeg could not decode the movie (ffmpeg: " in str(e)
     assert failed  # the generator does reach the case; each one was a clean line
+
+
+# --------------------------------------------------------------------------- the worker's grammar
+
+NUMERIC = ["fps", "coherence", "focus", "falloff", "start", "end", "strength", "style_scale", "tile", "blend",
+           "far_scale"]
+
+
+def _grammar_case(rng, inputs, inp: Path, out: Path) -> tuple[str, bytes]:
+    """One hostile byte stream for the worker: (what it tries, the bytes)."""
+    spec = {"content": place(inputs["png"], inp), "output": str(out / "r.png"),
+            "styles": [place(inputs["style"], inp)], "method": "wct-r31", "allow_untrained": True}
+    kind = ["huge", "nesting", "nul", "long", "types", "bytes"][int(rng.integers(0, 6))]
+    if kind == "huge":
+        field = NUMERIC[int(rng.integers(0, len(NUMERIC)))]
+        digits = int(rng.choice([20, 309, 401, 4400, 6000]))
+        number = ("-" if rng.random() < 0.3 else "") + "9" * digits
+        if field == "fps":
+            spec = {k: v for k, v in spec.items() if k != "content"} | {"frames": str(inp), "output": str(out / "f")}
+        text = json.dumps({**spec, field: 0}).replace(f'"{field}": 0', f'"{field}": {number}')
+        if rng.random() < 0.3:   # a list of weights holding it
+            text = json.dumps({**spec, "style_weights": [0]}).replace("[0]", f"[{number}]")
+        return f"huge {field} ({digits} digits)", text.encode()
+    if kind == "nesting":
+        depth = int(rng.choice([1_000, 20_000, 200_000]))
+        value = "[" * depth + "]" * depth
+        where = int(rng.integers(0, 2))
+        text = value if where == 0 else json.dumps(spec)[:-1] + f', "styles": {value}}}'
+        return f"nesting {depth} {'whole' if where == 0 else 'field'}", text.encode()
+    if kind == "nul":
+        field = ["content", "output", "styles"][int(rng.integers(0, 3))]
+        bad = str(inp / "a\0b.png")
+        return f"nul in {field}", json.dumps({**spec, field: [bad] if field == "styles" else bad}).encode()
+    if kind == "long":
+        field = ["content", "output", "styles"][int(rng.integers(0, 3))]
+        n = int(rng.choice([256, 300, 1000, 5000]))
+        bad = str((out if field == "output" else inp) / ("x" * n + ".png"))
+        return f"long {field} ({n})", json.dumps({**spec, field: [bad] if field == "styles" else bad}).encode()
+    if kind == "types":
+        field = ["content", "output", "styles", "strength", "tile", "pooled", "contents", "method"][int(rng.integers(0, 8))]
+        value = [None, {}, {"a": 1}, [[1]], True, 1.5, "x" * 200, [None]][int(rng.integers(0, 8))]
+        return f"type {field}={str(value)[:20]}", json.dumps({**spec, field: value}).encode()
+    blob = rng.integers(0, 256, int(rng.integers(1, 200)), dtype=np.uint8).tobytes()
+    return "random bytes", blob
+
+
+def test_fuzz_worker_grammar(capfd, inputs, tmp_path):
+    """Any byte stream on the worker's stdin: exactly one result line, last, exit 2 for a bad
+    spec (or 0 where it is good), never a traceback; the message repeats no long value."""
+    tally = Tally("worker grammar")
+    for i, rng, work, inp, out in cases(tmp_path, 7, 40):
+        what, data = _grammar_case(rng, inputs, inp, out)
+        case = Case(f"grammar {what}", work, [], ["f"] if what.startswith("huge fps") else ["r.png"])
+        stream = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8")
+        sink = io.StringIO()
+        try:
+            rc = worker.main(stream, sink)
+        except BaseException as e:  # noqa: BLE001 - escaping the worker is the finding
+            rc, sink = 1, io.StringIO(f"Traceback: {type(e).__name__}\n")
+        err = capfd.readouterr().err
+        lines = [ln for ln in sink.getvalue().splitlines() if ln.strip()]
+        try:
+            messages = [json.loads(ln) for ln in lines]
+        except json.JSONDecodeError:
+            messages = []
+        results = [m for m in messages if m.get("type") == "result"]
+        said = err.splitlines()
+        if len(results) != 1 or messages[-1] is not results[0]:
+            said.append("Traceback: not exactly one result line, last")
+        elif results[0]["status"] == "error":
+            message = results[0]["message"]
+            if len(message) > 400 or "9" * 40 in message:
+                said.append(f"Traceback: a long value repeated ({len(message)} characters)")
+            said += [f"brushwork: error: {line}" for line in message.splitlines()]
+        tally.check(case, rc, "\n".join(said))
+    tally.done()
+
+
+# --------------------------------------------------------------------------- a set is one job
+
+
+def _set_inputs(folder: Path, n: int = 3, side: int = 192) -> list[str]:
+    return [save(folder / f"b{k}.png", photo(side, side, seed=30 + k)) for k in range(n)]
+
+
+def _stop_midway(argv: list[str], first: Path, sig: int, delay: float | None, stdin: str | None = None):
+    """Start a real process, wait until `first` exists (or `delay` seconds), send `sig`;
+    returns the finished process's (returncode, stdout, stderr)."""
+    import signal as _signal  # noqa: F401 - the numbers come from the caller
+    import time
+    p = subprocess.Popen([sys.executable, "-m", "core", *argv], cwd=ROOT, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if stdin is not None:
+        p.stdin.write(stdin)
+    p.stdin.close()
+    p.stdin = None   # closed: communicate() must not flush it
+    t0 = time.monotonic()
+    while p.poll() is None and time.monotonic() - t0 < 120:
+        if (delay is None and first.exists()) or (delay is not None and time.monotonic() - t0 >= delay):
+            p.send_signal(sig)
+            break
+        time.sleep(0.002)
+    out, err = p.communicate(timeout=300)
+    return p.returncode, out, err
+
+
+def test_fuzz_sets_stopped_midway_leave_nothing(tmp_path):
+    """A set (CLI, pooled or --separate; the worker) stopped by SIGINT or SIGTERM at a random
+    point, often right after its first result landed: it exits 130 with nothing of the set
+    on disk, or finishes with all of it; never a traceback."""
+    import signal
+    tally = Tally("sets stopped")
+    for i, rng, work, inp, out in cases(tmp_path, 8, 4):
+        contents = _set_inputs(inp)
+        sig = [signal.SIGINT, signal.SIGTERM][i % 2]
+        delay = None if rng.random() < 0.6 else float(rng.uniform(0.5, 8))
+        dest = out / "set"
+        if i % 4 == 3:   # the worker, as the add-on runs it
+            outputs = [str(dest / Path(c).name) for c in contents]
+            dest.mkdir()
+            spec = json.dumps({"contents": contents, "outputs": outputs, "styles": ["monet-cliff-walk"],
+                               "pooled": bool(i % 2), "force_color": True})
+            rc, stdout, err = _stop_midway(["worker"], dest / "b0.png", sig, delay, spec)
+            result = json.loads(stdout.strip().splitlines()[-1])
+            if result["status"] == "cancelled":
+                rc = 130
+            what = f"worker pooled={bool(i % 2)}"
+            case = Case(f"set {what} {signal.Signals(sig).name} at {delay or 'first result'}", work, [], ["set"])
+            case.out_before = {"set": ""}
+        else:
+            argv = ["stylize", *contents, "--style", "monet-cliff-walk", "-o", str(dest), "--quiet"]
+            if i % 4 == 1:
+                argv.append("--separate")
+            rc, _, err = _stop_midway(argv, dest / "b0.png", sig, delay)
+            case = Case(f"set cli {' '.join(argv[5:])} {signal.Signals(sig).name} at {delay or 'first result'}",
+                        work, argv, ["set"])
+        if rc == 130:
+            rc = 2 if "Traceback" in err else 0   # cancelled is a clean end: judged by what it left
+            left = sorted(p.name for p in dest.iterdir()) if dest.exists() else []
+            if left:
+                err += f"\nTraceback: left {left} after the cancel"
+            case.outputs = []   # nothing may be there
+            err = "\n".join(ln for ln in err.splitlines() if not ln.startswith("brushwork: interrupted"))
+        tally.check(case, rc, err)
+    tally.done()
+
+
+def test_a_set_on_a_disk_that_fills_part_way_leaves_nothing_and_says_so(capfd, tmp_path):
+    """Outputs on a small tmpfs filled so the first result fits and the second does not:
+    one error line saying the disk is full, no result left, and the re-run (space freed)
+    paints the set with no "already exists"."""
+    if os.geteuid() != 0:
+        pytest.fail("mounting a small tmpfs needs root (CI runs as root)")
+    contents = _set_inputs(tmp_path)
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(disk)], capture_output=True)
+    assert mounted.returncode == 0, mounted.stderr
+    try:
+        room = os.path.getsize(contents[0]) * 3 // 2   # the first result fits, the second does not
+        filler = disk / "filler"
+        filler.write_bytes(b"\0" * (os.statvfs(disk).f_bavail * os.statvfs(disk).f_frsize - room))
+        argv = ["stylize", *contents, "--style", "monet-cliff-walk", "-o", str(disk / "set"), "--quiet"]
+        rc, err = cli_run(capfd, argv + ["--separate"])
+        line = refused(rc, err, "No space left on device", "nothing of this set was written")
+        assert "1 image(s) painted before it were removed" in line
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+        filler.unlink()
+        rc, err = cli_run(capfd, argv)
+        assert rc == 0, err
+        assert sorted(p.name for p in (disk / "set").iterdir()) == ["b0.png", "b1.png", "b2.png"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)
+
+
+def test_a_damaged_member_fails_a_separate_set_before_any_is_painted(capfd, tmp_path):
+    contents = _set_inputs(tmp_path)
+    data = Path(contents[2]).read_bytes()
+    Path(contents[2]).write_bytes(data[: len(data) // 2])   # truncated
+    rc, err = cli_run(capfd, ["stylize", *contents, "--style", "monet-cliff-walk", "-o", str(tmp_path / "set"),
+                              "--separate", "--quiet"])
+    refused(rc, err, "b2.png")
+    assert not (tmp_path / "set").exists()
+
+
+# --------------------------------------------------------------------------- true messages
+
+
+def test_a_dangling_link_at_the_output_is_refused_before_painting(capfd, inputs, out_dir):
+    link = out_dir / "r.png"
+    link.symlink_to(out_dir / "gone.png")
+    rc, err = cli_run(capfd, ["stylize", inputs["png"], inputs["style"], "-o", str(link), "--quiet"])
+    line = refused(rc, err, "symbolic link", "does not exist")
+    assert "appeared" not in line and link.is_symlink() and not (out_dir / "gone.png").exists()
+
+
+@pytest.mark.parametrize("argv, named", [
+    (["stylize", "CONTENT", "", "-o", "OUT/r.png"], "style: the path is empty"),
+    (["stylize", "CONTENT", "/tmp/" + "s" * 5000 + ".jpg", "-o", "OUT/r.png"], "bytes long"),
+    (["stylize", "CONTENT", "STYLE", "-o", "OUT/" + "o" * 300 + ".png"], "a name in it is 304 bytes long"),
+    (["stylize", "CONTENT", "STYLE", "-o", "OUT/r.png", "--backend", "onnx", "--precision", "bf16"],
+     "--precision bf16: onnxruntime runs the networks in fp32"),
+    (["video", "CONTENT", "STYLE", "-o", "OUT/m.mp4"], "a still image, not a movie"),
+])
+def test_messages_are_true_and_name_what_was_given(capfd, inputs, out_dir, argv, named):
+    argv = [a.replace("CONTENT", inputs["png"]).replace("STYLE", inputs["style"]).replace("OUT", str(out_dir))
+            for a in argv]
+    line = refused(*cli_run(capfd, argv), named)
+    assert len(line) < 300, line
+    assert os.listdir(out_dir) == []
+
+
+def test_a_huge_number_is_not_echoed_in_full(capfd, inputs, out_dir):
+    rc, lines = _worker({"content": inputs["png"], "output": str(out_dir / "r.png"), "styles": [inputs["style"]],
+                         "strength": 10 ** 400})
+    message = lines[-1]["message"]
+    assert rc == 2 and "strength" in message and "401-digit" in message and len(message) < 200, message
+
+
+def test_files_are_recognised_by_content_not_by_name(capfd, inputs, tmp_path, monkeypatch):
+    """A JPEG saved as `monet-cliff-walk` (no extension) in the working folder is the style
+    (the gallery's documented rule: a local file wins), and a PNG named .jpg reads too."""
+    monkeypatch.chdir(tmp_path)
+    save(tmp_path / "painting.jpg", photo(96, 128, seed=5))
+    os.rename(tmp_path / "painting.jpg", tmp_path / "monet-cliff-walk")
+    shutil.copy(inputs["png"], tmp_path / "content.jpg")
+    rc, err = cli_run(capfd, ["stylize", "content.jpg", "monet-cliff-walk", "-o", "r.png", *FAST])
+    assert rc == 0, err
+    (tmp_path / "notes").write_text("not a picture")
+    refused(*cli_run(capfd, ["stylize", "notes", "monet-cliff-walk", "-o", "s.png", *FAST]),
+            "notes", "(no extension)")
+
+
+def test_training_configs_that_cannot_run_are_one_line(tmp_path):
+    """scripts/train.py with a missing, malformed or ill-typed config: exit 2, one line, no traceback."""
+    good = (ROOT / "scripts" / "train.toml").read_text()
+    configs = {"missing": None, "syntax": "seed = = 1\n", "seed": good.replace("seed = 0", 'seed = "zero"'),
+               "iters": good.replace("iters = 3000", "iters = -5", 1), "lr": good.replace("lr = 2e-4", 'lr = "fast"', 1),
+               "kind": good.replace('kind = "linear"', 'kind = "linaer"', 1), "top": "pack = 1\n"}
+    for name, text in configs.items():
+        path = tmp_path / f"{name}.toml"
+        if text is not None:
+            path.write_text(text)
+        p = subprocess.run([sys.executable, "scripts/train.py", "linear_r31", "--config", str(path)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+        lines = p.stderr.strip().splitlines()
+        assert p.returncode == 2 and "Traceback" not in p.stderr and len(lines) == 1, (name, p.stderr)
+        assert lines[0].startswith("train.py: error:") and str(path) in lines[0], (name, lines)
+    p = subprocess.run([sys.executable, "scripts/train.py", "no_such_stage"], cwd=ROOT, capture_output=True,
+                       text=True, timeout=120)
+    assert p.returncode == 2 and "no stage 'no_such_stage'" in p.stderr and "linear_r31" in p.stderr
+
+
+def test_a_panorama_movie_on_a_full_disk_says_the_disk_is_full(tmp_path):
+    """ffmpeg can end "fine" on a full disk with a truncated MP4; the 360° metadata step
+    then found no 'moov' box and named the hidden partial file. Now: the disk is full, the
+    output named, nothing left."""
+    from core.errors import BrushworkError
+    from core.media import spherical
+    if os.geteuid() != 0:
+        pytest.fail("mounting a small tmpfs needs root (CI runs as root)")
+    frames = [save(tmp_path / f"f{k:03d}.png", photo(64, 128, seed=k)) for k in range(12)]
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    assert subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256k", "tmpfs", str(disk)]).returncode == 0
+    try:
+        st = os.statvfs(disk)
+        (disk / "filler").write_bytes(b"\0" * (st.f_bavail * st.f_frsize - 4096))
+        with pytest.raises(BrushworkError) as e:
+            video.write_mp4([Path(f) for f in frames], str(disk / "pano.mp4"), 24, finish=spherical.inject)
+        message = str(e.value)
+        assert message.startswith(f"{disk / 'pano.mp4'}: ") and "is full" in message, message
+        assert "moov" not in message and "partial" not in message
+        assert sorted(p.name for p in disk.iterdir()) == ["filler"]
+    finally:
+        subprocess.run(["umount", str(disk)], check=False)

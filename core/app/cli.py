@@ -235,6 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     saved = {sig: signal.signal(sig, signal.default_int_handler) for sig in stops} if in_main else {}
     try:
         from core.app.progress import Bar
+        _check_paths(args)
         run = {"frames": _frames, "video": _video, "join": _join, "panorama": _panorama}.get(args.command, _stylize)
         summary = run(args, None if args.quiet else Bar())
     except BrushworkError as e:
@@ -249,6 +250,17 @@ def main(argv: list[str] | None = None) -> int:
             signal.signal(sig, handler)
     print(summary)
     return 0
+
+
+def _check_paths(args) -> None:
+    """Every path the user gave, checked as text (empty, NUL, names too long) before any
+    file is opened or network loaded: the job fields' own rule (core/jobs/spec.py)."""
+    from core.jobs.spec import PATH_FIELDS, check_path_text
+    for name in (*PATH_FIELDS, "style", "folder"):
+        value = getattr(args, name, None)
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str):
+                check_path_text("styles" if name == "style" else name, text)
 
 
 def _in_flags(error: BrushworkError, command: argparse.ArgumentParser) -> str:

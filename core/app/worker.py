@@ -21,7 +21,7 @@ import threading
 import traceback
 from dataclasses import asdict
 
-from core.errors import BrushworkError, Cancelled
+from core.errors import BrushworkError, Cancelled, shorten
 from core.app.progress import json_line
 
 EXIT = {"ok": 0, "error": 2, "cancelled": 130}
@@ -61,6 +61,12 @@ def _run(stdin, stdout, stop: threading.Event) -> tuple[str, dict]:
             spec = json.loads(stdin.read())
         except json.JSONDecodeError as e:
             raise BrushworkError(f"job spec is not valid JSON: {e}") from None
+        except RecursionError:
+            raise BrushworkError("job spec is nested too deeply (a job spec is one object of fields)") from None
+        except UnicodeDecodeError as e:
+            raise BrushworkError(f"job spec is not UTF-8 text ({e.reason} at byte {e.start})") from None
+        except ValueError as e:   # e.g. an integer literal past Python's digit limit
+            raise BrushworkError(f"job spec: {shorten(str(e), 120)}") from None
         if not isinstance(spec, dict):
             raise BrushworkError("job spec must be a JSON object")
         report = lambda f, s: json_line(stdout, type="progress", fraction=round(f, 4), stage=s)  # noqa: E731

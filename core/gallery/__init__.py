@@ -84,6 +84,9 @@ def resolve_style(text: str) -> str:
     The file wins, so a painting saved as e.g. `./monet-cliff-walk` in the working folder
     is never shadowed by the gallery. Neither: a BrushworkError that names the text."""
     text = str(text)
+    if not text.strip():
+        raise BrushworkError("style: the path is empty; name an image file or a gallery painting "
+                             "(see `brushwork gallery`)", "styles")
     if Path(text).expanduser().is_file():
         return text
     key = text.strip().lower()

@@ -115,11 +115,11 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
                   stylizer.backend.name, timings)
 
 
-def read_content(job: Job, out_path: Path) -> tuple[np.ndarray, "_Layout", str]:
+def read_content(job: Job, out_path: Path, smooth: bool = True) -> tuple[np.ndarray, "_Layout", str]:
     """The content in the working space, what the result keeps of it and the wrap the
     job paints with (the ±180° meridian for a panorama, "auto" decided on the picture),
     every check that needs only the file made: size, 2:1 for panoramas, alpha vs. JPEG,
-    data maps."""
+    data maps. `smooth=False` skips the smoothing of 8-bit steps: for checking only."""
     content = read_image(job.content)
     keep = _Layout.of(content)
     if content.linear and _hdr(job) == "tonemap":
@@ -128,7 +128,8 @@ def read_content(job: Job, out_path: Path) -> tuple[np.ndarray, "_Layout", str]:
     else:
         rgb = colour.to_working(content.color, content.linear)
     wrap = "x" if job.panorama else resolve_wrap(job.settings.wrap, rgb)
-    rgb = smooth_file(rgb, keep.dtype, job.content, wrap)  # 8-bit steps would paint as contour rings
+    if smooth:
+        rgb = smooth_file(rgb, keep.dtype, job.content, wrap)  # 8-bit steps would paint as contour rings
     del content  # the decoded file is image-sized; only its layout and alpha are needed
     check_content(rgb, job.content)
     if job.panorama:

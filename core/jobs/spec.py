@@ -8,7 +8,6 @@ CLI fills the same fields from its flags, and the add-on sends the same JSON.
 from __future__ import annotations
 
 import contextlib
-import json
 import math
 import os
 from dataclasses import MISSING, dataclass, field, fields
@@ -18,7 +17,7 @@ import numpy as np
 
 from core import backends, gallery
 from core.engine.stylizer import Settings, Stylizer, check_choices, default_method
-from core.errors import BrushworkError, Cancelled, SettingError, warn
+from core.errors import BrushworkError, Cancelled, SettingError, show, shorten, warn
 from core.media import colour
 from core.media.image_io import read_image
 
@@ -47,7 +46,9 @@ class EngineOptions:
         check_choices(self.method, self.device)
         if self.precision not in backends.PRECISIONS:
             raise SettingError("precision", self.precision, f"choose one of {', '.join(backends.PRECISIONS)}")
-        backends.resolve(self.backend)
+        if backends.resolve(self.backend) == "onnx" and self.precision not in ("auto", "fp32"):
+            raise SettingError("precision", self.precision, "onnxruntime runs the networks in fp32; "
+                               "bf16 and fp16 need the torch backend")
         if not self.styles:
             raise BrushworkError("no style image given")
         self.styles = [gallery.resolve_style(s) for s in self.styles]  # a gallery id is its painting
@@ -91,12 +92,45 @@ def from_spec(cls, spec: dict):
         spec["styles"] = [spec["styles"]]
     for name, value in spec.items():
         check_type(name, value)
+        for text in (value if isinstance(value, list) else [value]) if name in PATH_FIELDS else ():
+            check_path_text(name, text)
     settings = Settings(**{k: spec.pop(k) for k in list(spec) if k in Settings.__dataclass_fields__})
     return cls(settings=settings, **spec)
 
 
 def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool)
+    """A number, NaN and inf included (ranges are checked where each is used), but not an
+    integer too large for a float: the engine works in floats."""
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and not (isinstance(v, int) and v.bit_length() > 1000)
+
+
+PATH_FIELDS = {"content", "output", "styles", "contents", "outputs", "frames", "vectors", "video", "movie", "depth"}
+NAME_MAX = 255     # bytes in one file or folder name (ext4, APFS, NTFS in characters)
+PATH_MAX = 4096    # bytes in a whole path (Linux)
+
+
+def check_path_text(name: str, text) -> None:
+    """A path's text checked before any file system call sees it: empty, a NUL byte, or a
+    name longer than file systems allow would otherwise surface as an OS traceback."""
+    if not isinstance(text, str):
+        return
+    what = name.rstrip("s") if name in ("styles", "contents", "outputs") else name
+    if not text.strip():
+        raise BrushworkError(f"{what}: the path is empty; name a file", name)
+    if "\0" in text:
+        shown = shorten(text.replace("\0", "\\0"))
+        raise BrushworkError(f"{what} {shown}: contains a NUL character, which no file name can hold", name)
+    try:
+        encoded = os.fsencode(text)
+    except UnicodeError:
+        raise BrushworkError(f"{what} {shorten(repr(text))}: not a valid file name in this system's encoding", name) from None
+    if len(encoded) > PATH_MAX:
+        raise BrushworkError(f"{what} {shorten(text)}: the path is {len(encoded)} bytes long; "
+                             f"at most {PATH_MAX} are possible", name)
+    for part in encoded.split(b"/"):
+        if len(part) > NAME_MAX:
+            raise BrushworkError(f"{what} {shorten(text)}: a name in it is {len(part)} bytes long; file systems "
+                                 f"allow at most {NAME_MAX}", name)
 
 
 SCHEMA = {  # field → (test, what the message asks for): every job's fields, snake_case
@@ -109,7 +143,7 @@ SCHEMA = {  # field → (test, what the message asks for): every job's fields, s
     "backend": (lambda v: isinstance(v, str), "auto, torch or onnx"),
     "precision": (lambda v: v in backends.PRECISIONS, "auto, fp32, bf16 or fp16"),
     "wrap": (lambda v: isinstance(v, str), "a string"),
-    "strength": (_is_number, "a number"),
+    "strength": (_is_number, "a number"),  # "a number": within a float's range (about 1.8e308)
     "style_scale": (_is_number, "a number"),
     "tile": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
     "style_weights": (lambda v: v is None or (isinstance(v, list) and all(map(_is_number, v))),
@@ -147,7 +181,7 @@ SCHEMA = {  # field → (test, what the message asks for): every job's fields, s
 def check_type(name: str, value) -> None:
     test, wanted = SCHEMA[name]
     if not test(value):
-        raise BrushworkError(f"job spec: '{name}' must be {wanted}, not {json.dumps(value, default=repr)}")
+        raise BrushworkError(f"job spec: '{name}' must be {wanted}, not {show(value)}")
 
 
 def check_new_file(output: str, inputs: list[str], overwrite: bool) -> Path:
@@ -159,6 +193,9 @@ def check_new_file(output: str, inputs: list[str], overwrite: bool) -> Path:
             raise BrushworkError(f"{output}: is the input {src}; results are new files, originals stay")
     if out.is_dir():
         raise BrushworkError(f"{output}: is a folder; name the file to write")
+    if out.is_symlink() and not out.exists():
+        raise BrushworkError(f"{output}: is a symbolic link to {os.readlink(out)}, which does not exist; "
+                             "results are written as new files, not through links: name another file")
     if out.exists() and not overwrite:
         raise BrushworkError(f"{output}: already exists; results replace files only when asked to overwrite",
                              "overwrite")

@@ -131,12 +131,26 @@ def _check_source(path) -> str:
         raise BrushworkError(f"{label}: cannot read ({e.strerror or e})") from None
     if stat.S_ISDIR(st.st_mode):
         raise BrushworkError(f"{label}: is a folder, not an image")
-    ext = os.path.splitext(os.fspath(path))[1].lower()
-    if ext not in SUPPORTED:
-        raise BrushworkError(f"{label}: unsupported file type '{ext}' (use PNG, JPEG, TIFF or EXR)")
     if st.st_size == 0:
         raise BrushworkError(f"{label}: empty file")
+    ext = os.path.splitext(os.fspath(path))[1].lower()
+    if ext not in SUPPORTED and _sniff(path) is None:   # read by content: a name need not say
+        raise BrushworkError(f"{label}: unsupported file type{f' {ext!r}' if ext else ' (no extension)'}, "
+                             "and its content is none of PNG, JPEG, TIFF or EXR")
     return label
+
+
+_MAGICS = {b"\x89PNG": "png", b"\xff\xd8\xff": "jpeg", _EXR_MAGIC: "exr", **{m: "tiff" for m in _TIFF_MAGICS}}
+
+
+def _sniff(path) -> str | None:
+    """The format a file's first bytes say it is (png, jpeg, tiff, exr), or None."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        return None
+    return next((kind for magic, kind in _MAGICS.items() if head.startswith(magic)), None)
 
 
 @contextlib.contextmanager

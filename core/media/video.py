@@ -44,7 +44,23 @@ def _into_place(tmp: Path, output: str, overwrite: bool) -> None:
 
 
 def _ffmpeg_failed(output, log: chatter.Capture) -> BrushworkError:
+    full = disk_full(output)
+    if full:
+        return BrushworkError(f"{output}: cannot write the movie: {full}; nothing was written")
     return BrushworkError(f"{output}: ffmpeg could not write the movie{chatter.summary(log, 'ffmpeg')}")
+
+
+def disk_full(output) -> str | None:
+    """"the disk holding F is full" when the output's folder has (almost) no space left:
+    what a failed write means then, whatever ffmpeg or a half-written file says instead."""
+    import shutil
+
+    folder = Path(output).parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:
+        return None
+    return f"the disk holding {folder} is full ({free:,} bytes free)" if free < 1 << 20 else None
 
 
 def _rgb8(path: Path) -> np.ndarray:
@@ -87,7 +103,13 @@ def write_mp4(frames: list[Path], output: str, fps: float = 24.0, quality: int =
             writer.send(np.ascontiguousarray(rgb))
         writer.close()
         if finish is not None:
-            finish(str(tmp))
+            try:
+                finish(str(tmp))
+            except BrushworkError:
+                full = disk_full(output)   # ffmpeg ended "fine" on a full disk: a truncated file
+                if full:
+                    raise BrushworkError(f"{output}: cannot write the movie: {full}; nothing was written") from None
+                raise
         _into_place(tmp, output, overwrite)
     except (OSError, RuntimeError) as e:
         raise (_ffmpeg_failed(output, log) if log is not None else BrushworkError(f"{output}: cannot write ({e})")) \
@@ -153,6 +175,9 @@ def probe(path: str) -> Source:
                           capture_output=True, text=True, errors="replace").stderr
     if "Input #0" not in text:
         raise BrushworkError(f"{path}: not a video file ffmpeg can read")
+    container = re.search(r"Input #0, ([\w,]+?), from", text)
+    if container and (container[1] == "image2" or container[1].endswith("_pipe")):
+        raise BrushworkError(f"{path}: a still image, not a movie; paint it with `brushwork stylize`")
     videos = [ln for ln in text.splitlines() if re.search(r"Stream #\S+: Video: ", ln) and "attached pic" not in ln]
     if not videos:
         raise BrushworkError(f"{path}: no video stream (sound only?)")
@@ -292,6 +317,8 @@ class MovieWriter:
             warn(f"{self.src.path}: its {self.src.audio} sound cannot go into an MP4 as is; re-encoded as AAC")
             done = subprocess.run(base + ["-c:a", "aac", "-b:a", "192k"] + tail, capture_output=True, text=True)
         if done.returncode != 0:
+            if disk_full(self.output):
+                raise _ffmpeg_failed(self.output, self.log)
             raise BrushworkError(f"{self.output}: ffmpeg could not write the movie: "
                                  f"{(done.stderr.strip().splitlines() or ['?'])[-1]}")
         _into_place(self.muxed_tmp, str(self.output), self.overwrite)
