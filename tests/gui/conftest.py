@@ -51,9 +51,9 @@ class Run:
 
 
 class Gui:
-    def __init__(self, base: Path):
-        self.base = base
-        self.profile, self.scene = base / "profile", base / "scene"
+    def __init__(self, base: Path, zip_path: Path):
+        self.base, self.zip = base, zip_path
+        self.profile, self.scene, self.bare = base / "profile", base / "scene", base / "bare"
         self.layout = base / "layout.json"
 
     def prepare(self, tmp_path: Path) -> Path:
@@ -63,16 +63,20 @@ class Gui:
             shutil.copytree(self.scene, scene)
         return scene
 
-    def run(self, scenario: str, tmp_path: Path, *, timeout: float = 180, reopen: bool = False) -> Run:
+    def run(self, scenario: str, tmp_path: Path, *, timeout: float = 180, bare: bool = False) -> Run:
         """Blender on tmp_path/scene/scene.blend running `scenario`; the profile is a copy
-        (hard links for the installed extension, which no test writes)."""
+        (hard links for the installed extension, which no test writes), or with `bare`
+        one without Brushwork."""
         scene = self.prepare(tmp_path)
-        out = tmp_path / (f"{scenario}.out" if not reopen else f"{scenario}.reopen")
-        profile = tmp_path / "profile"
-        if not profile.exists():
+        out = tmp_path / f"{scenario}.out"
+        profile = tmp_path / ("bare" if bare else "profile")
+        if bare and not profile.exists():
+            shutil.copytree(self.bare, profile)
+        elif not profile.exists():
             shutil.copytree(self.profile, profile, copy_function=os.link, ignore=shutil.ignore_patterns("config"))
             shutil.copytree(self.profile / "config", profile / "config")
         os.environ["BRUSHWORK_GUI_LAYOUT"] = str(self.layout)
+        os.environ["BRUSHWORK_GUI_ZIP"] = str(self.zip)
         try:
             done = blender_gui.run(HERE / "scenarios.py", out, blend=scene / "scene.blend", args=[scenario],
                                    profile=profile, timeout=timeout, screen="1600x1200x24")
@@ -80,6 +84,7 @@ class Gui:
             pytest.fail(f"GUI environment: {e}", pytrace=False)
         finally:
             os.environ.pop("BRUSHWORK_GUI_LAYOUT", None)
+            os.environ.pop("BRUSHWORK_GUI_ZIP", None)
         result_file = out / "result.json"
         result = json.loads(result_file.read_text()) if result_file.is_file() else {}
         if not result:
@@ -97,10 +102,10 @@ def gui_env(tmp_path_factory) -> Gui:
     base = tmp_path_factory.mktemp("gui")
     zip_path = blender_env.extension_zip()
     try:
-        done = blender_gui.run(HERE / "setup_profile.py", base / "setup", args=[str(zip_path), str(base / "scene")],
+        done = blender_gui.run(HERE / "setup_profile.py", base / "setup", args=[str(zip_path), str(base / "scene"), str(base / "bare")],
                                profile=base / "profile", background=True, timeout=300)
     except blender_gui.GuiError as e:
         pytest.fail(f"GUI environment: {e}", pytrace=False)
     if done.returncode or not (base / "scene" / "scene.blend").is_file():
         pytest.fail(f"GUI environment: the profile setup exited {done.returncode}: {done.stdout[-2000:]}")
-    return Gui(base)
+    return Gui(base, zip_path)

@@ -119,7 +119,7 @@ def probe(x: int, y: int, job_running: bool = False):
     _probe.clear()
     xdo("mousemove", x, y, "click", 3)
     start = time.monotonic()
-    while "hit" not in _probe and time.monotonic() - start < 0.25:
+    while "hit" not in _probe and time.monotonic() - start < 0.4:
         yield 0.02
     hit = _probe.get("hit")
     if hit is not None or not job_running:
@@ -128,14 +128,16 @@ def probe(x: int, y: int, job_running: bool = False):
     return hit
 
 
-def find(reg, want, xfrac: float = 0.35, step: int = 10, job_running: bool = False, top: int = 0):
+def find(reg, want, xfrac: float = 0.35, step: int = 12, job_running: bool = False, below: int | None = None):
     """Screen point of the first button in `reg` (scanning down a column at `xfrac` of
-    its width, from `top` px below its top) for which `want(hit)` holds."""
+    its width, from its top or from screen row `below`) for which `want(hit)` holds."""
     x = int(reg.width * xfrac)
-    for y in range(reg.height - 8 - top, 8, -step):
+    start = reg.height - 8 if below is None else window().height - reg.y - below
+    for y in range(min(start, reg.height - 8), 8, -step):
         sx, sy = to_screen(reg, x, y)
         hit = yield from probe(sx, sy, job_running)
-        if hit and want(hit):
+        result.setdefault("scans", []).append([sx, sy, hit])
+        if hit is not None and want(hit):
             log(f"found {hit} at {sx},{sy}")
             return sx, sy
     raise LookupError(f"no button for {want.__doc__ or want} in region {reg.type}")
@@ -161,22 +163,56 @@ _LAYOUT = Path(os.environ.get("BRUSHWORK_GUI_LAYOUT", OUT / "layout.json"))
 layout: dict = json.loads(_LAYOUT.read_text()) if _LAYOUT.is_file() else {}
 
 
-def locate(reg, want, xfrac: float = 0.35, job_running: bool = False):
+def locate(reg, want, xfrac: float = 0.35, job_running: bool = False, below: int | None = None):
     """`find`, but first where an earlier run found it (one probe to confirm): the GUI
     tests share BRUSHWORK_GUI_LAYOUT, so the panel is scanned once, not in every test."""
     key = f"{reg.type}:{want.__doc__}:{xfrac}"
     if key in layout:
         hit = yield from probe(*layout[key], job_running)
-        if hit and want(hit):
+        if hit is not None and want(hit):
             return tuple(layout[key])
-    point = yield from find(reg, want, xfrac, job_running=job_running)
+    point = yield from find(reg, want, xfrac, job_running=job_running, below=below)
     layout[key] = point
     _LAYOUT.write_text(json.dumps(layout))
     return point
 
 
+def hit_is(expected: dict, doc: str):
+    def want(hit):
+        return hit == expected
+    want.__doc__ = doc
+    return want
+
+
 def click(point, button: int = 1) -> None:
     xdo("mousemove", *point, "click", button)
+
+
+# --- pictures --------------------------------------------------------------------------
+
+def pixels(path: str):
+    """A screenshot as a numpy array (rows top to bottom, RGB 0–1)."""
+    import numpy as np
+    image = bpy.data.images.load(path, check_existing=False)
+    try:
+        w, h = image.size
+        buf = np.empty(w * h * 4, np.float32)
+        image.pixels.foreach_get(buf)
+    finally:
+        bpy.data.images.remove(image)
+    return buf.reshape(h, w, 4)[::-1, :, :3]
+
+
+def popup_box(before: str, after: str) -> list[int] | None:
+    """left, top, right, bottom of a popup that opened between two screenshots: the
+    changed pixels' leftmost column, and that column's changed rows."""
+    import numpy as np
+    diff = np.abs(pixels(before) - pixels(after)).max(axis=2) > 0.02
+    cols = np.nonzero(diff.any(axis=0))[0]
+    if not len(cols):
+        return None
+    rows = np.nonzero(diff[:, cols[0] + 4])[0]
+    return [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1]
 
 
 # --- running a scenario --------------------------------------------------------------

@@ -1,8 +1,9 @@
 """Run by `blender -b` once per test run: a user profile with Brushwork installed, and the scene.
 
-    blender -b --python setup_profile.py -- ZIP SCENE_DIR
+    blender -b --python setup_profile.py -- ZIP SCENE_DIR BARE_PROFILE
 
-The profile (BLENDER_USER_RESOURCES) gets the extension installed as Install from Disk
+BARE_PROFILE gets the same preferences without Brushwork. The profile
+(BLENDER_USER_RESOURCES) gets the extension installed as Install from Disk
 does, no splash (a fresh profile's Quick Setup would cover the window), no save prompt
 (quitting is then one key, as the prompt's Don't Save), and is copied
 for every GUI test. SCENE_DIR gets scene.blend: the default cube with the wood PBR
@@ -16,16 +17,19 @@ from pathlib import Path
 import addon_utils
 import bpy
 
-zip_path, scene_dir = (Path(a) for a in sys.argv[sys.argv.index("--") + 1:][:2])
+zip_path, scene_dir, bare = (Path(a) for a in sys.argv[sys.argv.index("--") + 1:][:3])
 DATA = Path(__file__).resolve().parent.parent / "data"
 
-bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default", enable_on_install=False)
-if addon_utils.enable("bl_ext.user_default.brushwork", default_set=True) is None:
-    sys.exit("could not enable Brushwork")
 prefs = bpy.context.preferences
 prefs.view.show_splash = False
 prefs.view.use_save_prompt = False      # Ctrl-Q quits at once, as "Don't Save" in the prompt would
 prefs.use_preferences_save = False      # a test's own changes stay in its copy, unsaved
+bpy.ops.wm.save_userpref()
+shutil.copytree(Path(bpy.utils.resource_path("USER")) / "config", bare / "config")   # for Install from Disk
+
+bpy.ops.extensions.package_install_files(filepath=str(zip_path), repo="user_default", enable_on_install=False)
+if addon_utils.enable("bl_ext.user_default.brushwork", default_set=True) is None:
+    sys.exit("could not enable Brushwork")
 bpy.ops.wm.save_userpref()
 
 scene_dir.mkdir(parents=True, exist_ok=True)
@@ -63,6 +67,7 @@ scene.render.engine = "CYCLES"
 scene.cycles.samples = 4
 scene.cycles.use_denoising = False
 scene.render.resolution_x, scene.render.resolution_y, scene.render.resolution_percentage = 128, 96, 100
+scene.eevee.taa_samples = 1             # Material Preview: one sample, no endless refinement
 scene.brushwork.method = "WCT_R31"      # the quickest method: jobs of a second or two
 bpy.ops.wm.save_as_mainfile(filepath=str(scene_dir / "scene.blend"))
 print("setup_profile: done")
