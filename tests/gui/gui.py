@@ -115,14 +115,20 @@ bpy.types.UI_MT_button_context_menu.append(_context_menu)
 
 def probe(x: int, y: int, job_running: bool = False):
     """Right-click at screen (x, y); returns (via StopIteration) what Blender's menu named
-    there, or None. The menu is closed with Esc, which only the menu then sees."""
+    there, or None. The menu is closed with Esc, or, while a job runs (Esc would cancel
+    it), by moving the pointer far away, which closes a Blender menu too."""
     _probe.clear()
     xdo("mousemove", x, y, "click", 3)
     start = time.monotonic()
     while "hit" not in _probe and time.monotonic() - start < 0.4:
         yield 0.02
     hit = _probe.get("hit")
-    if hit is not None or not job_running:
+    if job_running:
+        for step in range(1, 6):
+            xdo("mousemove", max(5, x - 150 * step), y)
+            yield 0.03
+        yield 0.2
+    else:
         xdo("key", "Escape")
         yield 0.05
     return hit

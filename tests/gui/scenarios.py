@@ -226,7 +226,7 @@ def artist():
 def interrupt():
     """Esc, then Cancel, each while Stylize Texture runs: nothing may change."""
     v3d, ui = yield from sidebar()
-    yield from bigger_texture(1024)
+    yield from bigger_texture(1536)
     stylized = Path(bpy.data.filepath).parent / "stylized"
     R["before"] = {"state": state(), "files": files(stylized)}
     button = yield from start_stylize(ui)
@@ -238,7 +238,8 @@ def interrupt():
     gui.shot("after_esc")
     gui.click(button)
     yield from gui.until(lambda: job().running and job().progress > 0, 60, "the second job's progress")
-    cancel = yield from gui.locate(ui, gui.op_is("BRUSHWORK_OT_cancel"), xfrac=0.5, job_running=True)
+    cancel = yield from gui.locate(ui, gui.op_is("BRUSHWORK_OT_cancel"), xfrac=0.5, job_running=True,
+                                 below=button[1] + 8)   # the row under the progress bar
     R["cancel_running"] = job().running
     gui.shot("cancel_visible")
     gui.click(cancel)
