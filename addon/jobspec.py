@@ -2,8 +2,9 @@
 
 One function per kind of job, all taking the shared engine settings from `engine()`, so
 a setting reaches every job the same way and what each job asks of the worker can be
-read in one place. Field names and types are the worker's (core/app/worker.py, and
-`_SPEC_TYPES` in core/jobs/image.py). Callers find the files (plan.py, renders.py, the
+read in one place. Field names, types and ranges are the engine's job contract
+(core/jobs/schema.py), which every spec is checked against before a worker starts
+(worker_client.py). No `bpy`: callers find the files (plan.py, renders.py, the
 operators); nothing here renders, reads the scene or runs a job.
 
 Every spec lists what goes in, where the result goes, what is particular to its kind,
@@ -13,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from .properties import DEVICES, METHODS, WRAPS, style_path
+from .choices import DEVICES, METHODS, WRAPS, style_path
 
 FilePath = str | os.PathLike   # a file or folder; specs hold plain strings
 

@@ -2,9 +2,10 @@
 slider (`material.brushwork_mix`) and the running job's state (window manager).
 
 The scene settings are saved with the .blend, so a pipeline script and the panel see
-the same values; the job state is transient and never saved. Here too: how each enum
-maps to the worker's values (used by jobspec.py), and `check_settings`, what every job
-needs before it can start.
+the same values; the job state is transient and never saved. Defaults and limits of the
+numbers come from the engine's job contract (core/jobs/schema.py); how each enum maps to
+the worker's values is choices.py's. Here too `check_settings`, what every job needs
+before it can start.
 """
 from pathlib import Path
 
@@ -12,45 +13,10 @@ import bpy
 from bpy.props import (BoolProperty, EnumProperty, FloatProperty, IntProperty, PointerProperty,
                        StringProperty)
 
-from ..core.engine.names import METHOD_FILES, METHOD_INFO
+from ..core.engine.names import METHOD_INFO
+from ..core.jobs.schema import DEFAULTS, RANGES
 from . import gallery, materials, previews
-from .worker_client import PACKAGE_ROOT
-
-
-def shipped(name: str) -> bool:
-    """Whether every network the method needs is installed (only trained networks ship)."""
-    return all((PACKAGE_ROOT / "models" / file).is_file() for file in METHOD_FILES[name])
-
-
-def _method_items() -> tuple[list, dict]:
-    """The Method menu's items and enum identifier → core name (None: the engine's best trained).
-
-    The list, the words and each item's stored number are core's (core/engine/names.py);
-    identifiers are core's names in capitals ("wct-r31" → WCT_R31). Only methods whose
-    networks ship are offered, so the menu never holds a choice that can only fail.
-    """
-    items = [("AUTO", "Best available", "The strongest method whose networks are trained", 0)]
-    names = {"AUTO": None}
-    for name, (number, label, description) in METHOD_INFO.items():
-        if shipped(name):
-            identifier = name.upper().replace("-", "_")
-            items.append((identifier, label, description, number))
-            names[identifier] = name
-    return items, names
-
-
-METHOD_ITEMS, METHODS = _method_items()
-WRAPS = {"AUTO": "auto", "ON": "both", "OFF": "none"}
-DEVICES = {"AUTO": "auto", "CPU": "cpu", "GPU": "cuda"}
-
-
-def style_path(settings) -> str:
-    """The style file every job paints after: the gallery painting or the chosen file
-    (absolute), "" when there is none."""
-    if settings.style_source == "GALLERY":
-        painting = gallery.find(settings.get("style_gallery", gallery.default_id()))
-        return str(painting.path) if painting else ""
-    return bpy.path.abspath(settings.style_image) if settings.style_image else ""
+from .choices import DEVICES, METHOD_ITEMS, METHODS, WRAPS, shipped, style_path  # noqa: F401 - used by the operators
 
 
 def check_settings(settings) -> str | None:
@@ -159,11 +125,13 @@ class BrushworkSettings(bpy.types.PropertyGroup):
         name="Style", subtype="FILE_PATH", update=_style_changed,
         description="The painting whose look the textures take on (PNG, JPEG, TIFF, EXR)")
     method: EnumProperty(name="Method", default="AUTO", items=METHOD_ITEMS)
-    strength: FloatProperty(name="Strength", default=1.0, min=0.0, max=1.0, subtype="FACTOR",
+    strength: FloatProperty(name="Strength", default=DEFAULTS["strength"], min=RANGES["strength"].low,
+                            max=RANGES["strength"].high, subtype="FACTOR",
                             description="0 keeps the texture, 1 paints it fully in the style")
     preserve_color: BoolProperty(name="Preserve Colour", default=False,
                                  description="Keep the texture's own hues; take strokes and light from the style")
-    style_scale: FloatProperty(name="Style Scale", default=1.0, min=0.125, max=8.0, soft_min=0.25, soft_max=4.0,
+    style_scale: FloatProperty(name="Style Scale", default=DEFAULTS["style_scale"], min=RANGES["style_scale"].low,
+                               max=RANGES["style_scale"].high, soft_min=0.25, soft_max=4.0,
                                description="Stroke size: 2 paints strokes twice as large")
     tileable: EnumProperty(
         name="Tileable", default="AUTO",
@@ -193,7 +161,7 @@ class BrushworkSettings(bpy.types.PropertyGroup):
     pack: BoolProperty(name="Pack into .blend", default=False,
                        description="Pack the stylized images into the .blend instead of referencing the files")
     coherence: FloatProperty(
-        name="Coherence", default=0.75, min=0.0, max=0.95, subtype="FACTOR",
+        name="Coherence", default=DEFAULTS["coherence"], min=RANGES["coherence"].low, max=0.95, subtype="FACTOR",
         description="Animations: how much of the previous stylized frame, moved along the render's "
                     "motion vectors, each frame keeps (less flicker; 0 = every frame alone)")
     auto_stylize: BoolProperty(
@@ -210,12 +178,12 @@ class BrushworkSettings(bpy.types.PropertyGroup):
     falloff: FloatProperty(name="Falloff", default=0.0, min=0.0, subtype="DISTANCE",
                            description="Distance over which paint takes over; 0 = a quarter of the depth range")
     depth_side: EnumProperty(
-        name="Dissolve", default="both",
+        name="Dissolve", default=DEFAULTS["depth_side"],
         items=[("both", "Near and Far", "Both sides of the focus plane dissolve into paint"),
                ("far", "Far Only", "Only what lies beyond the focus plane"),
                ("near", "Near Only", "Only what lies in front of the focus plane")])
     far_scale: FloatProperty(
-        name="Far Stroke Size", default=1.0, min=0.25, max=8.0, soft_max=4.0,
+        name="Far Stroke Size", default=DEFAULTS["far_scale"], min=0.25, max=8.0, soft_max=4.0,
         description="Depth-aware: strokes away from focus this many times larger still "
                     "(1 = the relu4_1 method's own, already coarser)")
     movie_file: StringProperty(
@@ -226,8 +194,9 @@ class BrushworkSettings(bpy.types.PropertyGroup):
         items=[("flow", "Optical Flow", "Carry the previous stylized frame along the motion estimated in the footage"),
                ("none", "Off", "Every frame stylized on its own")],
         description="Movies: how frames are kept from flickering")
-    tile: IntProperty(name="Tile Size", default=512, min=0, soft_min=256, soft_max=4096,
-                      description="Largest piece processed at once (bounds memory); 0 = whole image")
+    tile: IntProperty(name="Tile Size", default=DEFAULTS["tile"], min=0, soft_min=256, soft_max=4096,
+                      description=f"Largest piece processed at once (bounds memory); 0 = whole image, else at "
+                                  f"least {RANGES['tile'].low}")
 
 
 def _mix_changed(self, context):

@@ -57,6 +57,17 @@ class PythonSetup:
         return {"error": f"{self.executable} cannot run Brushwork's engine: {tail}"}
 
 
+def spec_problem(spec: dict) -> str | None:
+    """What the engine's job contract (core/jobs/schema.py) refuses in `spec`, or None."""
+    from ..core.errors import BrushworkError
+    from ..core.jobs.schema import check_spec
+    try:
+        check_spec(spec)
+    except BrushworkError as e:
+        return str(e)
+    return None
+
+
 class Worker:
     """One job in a child process. `poll()` returns the messages that arrived so far.
 
@@ -69,6 +80,11 @@ class Worker:
         self._messages: queue.Queue = queue.Queue()
         self._stderr: list[str] = []
         self.cancelled = False
+        self._proc = None
+        problem = spec_problem(spec)
+        if problem:   # the engine's own contract, checked here: no process for a spec it would refuse
+            self._messages.put({"type": "result", "status": "error", "message": problem})
+            return
         self._proc = subprocess.Popen(
             python.command("worker"), stdin=subprocess.PIPE, stdout=subprocess.PIPE,
             stderr=subprocess.PIPE, text=True, encoding="utf-8", env=python.env(), cwd=PACKAGE_ROOT,
@@ -127,7 +143,7 @@ class Worker:
     def cancel(self) -> None:
         """SIGTERM: the worker stops at the next tile and removes its temp files."""
         self.cancelled = True
-        if self._proc.poll() is None:
+        if self._proc is not None and self._proc.poll() is None:
             try:
                 self._proc.send_signal(signal.SIGTERM)
             except ProcessLookupError:
@@ -135,6 +151,8 @@ class Worker:
 
     def kill_after(self, seconds: float = 10.0) -> None:
         """If the worker has not stopped after a cancel, stop it for good."""
+        if self._proc is None:
+            return
         try:
             self._proc.wait(timeout=seconds)
         except subprocess.TimeoutExpired:

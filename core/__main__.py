@@ -1,10 +1,10 @@
 """`python -m core …`: the command line (see core/app/cli.py)."""
 import sys
 
-from core.mem.allocator import keep_freed_memory
+from .mem.allocator import keep_freed_memory
 
 keep_freed_memory()  # before numpy and torch allocate anything (see core/mem/allocator.py)
 
-from core.app.cli import main  # noqa: E402
+from .app.cli import main  # noqa: E402
 
 sys.exit(main())

@@ -185,9 +185,9 @@ report(out)
 
 
 def test_a_failed_image_set_leaves_materials_and_folders_as_they_were(tmp_path):
-    """Each map its own statistics: the first is written before the second fails to read
-    (damaged after the plan checked it, as the job starts: a sync tool rewriting it); the
-    error names the file, and the first result goes again with the folder."""
+    """Each map its own statistics; the second is damaged after the plan checked it, as the
+    job starts (a sync tool rewriting it): the set reads every map before it paints any, so
+    nothing is written; the error names the file, and the folder made for the results goes."""
     proc = run_in_blender(scene(tmp_path) + '''
 shutil.copy(Path(TMP) / "wood_basecolor.png", Path(TMP) / "broken.png")
 second_material("Broken", "broken.png")
@@ -207,7 +207,7 @@ report({"result": result, "contents": [Path(c).name for c in specs[0]["contents"
 ''', tmp_path, timeout=600)
     r = proc.result
     assert r["contents"] == ["wood_basecolor.png", "broken.png"]
-    assert r["seen"] == ["wood_basecolor.stylized.png"]   # written, then taken away
+    assert r["seen"] == []   # checked before the first was painted
     assert "broken.png" in r["result"], r["result"]
     assert r["same_links"] and r["same_images"]
     assert not (tmp_path / "stylized").exists()

@@ -551,7 +551,7 @@ def test_pyproject_matches_requirements_and_manifest():
     assert project["dependencies"] == [w for w in wanted if w]
     assert project["version"] == manifest["version"]
     module, function = project["scripts"]["brushwork"].split(":")
-    assert module == "core.app.cli" and callable(getattr(cli, function))
+    assert module == "brushwork.app.cli" and callable(getattr(cli, function))
 
 
 def test_gallery_lists_the_paintings_and_an_id_stands_for_a_style(capfd, content, out_dir):

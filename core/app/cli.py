@@ -13,7 +13,8 @@ import sys
 import threading
 from pathlib import Path
 
-from core.errors import BrushworkError, Cancelled, SettingError
+from ..errors import BrushworkError, Cancelled, SettingError
+from ..jobs.schema import DEFAULTS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -37,7 +38,7 @@ def prog() -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
-    from core.nets.architecture import WRAPS
+    from ..nets.architecture import WRAPS
 
     p = _Parser(prog=prog(), description="Brushwork's command line: paint images, renders, movies and "
                 "360° panoramas after a painting.")
@@ -68,9 +69,9 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--focus", type=float, help="with --depth: focus distance (default: the median depth)")
     s.add_argument("--falloff", type=float, help="with --depth: distance over which the paint takes over "
                    "(default: a quarter of the depth range)")
-    s.add_argument("--depth-side", default="both", choices=["both", "far", "near"],
+    s.add_argument("--depth-side", default=DEFAULTS["depth_side"], choices=["both", "far", "near"],
                    help="with --depth: which side of the focus plane dissolves")
-    s.add_argument("--far-scale", type=float, default=1.0,
+    s.add_argument("--far-scale", type=float, default=DEFAULTS["far_scale"],
                    help="with --depth: extra stroke size away from focus (default 1: relu4_1 is coarser already)")
     f = _job_command(sub, "frames", "stylize a folder of frames with one transformation, steadied by the "
                      "renderer's motion vectors", "frames",
@@ -79,8 +80,8 @@ def _parser() -> argparse.ArgumentParser:
     f.add_argument("--vectors", help="folder of multilayer EXRs holding Vector (and Depth) passes, "
                    "matched to frames by number")
     f.add_argument("--video", help="also write the stylized frames as this H.264 .mp4")
-    f.add_argument("--fps", type=float, default=24.0, help="frame rate of --video")
-    f.add_argument("--coherence", type=float, default=0.75,
+    f.add_argument("--fps", type=float, default=DEFAULTS["fps"], help="frame rate of --video")
+    f.add_argument("--coherence", type=float, default=DEFAULTS["coherence"],
                    help="0..<1: how much of the previous frame, warped along the motion, is kept")
     _engine_options(f, overwrite="redo frames already stylized (default: resume)")
     q = _job_command(sub, "panorama", "stylize an equirectangular 360° panorama: the meridian joins; "
@@ -97,13 +98,13 @@ def _parser() -> argparse.ArgumentParser:
                      "the new .mp4 (same rate, size, pixel aspect, sound)")
     v.add_argument("--coherence", default="flow", choices=["flow", "none"],
                    help="flow: blend in the previous frame along estimated motion (default); none: frames alone")
-    v.add_argument("--start", type=float, default=0.0, help="first second to stylize")
+    v.add_argument("--start", type=float, default=DEFAULTS["start"], help="first second to stylize")
     v.add_argument("--end", type=float, help="last second (default: the end)")
     _engine_options(v, overwrite="replace OUTPUT if it exists")
     j = sub.add_parser("join", help="join a folder of frames into an H.264 MP4 (no stylizing)")
     j.add_argument("frames", help="folder of frames (natural order)")
     j.add_argument("-o", "--output", required=True, help="the .mp4 to write")
-    j.add_argument("--fps", type=float, default=24.0)
+    j.add_argument("--fps", type=float, default=DEFAULTS["fps"])
     j.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     j.add_argument("--quiet", action="store_true")
     sub.add_parser("gallery", help="list the bundled paintings: an id stands wherever a style image may")
@@ -124,9 +125,9 @@ def _job_command(sub, name: str, text: str, source: str, source_help: str, outpu
 
 def _engine_options(p: argparse.ArgumentParser, *, overwrite: str) -> None:
     """The options every command that runs the networks shares (stylize, frames, panorama, video)."""
-    from core.backends import BACKENDS, PRECISIONS
-    from core.engine.stylizer import DEVICES, default_method
-    from core.engine.methods import METHODS
+    from ..backends import BACKENDS, PRECISIONS
+    from ..engine.stylizer import DEVICES, default_method
+    from ..engine.methods import METHODS
 
     trained = [m for m in METHODS if METHODS[m].trained]
     untrained = [m for m in METHODS if m not in trained]
@@ -135,19 +136,19 @@ def _engine_options(p: argparse.ArgumentParser, *, overwrite: str) -> None:
                    help="default: the strongest method with trained weights (%(default)s)"
                    + (f"; not trained yet, for tests with --allow-untrained: {', '.join(untrained)}"
                       if untrained else ""))
-    p.add_argument("--strength", type=float, default=1.0, help="0 = content, 1 = full style")
+    p.add_argument("--strength", type=float, default=DEFAULTS["strength"], help="0 = content, 1 = full style")
     p.add_argument("--style-weights", type=_weights,
                    help="comma-separated mix weights, one per style")
     p.add_argument("--preserve-color", action="store_true",
                    help="keep the content's colours; take strokes and light from the style")
-    p.add_argument("--style-scale", type=float, default=1.0,
+    p.add_argument("--style-scale", type=float, default=DEFAULTS["style_scale"],
                    help="stroke size: 2 paints strokes twice as large (processes at half size)")
     p.add_argument("--tile", type=int, default=None,
-                   help="tile size in pixels (default: the engine's, 512); 0 = whole image")
-    p.add_argument("--device", default="auto", choices=list(DEVICES))
-    p.add_argument("--backend", default="auto", choices=list(BACKENDS),
+                   help=f"tile size in pixels (default: the engine's, {DEFAULTS['tile']}); 0 = whole image")
+    p.add_argument("--device", default=DEFAULTS["device"], choices=list(DEVICES))
+    p.add_argument("--backend", default=DEFAULTS["backend"], choices=list(BACKENDS),
                    help="auto: torch where installed, else onnxruntime")
-    p.add_argument("--precision", default="auto", choices=list(PRECISIONS),
+    p.add_argument("--precision", default=DEFAULTS["precision"], choices=list(PRECISIONS),
                    help="torch's arithmetic: auto = fp16 on CUDA (within 0.5/255 of fp32), fp32 on a CPU "
                    "(WCT: fp32 everywhere); bf16 ≈ 2× faster on CPUs with AMX, up to 5/255 off fp32 "
                    "(previews; not WCT)")
@@ -164,9 +165,9 @@ def _check() -> int:
     import json
     import platform
 
-    from core import backends
-    from core.engine.stylizer import default_method
-    from core.engine.methods import METHODS
+    from .. import backends
+    from ..engine.stylizer import default_method
+    from ..engine.methods import METHODS
 
     info = {"python": platform.python_version(), "executable": sys.executable, "torch": None,
             "cuda": False, "gpu": None, "onnxruntime": None, "backend": None, "device": None,
@@ -188,7 +189,7 @@ def _check() -> int:
             info["device"] = "cuda" if info["cuda"] else "cpu"
     elif info["backend"] == "onnx":
         try:
-            from core.backends.onnx.backend import ort, providers
+            from ..backends.onnx.backend import ort, providers
             info["onnxruntime"] = ort.__version__
             info["device"] = providers("auto")[0].removesuffix("ExecutionProvider").lower()
         except (ImportError, BrushworkError, AttributeError) as e:
@@ -200,14 +201,14 @@ def _check() -> int:
 def console() -> int:
     """The installed `brushwork` command: as `python -m core` (core/__main__.py), freed
     memory kept for reuse before numpy or torch allocate anything."""
-    from core.mem.allocator import keep_freed_memory
+    from ..mem.allocator import keep_freed_memory
     keep_freed_memory()
     return main()
 
 
 def _gallery() -> int:
     """The bundled paintings, one a line: id, artist, title, year (all CC0)."""
-    from core import gallery
+    from .. import gallery
     items = gallery.paintings()
     width = max(len(p.id) for p in items)
     for p in items:
@@ -222,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     _quiet_opencv()
     if args.command == "worker":
-        from core.app.worker import main as worker_main
+        from ..app.worker import main as worker_main
         return worker_main()
     if args.command == "check":
         return _check()
@@ -234,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     stops = (signal.SIGTERM, signal.SIGINT)
     saved = {sig: signal.signal(sig, signal.default_int_handler) for sig in stops} if in_main else {}
     try:
-        from core.app.progress import Bar
+        from ..app.progress import Bar
         _check_paths(args)
         run = {"frames": _frames, "video": _video, "join": _join, "panorama": _panorama}.get(args.command, _stylize)
         summary = run(args, None if args.quiet else Bar())
@@ -255,7 +256,7 @@ def main(argv: list[str] | None = None) -> int:
 def _check_paths(args) -> None:
     """Every path the user gave, checked as text (empty, NUL, names too long) before any
     file is opened or network loaded: the job fields' own rule (core/jobs/spec.py)."""
-    from core.jobs.spec import PATH_FIELDS, check_path_text
+    from ..jobs.spec import PATH_FIELDS, check_path_text
     for name in (*PATH_FIELDS, "style", "folder"):
         value = getattr(args, name, None)
         for text in value if isinstance(value, list) else [value]:
@@ -274,7 +275,7 @@ def _in_flags(error: BrushworkError, command: argparse.ArgumentParser) -> str:
 
 def _engine(args) -> dict:
     """The shared engine options (core/jobs/spec.py's EngineOptions) from the flags."""
-    from core.engine.stylizer import Settings
+    from ..engine.stylizer import Settings
     settings = Settings(strength=args.strength, style_scale=args.style_scale,
                         tile=Settings.tile if args.tile is None else args.tile,
                         wrap=getattr(args, "wrap", "none"), style_weights=args.style_weights)
@@ -284,8 +285,8 @@ def _engine(args) -> dict:
 
 
 def _stylize(args, bar) -> str:
-    from core.jobs import image
-    from core.media.image_io import SUPPORTED
+    from ..jobs import image
+    from ..media.image_io import SUPPORTED
     if args.style and (args.styles or Path(args.output).suffix.lower() not in SUPPORTED):
         return _stylize_set(args, bar)
     if args.style:  # one content, `--style S -o out.png`: the same as `stylize content S -o out.png`
@@ -299,9 +300,9 @@ def _stylize(args, bar) -> str:
 
 def _stylize_set(args, bar) -> str:
     """`stylize A.png B.png … --style S -o DIR`: one look for all (core/jobs/image_set.py)."""
-    from core.jobs import image_set
-    from core.jobs.spec import output_folder
-    from core.media.image_io import SUPPORTED
+    from ..jobs import image_set
+    from ..jobs.spec import output_folder
+    from ..media.image_io import SUPPORTED
     contents = [args.content, *args.styles]
     if args.depth:
         raise BrushworkError("--depth paints one image with two methods; give one content with it")
@@ -325,15 +326,15 @@ def _panorama(args, bar) -> str:
     import tempfile
     from pathlib import Path
 
-    from core.jobs import image
-    from core.jobs.spec import check_new_file
-    from core.media import spherical, video
-    from core.media.image_io import image_size
-    from core.scene.panorama import check_equirect
+    from ..jobs import image
+    from ..jobs.spec import check_new_file
+    from ..media import spherical, video
+    from ..media.image_io import image_size
+    from ..scene.panorama import check_equirect
 
     out = Path(args.output)
     if Path(args.content).is_dir():
-        from core.jobs import frames
+        from ..jobs import frames
         if out.suffix.lower() != ".mp4" or out.name == out.suffix:
             raise BrushworkError(f"{args.output}: a folder of frames becomes a video; name an .mp4")
         for f in frames.frame_files(args.content):
@@ -360,13 +361,13 @@ STILL_SECONDS = 5  # a still as video: long enough for YouTube to accept and sho
 
 
 def _panorama_job(args, output: str):
-    from core.jobs import image
+    from ..jobs import image
     return image.Job(content=args.content, output=output, **_engine(args), force_color=True,
                      panorama=True, poles=args.poles, hdr=args.hdr)
 
 
 def _video(args, bar) -> str:
-    from core.jobs import movie
+    from ..jobs import movie
     job = movie.VideoJob(movie=args.movie, output=args.output, **_engine(args), coherence=args.coherence,
                          start=args.start, end=args.end)
     r = movie.run(job, bar)
@@ -377,9 +378,9 @@ def _video(args, bar) -> str:
 
 
 def _join(args, bar) -> str:
-    from core.media import video
-    from core.jobs.frames import frame_files
-    from core.jobs.spec import check_new_file
+    from ..media import video
+    from ..jobs.frames import frame_files
+    from ..jobs.spec import check_new_file
     video.check_fps(args.fps)
     if not args.output.lower().endswith(".mp4"):
         raise BrushworkError(f"{args.output}: the video must be an .mp4 file")
@@ -390,7 +391,7 @@ def _join(args, bar) -> str:
 
 
 def _frames(args, bar) -> str:
-    from core.jobs import frames
+    from ..jobs import frames
     job = frames.FramesJob(frames=args.frames, output=args.output, vectors=args.vectors, **_engine(args),
                            coherence=args.coherence, video=args.video, fps=args.fps)
     r = frames.run(job, bar)

@@ -21,14 +21,14 @@ import threading
 import traceback
 from dataclasses import asdict
 
-from core.errors import BrushworkError, Cancelled, shorten
-from core.app.progress import json_line
+from ..errors import BrushworkError, Cancelled, shorten
+from ..app.progress import json_line
 
 EXIT = {"ok": 0, "error": 2, "cancelled": 130}
 # The field that tells a spec's job type → the module that runs it and its job class;
 # each result's fields (less timings) are the result line's.
-JOBS = {"frames": ("core.jobs.frames", "FramesJob"), "movie": ("core.jobs.movie", "VideoJob"),
-        "contents": ("core.jobs.image_set", "ImageSetJob"), "content": ("core.jobs.image", "Job")}
+JOBS = {"frames": ("..jobs.frames", "FramesJob"), "movie": ("..jobs.movie", "VideoJob"),
+        "contents": ("..jobs.image_set", "ImageSetJob"), "content": ("..jobs.image", "Job")}
 
 
 def main(stdin=None, stdout=None) -> int:
@@ -55,7 +55,7 @@ def main(stdin=None, stdout=None) -> int:
 
 def _run(stdin, stdout, stop: threading.Event) -> tuple[str, dict]:
     try:
-        from core.jobs.spec import from_spec
+        from ..jobs.spec import from_spec
 
         try:
             spec = json.loads(stdin.read())
@@ -71,7 +71,7 @@ def _run(stdin, stdout, stop: threading.Event) -> tuple[str, dict]:
             raise BrushworkError("job spec must be a JSON object")
         report = lambda f, s: json_line(stdout, type="progress", fraction=round(f, 4), stage=s)  # noqa: E731
         module, job_class = JOBS[next((key for key in JOBS if key in spec), "content")]
-        jobs = importlib.import_module(module)
+        jobs = importlib.import_module(module, __package__)
         job = from_spec(getattr(jobs, job_class), spec)  # checks field names and types
         report(0.0, "loading")
         result = asdict(jobs.run(job, report, stop.is_set))

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import importlib.util
 
-from core.backends.base import BACKENDS, PRECISIONS, Backend
-from core.errors import SettingError
+from ..backends.base import BACKENDS, PRECISIONS, Backend
+from ..errors import SettingError
 
 __all__ = ["BACKENDS", "PRECISIONS", "Backend", "create", "has", "resolve"]
 
@@ -39,7 +39,7 @@ def create(name: str, weights: dict, device: str, untrained: tuple[str, ...] = (
     """A backend object for `Stylizer`. `precision` (auto, fp32, bf16, fp16) is torch's:
     onnxruntime runs the graphs in fp32."""
     if resolve(name) == "torch":
-        from core.backends.torch.backend import TorchBackend
+        from ..backends.torch.backend import TorchBackend
         return TorchBackend(weights, device, precision)
-    from core.backends.onnx.backend import OnnxBackend
+    from ..backends.onnx.backend import OnnxBackend
     return OnnxBackend(weights, device, untrained)

@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-from core.nets.architecture import Net
+from ..nets.architecture import Net
 
 BACKENDS = ("auto", "torch", "onnx")
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")  # torch's arithmetic (core/backends/torch/backend.py)

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.engine import tiling
-from core.mem.arrays import float32, float64_rows, like, to_host
-from core.mem.buffers import bands, release
-from core.nets.architecture import ENCODER_WEIGHTS, ENCODERS, MATRIX, WRAPS, Net
+from ..engine import tiling
+from ..mem.arrays import float32, float64_rows, like, to_host
+from ..mem.buffers import bands, release
+from ..nets.architecture import ENCODER_WEIGHTS, ENCODERS, MATRIX, WRAPS, Net
 
 EPS = 1e-5  # added to the variance in `channel_moments`, as AdaIN's statistics do
 
@@ -41,7 +41,7 @@ class Method:
     @property
     def trained(self) -> bool:
         """Whether all its weight files ship (a front end offers it; the default picks it)."""
-        from core.nets import weights
+        from ..nets import weights
         return all(weights.is_trained(k) for k in self.models)
 
     @property

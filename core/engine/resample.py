@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.nets.architecture import WRAPS
+from ..nets.architecture import WRAPS
 
 try:
     import cv2

@@ -22,17 +22,17 @@ from typing import Callable
 
 import numpy as np
 
-from core.mem import allocator, arrays
-from core import backends
-from core.engine import tiling
-from core.nets import weights
-from core.mem.buffers import buffer, fast_cast, release
-from core.nets.architecture import WRAPS, Net
-from core.errors import BrushworkError, Cancelled, SettingError
-from core.engine.methods import (METHODS, PREFERENCE, ContentSide, StyleSide, Transform, content_side,
+from ..mem import allocator, arrays
+from .. import backends
+from ..engine import tiling
+from ..nets import weights
+from ..mem.buffers import buffer, fast_cast, release
+from ..nets.architecture import WRAPS, Net
+from ..errors import BrushworkError, Cancelled, SettingError
+from ..engine.methods import (METHODS, PREFERENCE, ContentSide, StyleSide, Transform, content_side,
                                  pooled_content_side, style_side)
-from core.engine.resample import resize
-from core.engine.tileable import detect_wrap, resolve_wrap
+from ..engine.resample import resize
+from ..engine.tileable import detect_wrap, resolve_wrap
 
 STYLE_SIZE = 512        # style images are seen with their short side at most this
 MIN_STYLE_SIDE = 64

@@ -18,7 +18,7 @@ from math import ceil
 
 import numpy as np
 
-from core.mem import arrays
+from ..mem import arrays
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.errors import BrushworkError
+from ..errors import BrushworkError
 
 HERE = Path(__file__).resolve().parent
 MANIFEST = HERE / "manifest.json"
@@ -37,6 +37,11 @@ class Painting:
     licence: str
     look: str      # a few words on how it paints, for the artist choosing
     path: Path
+
+    @property
+    def description(self) -> str:
+        """The add-on's tooltip: who painted it, when, and how it paints."""
+        return f"{self.artist}, {self.year} — {self.look}"
 
     @property
     def credit(self) -> str:
@@ -59,6 +64,24 @@ def paintings() -> list[Painting]:
                            medium=e["medium"], licence=e["licence"], look=e["look"],
                            path=PAINTINGS / f"{e['id']}.jpg") for e in entries]
     return list(_cache)
+
+
+DEFAULT = "monet-cliff-walk"   # a new scene's style in the add-on: bright, loose strokes that read on any texture
+
+
+def available() -> list[Painting]:
+    """The paintings whose JPEG is there; none when the manifest is missing or unreadable
+    (the add-on's panel then offers only a file instead of failing to draw)."""
+    try:
+        return [p for p in paintings() if p.path.is_file()]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+def default_id() -> str:
+    """DEFAULT, or the first painting should a later gallery drop it."""
+    shipped = [p.id for p in available()]
+    return DEFAULT if DEFAULT in shipped or not shipped else shipped[0]
 
 
 def ids() -> list[str]:

@@ -23,16 +23,17 @@ from pathlib import Path
 
 import numpy as np
 
-from core.backends import has
-from core.engine.stylizer import Progress
-from core.errors import BrushworkError, check_number, warn
-from core.jobs import sequence
-from core.jobs.spec import EngineOptions, check_cancel, check_new_file, output_folder
-from core.engine.tileable import resolve_wrap
-from core.media import colour, video
-from core.media.dequantize import smooth_file
-from core.media.image_io import SUPPORTED, Picture, read_image, read_render_passes, write_image
-from core.scene import motion
+from ..backends import has
+from ..engine.stylizer import Progress
+from ..errors import BrushworkError, check_number, warn
+from ..jobs import sequence
+from ..jobs.schema import DEFAULTS, RANGES
+from ..jobs.spec import EngineOptions, check_cancel, check_new_file, output_folder
+from ..engine.tileable import resolve_wrap
+from ..media import colour, video
+from ..media.dequantize import smooth_file
+from ..media.image_io import SUPPORTED, Picture, read_image, read_render_passes, write_image
+from ..scene import motion
 
 
 @dataclass(kw_only=True)
@@ -41,9 +42,9 @@ class FramesJob(EngineOptions):
     frames: str                      # folder of frames (PNG, JPEG, TIFF, EXR incl. multilayer)
     output: str                      # folder for the stylized frames (created)
     vectors: str | None = None       # folder of multilayer EXRs with Vector (+ Depth) passes
-    coherence: float = 0.75          # 0: frames alone; towards 1: more of the warped previous frame
+    coherence: float = DEFAULTS["coherence"]  # 0: frames alone; towards 1: more of the warped previous frame
     video: str | None = None         # also write the frames as this H.264 .mp4
-    fps: float = 24.0
+    fps: float = DEFAULTS["fps"]
     panorama: bool = False           # equirect frames: the meridian joins (and, with poles, clean caps)
     poles: bool = True
 
@@ -115,7 +116,7 @@ def run(job: FramesJob, progress: Progress | None = None, cancel=None) -> Frames
     t0 = time.perf_counter()
     job.check_engine()
     # a number here; a movie's "flow"/"none" is core/jobs/movie.py's
-    check_number("coherence", job.coherence, lambda v: 0 <= v < 1, "must be at least 0 and below 1")
+    check_number("coherence", job.coherence, RANGES["coherence"].holds, RANGES["coherence"].words())
     video.check_fps(job.fps)
     files = frame_files(job.frames)
     vectors = {}
@@ -197,7 +198,7 @@ def _each_frame(job: FramesJob, files, outputs, vectors, stylizer, sides, shared
     if job.video:
         if progress:
             progress(0.999, "video")
-        from core.media import spherical
+        from ..media import spherical
         # The 360° metadata (YouTube and players show it as a sphere) goes in before the movie is in place.
         video.write_mp4(outputs, job.video, job.fps, overwrite=job.overwrite,
                         finish=spherical.inject if job.panorama else None)

@@ -12,17 +12,17 @@ from pathlib import Path
 
 import numpy as np
 
-from core.engine.methods import ContentSide
-from core.engine.stylizer import Progress, Settings, Stylizer, check_content, check_style, part
-from core.engine.tileable import resolve_wrap
-from core.errors import BrushworkError, SettingError, warn
-from core.jobs.spec import HDR_MODES, EngineOptions, check_cancel, check_new_file, load_style
-from core.media import colour
-from core.media.dequantize import smooth_file
-from core.media.image_io import SUPPORTED, Picture, read_image, write_image
-from core.media.maptype import data_map_reason
-from core.mem.buffers import bands, buffer, release
-from core.scene import depth, panorama
+from ..engine.methods import ContentSide
+from ..engine.stylizer import Progress, Settings, Stylizer, check_content, check_style, part
+from ..engine.tileable import resolve_wrap
+from ..errors import BrushworkError, SettingError, warn
+from ..jobs.spec import HDR_MODES, EngineOptions, check_cancel, check_new_file, load_style
+from ..media import colour
+from ..media.dequantize import smooth_file
+from ..media.image_io import SUPPORTED, Picture, read_image, write_image
+from ..media.maptype import data_map_reason
+from ..mem.buffers import bands, buffer, release
+from ..scene import depth, panorama
 
 
 @dataclass(kw_only=True)

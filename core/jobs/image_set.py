@@ -19,10 +19,10 @@ import time
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from core.engine.stylizer import Progress, part
-from core.errors import BrushworkError, warn
-from core.jobs import image
-from core.jobs.spec import EngineOptions, check_cancel
+from ..engine.stylizer import Progress, part
+from ..errors import BrushworkError, warn
+from ..jobs import image
+from ..jobs.spec import EngineOptions, check_cancel
 
 
 @dataclass(kw_only=True)

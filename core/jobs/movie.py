@@ -20,17 +20,18 @@ from typing import Callable
 
 import numpy as np
 
-from core.backends import has
-from core.engine.stylizer import Progress, Stylizer
-from core.errors import BrushworkError, SettingError, check_number, warn
-from core.jobs import sequence
-from core.jobs.spec import EngineOptions, check_cancel, check_new_file, load_style
-from core.media import colour, video
-from core.media.dequantize import smooth_steps
-from core.scene import motion
+from ..backends import has
+from ..engine.stylizer import Progress, Stylizer
+from ..errors import BrushworkError, SettingError, check_number, warn
+from ..jobs import sequence
+from ..jobs.schema import DEFAULTS, RANGES
+from ..jobs.spec import EngineOptions, check_cancel, check_new_file, load_style
+from ..media import colour, video
+from ..media.dequantize import smooth_steps
+from ..scene import motion
 
 COHERENCE = ("flow", "none")
-BLEND = 0.75             # weight of the warped previous output where it is valid, as for renders
+BLEND = DEFAULTS["blend"]  # weight of the warped previous output where it is valid, as for renders
 
 
 @dataclass(kw_only=True)
@@ -71,8 +72,8 @@ def check(job: VideoJob) -> video.Source:
         _require("cv2", "opencv-python-headless", "optical flow (coherence flow)")
     if job.coherence not in COHERENCE:
         raise SettingError("coherence", job.coherence, f"use {' or '.join(COHERENCE)}")
-    check_number("blend", job.blend, lambda v: 0 <= v < 1, "must be at least 0 and below 1")
-    check_number("start", job.start, lambda v: v >= 0, "must be 0 or more seconds")
+    check_number("blend", job.blend, RANGES["blend"].holds, RANGES["blend"].words())
+    check_number("start", job.start, RANGES["start"].holds, "must be 0 or more seconds")
     if job.end is not None:
         check_number("end", job.end, lambda v: v > job.start, f"must be after start ({job.start:g} s)")
     if Path(job.output).suffix.lower() != ".mp4":
@@ -129,7 +130,7 @@ def run(job: VideoJob, progress: Progress | None = None, cancel: Callable[[], bo
     shared = _shared_content(stylizer, src, job, span)
 
     writer = None
-    from core.scene.flow import Flow
+    from ..scene.flow import Flow
     flow = Flow() if job.coherence == "flow" else None
     flicker = sequence.Flicker()
     prev = None          # (content, alone, output) of the previous frame

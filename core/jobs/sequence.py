@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.engine.methods import ContentSide, average_content
-from core.engine.stylizer import Progress, Stylizer, part
-from core.jobs.spec import EngineOptions, load_style
-from core.scene import motion, panorama
+from ..engine.methods import ContentSide, average_content
+from ..engine.stylizer import Progress, Stylizer, part
+from ..jobs.spec import EngineOptions, load_style
+from ..scene import motion, panorama
 
 STAT_FRAMES = 5  # frames whose content statistics are averaged into the shared transformation
 

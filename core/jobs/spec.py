@@ -1,5 +1,5 @@
-"""What every job shares: the engine options, the JSON spec's schema, and the rules for
-inputs and outputs.
+"""What every job shares: the engine options, reading a JSON spec (its fields, types and
+ranges are core/jobs/schema.py's), and the rules for inputs and outputs.
 
 `EngineOptions` is declared once; the image, frame-sequence and movie jobs add their own
 fields to it. The worker's JSON spec is the same fields in snake_case (`from_spec`), the
@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from core import backends, gallery
-from core.engine.stylizer import Settings, Stylizer, check_choices, default_method
-from core.errors import BrushworkError, Cancelled, SettingError, show, shorten, warn
-from core.media import colour
-from core.media.image_io import read_image
+from .. import backends, gallery
+from ..engine.stylizer import Settings, Stylizer, check_choices, default_method
+from ..errors import BrushworkError, Cancelled, SettingError, warn
+from .schema import HDR_MODES, PATH_FIELDS, SCHEMA, check_path_text, check_type  # noqa: F401 - the job contract
+from ..media import colour
+from ..media.image_io import read_image
 
-HDR_MODES = ("auto", "clip", "tonemap")
 
 
 @dataclass(kw_only=True)
@@ -96,92 +96,6 @@ def from_spec(cls, spec: dict):
             check_path_text(name, text)
     settings = Settings(**{k: spec.pop(k) for k in list(spec) if k in Settings.__dataclass_fields__})
     return cls(settings=settings, **spec)
-
-
-def _is_number(v) -> bool:
-    """A number, NaN and inf included (ranges are checked where each is used), but not an
-    integer too large for a float: the engine works in floats."""
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and not (isinstance(v, int) and v.bit_length() > 1000)
-
-
-PATH_FIELDS = {"content", "output", "styles", "contents", "outputs", "frames", "vectors", "video", "movie", "depth"}
-NAME_MAX = 255     # bytes in one file or folder name (ext4, APFS, NTFS in characters)
-PATH_MAX = 4096    # bytes in a whole path (Linux)
-
-
-def check_path_text(name: str, text) -> None:
-    """A path's text checked before any file system call sees it: empty, a NUL byte, or a
-    name longer than file systems allow would otherwise surface as an OS traceback."""
-    if not isinstance(text, str):
-        return
-    what = name.rstrip("s") if name in ("styles", "contents", "outputs") else name
-    if not text.strip():
-        raise BrushworkError(f"{what}: the path is empty; name a file", name)
-    if "\0" in text:
-        shown = shorten(text.replace("\0", "\\0"))
-        raise BrushworkError(f"{what} {shown}: contains a NUL character, which no file name can hold", name)
-    try:
-        encoded = os.fsencode(text)
-    except UnicodeError:
-        raise BrushworkError(f"{what} {shorten(repr(text))}: not a valid file name in this system's encoding", name) from None
-    if len(encoded) > PATH_MAX:
-        raise BrushworkError(f"{what} {shorten(text)}: the path is {len(encoded)} bytes long; "
-                             f"at most {PATH_MAX} are possible", name)
-    for part in encoded.split(b"/"):
-        if len(part) > NAME_MAX:
-            raise BrushworkError(f"{what} {shorten(text)}: a name in it is {len(part)} bytes long; file systems "
-                                 f"allow at most {NAME_MAX}", name)
-
-
-SCHEMA = {  # field → (test, what the message asks for): every job's fields, snake_case
-    "content": (lambda v: isinstance(v, str), "a path string"),
-    "output": (lambda v: isinstance(v, str), "a path string"),
-    "styles": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v),
-               "a path string or a list of them"),
-    "method": (lambda v: isinstance(v, str), "a string"),
-    "device": (lambda v: isinstance(v, str), "a string"),
-    "backend": (lambda v: isinstance(v, str), "auto, torch or onnx"),
-    "precision": (lambda v: v in backends.PRECISIONS, "auto, fp32, bf16 or fp16"),
-    "wrap": (lambda v: isinstance(v, str), "a string"),
-    "strength": (_is_number, "a number"),  # "a number": within a float's range (about 1.8e308)
-    "style_scale": (_is_number, "a number"),
-    "tile": (lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer"),
-    "style_weights": (lambda v: v is None or (isinstance(v, list) and all(map(_is_number, v))),
-                      "a list of numbers"),
-    **{flag: (lambda v: isinstance(v, bool), "true or false")
-       for flag in ("preserve_color", "allow_untrained", "overwrite", "force_color", "emission")},
-    # frame sequences (core/jobs/frames.py)
-    "frames": (lambda v: isinstance(v, str), "a folder path string"),
-    "vectors": (lambda v: v is None or isinstance(v, str), "a folder path string or null"),
-    "video": (lambda v: v is None or isinstance(v, str), "an .mp4 path string or null"),
-    "coherence": (lambda v: _is_number(v) or v in ("flow", "none"), "a number (frames) or flow/none (movie)"),
-    "fps": (_is_number, "a number"),
-    # movie files (core/jobs/movie.py)
-    "movie": (lambda v: isinstance(v, str), "a path string"),
-    "start": (_is_number, "a number of seconds"),
-    "end": (lambda v: v is None or _is_number(v), "a number of seconds or null"),
-    "blend": (_is_number, "a number"),
-    # depth-aware style (core/scene/depth.py): the method's relu3_1 member in focus, its
-    # relu4_1 sibling away; far_scale (default 1) multiplies the far half's stroke size
-    "depth": (lambda v: v is None or isinstance(v, str), "a path string or null"),
-    "focus": (lambda v: v is None or _is_number(v), "a number or null"),
-    "falloff": (lambda v: v is None or _is_number(v), "a number or null"),
-    "depth_side": (lambda v: isinstance(v, str), "both, far or near"),
-    "far_scale": (_is_number, "a number"),
-    "panorama": (lambda v: isinstance(v, bool), "true or false"),
-    # several images, one look (core/jobs/image_set.py)
-    "contents": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of path strings"),
-    "outputs": (lambda v: isinstance(v, list) and all(isinstance(x, str) for x in v), "a list of path strings"),
-    "pooled": (lambda v: isinstance(v, bool), "true or false"),
-    "poles": (lambda v: isinstance(v, bool), "true or false"),
-    "hdr": (lambda v: v in HDR_MODES, "auto, clip or tonemap"),
-}
-
-
-def check_type(name: str, value) -> None:
-    test, wanted = SCHEMA[name]
-    if not test(value):
-        raise BrushworkError(f"job spec: '{name}' must be {wanted}, not {show(value)}")
 
 
 def check_new_file(output: str, inputs: list[str], overwrite: bool) -> Path:

@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from core.media.colour import LUMA
-from core.mem.buffers import bands as row_bands
+from ..media.colour import LUMA
+from ..mem.buffers import bands as row_bands
 
 REACH = (4, 64)  # px: the smoothing's reach (the grid's cell, and its blur's sigma) at least and at
                  # most: a sixth of the distance between the picture's steps (`_reach`)

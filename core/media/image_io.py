@@ -41,9 +41,9 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from core.mem.buffers import bands, release
-from core.errors import BrushworkError, warn
-from core.media import chatter
+from ..mem.buffers import bands, release
+from ..errors import BrushworkError, warn
+from ..media import chatter
 
 try:  # optional: without them (the Blender extension) 8-bit PNG/JPEG go through Pillow
     import cv2

@@ -19,8 +19,8 @@ import struct
 import tempfile
 import xml.etree.ElementTree as ET
 
-from core.errors import BrushworkError
-from core.media.image_io import place
+from ..errors import BrushworkError
+from ..media.image_io import place
 
 V1_UUID = bytes.fromhex("ffcc8263f8554a938814587a02521fdd")
 METADATA_SOURCE = "Brushwork"

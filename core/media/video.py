@@ -9,7 +9,6 @@ every output.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -19,9 +18,9 @@ from typing import Iterator
 
 import numpy as np
 
-from core.errors import BrushworkError, check_number
-from core.media import chatter
-from core.media.image_io import place, read_image
+from ..errors import BrushworkError, check_number
+from ..media import chatter
+from ..media.image_io import place, read_image
 
 MAX_FPS = 1000
 
@@ -67,7 +66,7 @@ def _rgb8(path: Path) -> np.ndarray:
     pic = read_image(str(path))
     rgb = pic.color if pic.color.shape[2] == 3 else np.repeat(pic.color[..., :1], 3, axis=2)
     if pic.linear:
-        from core.media.colour import linear_to_srgb
+        from ..media.colour import linear_to_srgb
         rgb = linear_to_srgb(np.clip(rgb, 0, 1))
     h, w = rgb.shape[:2]
     rgb = np.pad(rgb, ((0, h % 2), (0, w % 2), (0, 0)), mode="edge")
@@ -313,7 +312,7 @@ class MovieWriter:
         done = subprocess.run(base + ["-c:a", "copy"] + tail, capture_output=True, text=True)
         if done.returncode != 0 and self.src.audio:
             # MP4 cannot hold every codec a .mov/.mkv/.avi carries (PCM, Vorbis, …): AAC then.
-            from core.errors import warn
+            from ..errors import warn
             warn(f"{self.src.path}: its {self.src.audio} sound cannot go into an MP4 as is; re-encoded as AAC")
             done = subprocess.run(base + ["-c:a", "aac", "-b:a", "192k"] + tail, capture_output=True, text=True)
         if done.returncode != 0:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.mem.buffers import FLOAT16_MAX, as_float32, store
+from ..mem.buffers import FLOAT16_MAX, as_float32, store
 
 
 def on_host(x) -> bool:

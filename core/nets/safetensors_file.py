@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import BrushworkError
+from ..errors import BrushworkError
 
 DTYPES = {"F32": np.dtype("<f4"), "F16": np.dtype("<f2"), "F64": np.dtype("<f8"),
           "I64": np.dtype("<i8"), "I32": np.dtype("<i4"), "U8": np.dtype("u1")}

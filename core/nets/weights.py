@@ -10,27 +10,28 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 import zlib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from core.nets import safetensors_file
-from core.nets.architecture import MODELS
-from core.errors import BrushworkError
+from ..nets import safetensors_file
+from ..nets.architecture import MODELS
+from ..errors import BrushworkError
 
 
 
 def _models_dir() -> Path:
-    """BRUSHWORK_MODELS if set; else models/ beside core/ (a checkout, the extension);
-    else where `pip install .` puts them (pyproject.toml's data files)."""
+    """Where the networks are: BRUSHWORK_MODELS if set; else the engine's own `models`
+    package data (installed as `brushwork`: pip install ., --user, --target, a wheel); else
+    models/ beside the engine's folder (a checkout's core/, the extension's)."""
     if "BRUSHWORK_MODELS" in os.environ:
         return Path(os.environ["BRUSHWORK_MODELS"])
-    beside = Path(__file__).resolve().parents[2] / "models"
-    installed = Path(sys.prefix) / "share" / "brushwork" / "models"
-    return installed if not beside.is_dir() and installed.is_dir() else beside
+    engine = __package__.rsplit(".", 1)[0]          # brushwork, core, or the extension's …core
+    inside = Path(str(resources.files(engine).joinpath("models")))
+    return inside if inside.is_dir() else Path(__file__).resolve().parents[2] / "models"
 
 
 MODELS_DIR = _models_dir()

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.engine.methods import METHODS
-from core.errors import BrushworkError, SettingError, check_number
-from core.media.image_io import read_image, read_render_passes
-from core.engine.resample import resize
+from ..engine.methods import METHODS
+from ..errors import BrushworkError, SettingError, check_number
+from ..media.image_io import read_image, read_render_passes
+from ..engine.resample import resize
 
 SIDES = ("both", "far", "near")   # which side of the focus plane dissolves
 MAX_FAR_SCALE = 64

@@ -33,6 +33,6 @@ class Flow:
 
     def steady_mask(self, prev_rgb: np.ndarray, cur_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(back, valid): the backward flow and the pixels it can be trusted on."""
-        from core.scene import motion
+        from ..scene import motion
         back, prev_forward = self.between(prev_rgb, cur_rgb)
         return back, motion.valid_mask(back, prev_forward)

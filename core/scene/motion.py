@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.engine.resample import sample
+from ..engine.resample import sample
 
 try:  # faster where installed; the Blender extension runs the numpy path
     import cv2

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from core.errors import BrushworkError
+from ..errors import BrushworkError
 
 GPANO = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
 <x:xmpmeta xmlns:x="adobe:ns:meta/">
@@ -57,8 +57,8 @@ def pole_streaks(rgb: np.ndarray, pole: int = 1, size: int = 256) -> float:
     The ratio of gradient energy across the radius (tangential: what a radial streak
     has) to gradient energy along it, in a ring around the pole of a 90° view: about 1
     for strokes with no preferred direction, well above 1 where they pinch into rays."""
-    from core.media.colour import luminance
-    from core.scene.poles import cap_view
+    from ..media.colour import luminance
+    from ..scene.poles import cap_view
 
     view = luminance(cap_view(rgb[..., :3].astype(np.float32), pole, size, fov=90.0))
     gy, gx = np.gradient(view.astype(np.float64))
@@ -75,8 +75,8 @@ def paint(stylizer, rgb, sides, settings, progress=None, cancel=None, content=No
     """The equirect painted flat with the meridian wrapped, then its polar caps painted
     in perspective views with the same transformation (core/scene/poles.py).
     `stylizer`, `sides`, `settings`: the engine's (core/engine/stylizer.py)."""
-    from core.engine.stylizer import part
-    from core.scene.poles import fix_poles
+    from ..engine.stylizer import part
+    from ..scene.poles import fix_poles
 
     settings = replace(settings, wrap="x")
     content = content or stylizer.content(rgb, settings)

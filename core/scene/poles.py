@@ -18,7 +18,7 @@ from typing import Callable
 
 import numpy as np
 
-from core.engine.resample import sample
+from ..engine.resample import sample
 
 CAP_FOV = 100.0          # degrees across a cap view: it reaches down to 40° of latitude
 RAMP = (50.0, 65.0)      # |latitude| (degrees) where the cap view starts to take over, and has

@@ -13,8 +13,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.nets.architecture import ENCODERS
-from core.nets.weights import channel_scales
+from ..nets.architecture import ENCODERS
+from ..nets.weights import channel_scales
 
 from . import data
 from .modules import Encoder

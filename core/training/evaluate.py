@@ -20,10 +20,10 @@ import torch
 from PIL import Image, ImageDraw
 from torch import nn
 
-from core.nets import weights
-from core.nets.architecture import ENCODER_WEIGHTS, Net, Part
-from core.errors import BrushworkError
-from core.engine.methods import METHODS, channel_moments
+from ..nets import weights
+from ..nets.architecture import ENCODER_WEIGHTS, Net, Part
+from ..errors import BrushworkError
+from ..engine.methods import METHODS, channel_moments
 from .data import validation_names
 from .losses import content_loss, psnr, style_loss
 from .modules import TAPS, Encoder, TableNet
@@ -164,7 +164,7 @@ class Runner:
 def stylizer_runner(name: str, allow_untrained: bool = False) -> Runner:
     """A shipped method through the engine, whole image at once (tile=0). The engine
     caches each style's side, so s/image pays for a style's encoding once, as in use."""
-    from core.engine.stylizer import Settings, Stylizer
+    from ..engine.stylizer import Settings, Stylizer
 
     st = Stylizer(name, device="cpu", allow_untrained=allow_untrained)
 
@@ -181,7 +181,7 @@ def adain(fc: np.ndarray, fs: np.ndarray) -> np.ndarray:
 
 
 def _backend(key: str, allow_untrained: bool):
-    from core.backends.torch.backend import TorchBackend
+    from ..backends.torch.backend import TorchBackend
 
     dec, trained = weights.resolve(key, allow_untrained=allow_untrained)
     enc = ENCODER_WEIGHTS[key[-3:]]

@@ -20,7 +20,7 @@ from typing import Callable
 
 import torch
 
-from core.nets import safetensors_file
+from ..nets import safetensors_file
 
 
 def _optimizer_tensors(opt: torch.optim.Optimizer, names: dict) -> tuple[dict, dict]:

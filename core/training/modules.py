@@ -13,8 +13,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.nets.architecture import ENCODERS, MATRIX, MODELS, Part
-from core.backends.torch.nets import caffe_preprocess
+from ..nets.architecture import ENCODERS, MATRIX, MODELS, Part
+from ..backends.torch.nets import caffe_preprocess
 
 TAPS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 

@@ -13,9 +13,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from core.nets import safetensors_file
-from core.nets import weights as registry
-from core.nets.architecture import DECODER_R41, ENCODER_WEIGHTS, ENCODERS, MODELS, Part
+from ..nets import safetensors_file
+from ..nets import weights as registry
+from ..nets.architecture import DECODER_R41, ENCODER_WEIGHTS, ENCODERS, MODELS, Part
 from . import data, loop
 from .losses import (STYLE_LAYERS, ccp_loss, content_loss, move, move_consistency, perceptual_loss,
                      shift_consistency, style_loss)

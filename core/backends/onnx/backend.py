@@ -11,14 +11,14 @@ import sys
 
 import numpy as np
 
-from core.backends.base import Backend
-from core.backends.onnx import models as onnx_models
-from core.backends.onnx.graph import cast_model_bytes, model_bytes
-from core.errors import BrushworkError, SettingError, warn
-from core.mem import allocator
-from core.mem.buffers import as_float32
-from core.nets import weights
-from core.nets.architecture import Net
+from ...backends.base import Backend
+from ...backends.onnx import models as onnx_models
+from ...backends.onnx.graph import cast_model_bytes, model_bytes
+from ...errors import BrushworkError, SettingError, warn
+from ...mem import allocator
+from ...mem.buffers import as_float32
+from ...nets import weights
+from ...nets.architecture import Net
 
 try:
     import onnxruntime as ort

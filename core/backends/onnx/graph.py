@@ -19,9 +19,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.nets.architecture import CAFFE_MEAN_BGR, Part
-from core.nets.safetensors_file import Tensor
-from core.nets.architecture import WRAPS
+from ...nets.architecture import CAFFE_MEAN_BGR, Part
+from ...nets.safetensors_file import Tensor
+from ...nets.architecture import WRAPS
 
 OPSET = 17
 IR_VERSION = 8

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.backends.onnx.graph import model_bytes
-from core.nets import safetensors_file, weights
-from core.nets.architecture import ENCODERS, MODELS, WRAPS, Net
+from ...backends.onnx.graph import model_bytes
+from ...nets import safetensors_file, weights
+from ...nets.architecture import ENCODERS, MODELS, WRAPS, Net
 
 COMMAND = "python scripts/export_onnx.py"
 # file → sha256, filled in from scripts/export_onnx.py's output (models/MODELS.md lists them).

@@ -26,12 +26,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from core.backends.base import PRECISIONS, Backend
-from core.backends.torch import nets
-from core.backends.torch.precision import lower
-from core.errors import SettingError
-from core.mem.buffers import as_float32
-from core.nets.architecture import Net
+from ...backends.base import PRECISIONS, Backend
+from ...backends.torch import nets
+from ...backends.torch.precision import lower
+from ...errors import SettingError
+from ...mem.buffers import as_float32
+from ...nets.architecture import Net
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 RESIDENT_SHARE = 0.25  # of the device's free memory a resident array may take: the rest is for activations

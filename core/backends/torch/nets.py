@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from core.nets.architecture import CAFFE_MEAN_BGR, Part
-from core.nets.architecture import WRAPS
+from ...nets.architecture import CAFFE_MEAN_BGR, Part
+from ...nets.architecture import WRAPS
 
 
 _FUSED = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)

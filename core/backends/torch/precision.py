@@ -13,7 +13,7 @@ import copy
 import torch
 from torch import nn
 
-from core.backends.torch.nets import PadConv, UpConv
+from ...backends.torch.nets import PadConv, UpConv
 
 
 class Cast(nn.Module):
