@@ -22,6 +22,7 @@ class Backend:
     """The seam between the engine (numpy, tiles, statistics) and a runtime."""
     name = ""
     batch = 1  # tiles per call: a CPU is filled by one, a GPU is fed several
+    lanes = 1  # batches computed at once (`submit(background=True)`); the engine keeps one more queued
 
     def run(self, net: Net, x, wrap: str = "none", affine=None, host: bool | None = None):
         """(H, W, C) or (N, H, W, C) float32 in → same rank out. `affine` = (Mᵀ, v): the
@@ -29,8 +30,10 @@ class Backend:
         raise NotImplementedError
 
     def submit(self, net: Net, x, wrap: str = "none", affine=None,
-               host: bool | None = None) -> Callable[[], np.ndarray]:
-        """Queue `run` and return a function that returns its result. Here: run now."""
+               host: bool | None = None, background: bool = False) -> Callable[[], np.ndarray]:
+        """Queue `run` and return a function that returns its result. `background`: the
+        caller keeps more batches queued and may be answered from another thread. Here:
+        run now."""
         y = self.run(net, x, wrap, affine, host)
         return lambda: y
 

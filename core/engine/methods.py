@@ -10,6 +10,7 @@ networks run through a backend's `run`.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -191,14 +192,25 @@ def pooled_content_side(method: Method, backend, weights: dict, maps: list[tuple
     net = Net.of(method.transform, "cnet")
     part = net.part
     gram, n = None, 0
+    # Tiles go to the backend ahead of their sums (as the engine's tile loop does: a CPU
+    # computes `lanes` of them at once); the sums are taken in the tiles' order, so they
+    # are the same to the last bit however many run at once.
+    ahead, pending = max(1, getattr(backend, "lanes", 1)), deque()
+    lanes = {"background": True} if ahead > 1 else {}
     for f, wrap in maps:
         for win in tiling.windows(f.shape[:2], tile, part.halo(), WRAPS[wrap]):
             src = win.read(f)
             x = float32(src)
             x = x - like(mean, x)  # not in place: a read may be a view
-            gram = _add(gram, _gram(win.core(backend.run(net, x, wrap))))
+            pending.append((win, backend.submit(net, x, wrap, **lanes)))
             release(f, src.nbytes)  # what was read of the map, in its own type
+            while len(pending) > ahead:
+                done, result = pending.popleft()
+                gram = _add(gram, _gram(done.core(result())))
         n += f.shape[0] * f.shape[1]
+    while pending:
+        done, result = pending.popleft()
+        gram = _add(gram, _gram(done.core(result())))
     gram = to_host(gram) / n
     matrix = _dense(weights[method.transform], "cnet.fc", gram.reshape(-1)).reshape(MATRIX, MATRIX)
     return ContentSide(mean, std, matrix)

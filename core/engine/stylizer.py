@@ -13,6 +13,7 @@ feature map there instead (core/mem/arrays.py names the few operations that diff
 """
 from __future__ import annotations
 
+import collections
 import functools
 import hashlib
 import math
@@ -292,20 +293,26 @@ class Stylizer:
         """(windows, results) batch by batch. Where the backend queues work (torch on CUDA),
         the next batch is queued before the previous one's results are waited for, so an
         accelerator computes while the host reads and blends tiles: the only waits in
-        the loop are for work already queued. Results are arrays of the input's kind
-        (host or device) unless `host=True` is among the options."""
-        pending = None
+        the loop are for work already queued. Where it computes several batches at once
+        (`lanes`: a CPU's tile threads), one more than that is kept queued, so a lane
+        that finishes starts on the next tile while this thread blends. Results are
+        arrays of the input's kind (host or device) unless `host=True` is among the
+        options; they come in the windows' order whatever finishes first."""
+        ahead = max(1, getattr(self.backend, "lanes", 1))
+        lanes = {"background": True} if ahead > 1 else {}
+        pending: collections.deque = collections.deque()
         for done, group in self._batches(wins):
             stage(done)
             allocator.tidy()
             # one tile (a CPU's batch): a view with a batch axis, not a copy of the tile
             x = read(group[0])[None] if len(group) == 1 else arrays.stack([read(win) for win in group])
-            queued = (group, self.backend.submit(net, x, wrap, **options))
-            if pending is not None:
-                yield pending[0], pending[1]()
-            pending = queued
-        if pending is not None:
-            yield pending[0], pending[1]()
+            pending.append((group, self.backend.submit(net, x, wrap, **lanes, **options)))
+            while len(pending) > ahead:
+                group_, result = pending.popleft()
+                yield group_, result()
+        while pending:
+            group_, result = pending.popleft()
+            yield group_, result()
         stage(1.0)
 
     def _batches(self, wins: list):

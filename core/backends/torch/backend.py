@@ -20,8 +20,16 @@ Four things keep an accelerator busy rather than waiting on the host:
   is a CPU's default; bf16 is the fast opt-in on CPUs with AMX (oneDNN: about 2× a whole
   job). The differences from fp32 are measured in tests/test_engine.py and
   docs/PERFORMANCE.md.
+
+On a CPU, two tiles are in flight at once (`lanes`), each on half the cores: one on each
+of two cores, where all threads on one tile met at a barrier after every operation (a
+convolution, a pool, a copy), each small step left a core idle, and on a shared machine
+every descheduled thread stalled both. Results are bit-identical (tests/test_engine.py).
 """
 from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -35,6 +43,7 @@ from ...nets.architecture import Net
 
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 RESIDENT_SHARE = 0.25  # of the device's free memory a resident array may take: the rest is for activations
+LANES = 2  # tiles a CPU computes at once (each on its share of the cores), where it has two cores or more
 
 
 def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -81,6 +90,9 @@ class TorchBackend(Backend):
         self.resident = self.device.type == "cuda"
         self._nets: dict = {}
         self._folded: tuple | None = None  # (net, wrap, affine, module): the last fold, reused
+        # Tiles in flight at once: on a CPU with two cores or more, `LANES`, each on its share.
+        self.lanes = LANES if self.device.type == "cpu" and torch.get_num_threads() >= LANES else 1
+        self._workers: ThreadPoolExecutor | None = None
 
     def cast(self, x: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return _cast(x, dtype)  # float16 features: torch's conversion, not NumPy's scalar one
@@ -131,14 +143,21 @@ class TorchBackend(Backend):
         self._folded = (net, wrap, affine, folded)
         return folded
 
-    def _forward(self, net: Net, t: torch.Tensor, wrap: str, affine) -> torch.Tensor:
+    def _module(self, net: Net, wrap: str, affine):
+        """What runs a batch: the lowered net, with the affine folded in where it can be;
+        else (module, (Mᵀ, v)) for the product on the device first."""
+        if affine is None:
+            return self._lowered(net, wrap)
+        module = self._with_affine(net, wrap, affine)
+        return module if module is not None else (self._lowered(net, wrap), affine[:2])
+
+    def _call(self, module, t: torch.Tensor) -> torch.Tensor:
         """(N, H, W, C) float32 on the device → (N, H, W, C') float32 on the device."""
         t = t.permute(0, 3, 1, 2)  # NCHW view, channels_last strides
-        module = self._with_affine(net, wrap, affine) if affine is not None else self._lowered(net, wrap)
-        if module is None:  # cannot fold: the product on the device
-            mt, v = (torch.as_tensor(a, dtype=torch.float32, device=t.device) for a in affine[:2])
+        if isinstance(module, tuple):  # cannot fold: the product on the device
+            module, affine = module
+            mt, v = (torch.as_tensor(a, dtype=torch.float32, device=t.device) for a in affine)
             t = torch.einsum("nchw,cd->ndhw", t, mt) + v[:, None, None]
-            module = self._lowered(net, wrap)
         return module(t).permute(0, 2, 3, 1).float()
 
     def resident_array(self, shape: tuple, half: bool) -> torch.Tensor | None:
@@ -158,24 +177,32 @@ class TorchBackend(Backend):
                 return None
         return torch.zeros(shape, dtype=dtype, device=self.device)
 
-    @torch.inference_mode()
-    def submit(self, net: Net, x, wrap: str = "none", affine=None, host: bool | None = None):
-        """Queue `run` and return a function that waits for and returns its result.
+    def _lanes(self) -> ThreadPoolExecutor:
+        """The CPU's tile threads, made once: `lanes` of them, each running torch on
+        its share of this process's intra-op threads (a per-thread setting)."""
+        if self._workers is None:
+            threads = torch.get_num_threads()
+            share = max(1, threads // self.lanes)
+            ready = threading.Barrier(self.lanes)
 
-        `x`: a NumPy array, or a tensor on the device (a `resident_array` or a result).
-        The result is of the same kind unless `host` says otherwise (True: NumPy). On
-        CUDA the copies are asynchronous (pinned host memory) and the wait is an event
-        for this batch alone; elsewhere the work is done before returning."""
-        on_device = isinstance(x, torch.Tensor)
-        host = not on_device if host is None else host
-        batched = x.ndim == 4
+            def start(_):
+                torch.set_num_threads(share)
+                ready.wait()
+            self._workers = ThreadPoolExecutor(self.lanes, thread_name_prefix="brushwork-tile")
+            list(self._workers.map(start, range(self.lanes)))  # every lane made and set up
+            torch.set_num_threads(threads)  # this thread's own, and the default of later ones, as they were
+        return self._workers
+
+    @torch.inference_mode()
+    def _compute(self, module, x, batched: bool, on_device: bool, host: bool):
+        """One batch through `module` (already resolved), as `submit` describes."""
         if on_device:
             t = x.to(self.device, torch.float32)
         else:
             t = torch.from_numpy(as_float32(x))
             if self.device.type == "cuda":
                 t = t.pin_memory().to(self.device, non_blocking=True)
-        y = self._forward(net, t if batched else t[None], wrap, affine)
+        y = self._call(module, t if batched else t[None])
         y = y if batched else y[0]
         if not host:
             return lambda: y
@@ -191,6 +218,24 @@ class TorchBackend(Backend):
             done.synchronize()
             return pinned.numpy()
         return result
+
+    def submit(self, net: Net, x, wrap: str = "none", affine=None, host: bool | None = None,
+               background: bool = False):
+        """Queue `run` and return a function that waits for and returns its result.
+
+        `x`: a NumPy array, or a tensor on the device (a `resident_array` or a result).
+        The result is of the same kind unless `host` says otherwise (True: NumPy). On
+        CUDA the copies are asynchronous (pinned host memory) and the wait is an event
+        for this batch alone. On a CPU with `background` (a caller that keeps more
+        batches queued, as the engine's tile loop does), the batch runs on one of the
+        `lanes` while the caller goes on; else the work is done before returning."""
+        on_device = isinstance(x, torch.Tensor)
+        host = not on_device if host is None else host
+        module = self._module(net, wrap, affine)  # built here, once, not raced for by the lanes
+        if background and self.lanes > 1 and not on_device:
+            job = self._lanes().submit(self._compute, module, x, x.ndim == 4, on_device, host)
+            return lambda: job.result()()
+        return self._compute(module, x, x.ndim == 4, on_device, host)
 
     def run(self, net: Net, x, wrap: str = "none", affine=None, host: bool | None = None):
         """(H, W, C) or (N, H, W, C) float32 in → same rank out. `affine` = (Mᵀ, v): the
