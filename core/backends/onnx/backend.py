@@ -7,7 +7,9 @@ the weights embedded, from the same writer (core/backends/onnx/graph.py).
 """
 from __future__ import annotations
 
+import os
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -48,8 +50,25 @@ def providers(device: str) -> list[str]:
     return [p for p in GPU_PROVIDERS if p in available][:1] + ["CPUExecutionProvider"]
 
 
+LANES = 2  # tiles a CPU computes at once, each on its share of the cores (as the torch backend)
+
+
+def _cores() -> int:
+    """The cores this process may run on (onnxruntime's own default counts them so)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
 class OnnxBackend(Backend):
-    """`run(net, x, wrap)` on onnxruntime; sessions are made lazily per (net, wrap)."""
+    """`run(net, x, wrap)` on onnxruntime; sessions are made lazily per (net, wrap).
+
+    On a CPU the engine's tile loop hands tiles over with `submit(background=True)`: two
+    run at once (`lanes`), each in a session with its share of the cores, as the torch
+    backend does; `run` itself uses a session with all of them. Measured on a shared 2-core
+    CPU, a 2K ccpl-r31 job, the same PNG bytes: 37.1 s → 29.5 s (median of 3, interleaved),
+    at a higher peak (1.31 → 2.22 GB; the heap keeps two tiles' working buffers)."""
     name = "onnx"
     batch = 1
 
@@ -61,6 +80,10 @@ class OnnxBackend(Backend):
         self.explicit = device != "auto"  # asked for by name: failing is better than falling back
         self.device = self.providers[0].removesuffix("ExecutionProvider").lower()
         self._sessions: dict = {}
+        cores = _cores()
+        self.lanes = LANES if self.providers[0] == "CPUExecutionProvider" and cores >= LANES else 1
+        self._share = max(1, cores // self.lanes)
+        self._workers: ThreadPoolExecutor | None = None
         # The CPU arena keeps its high-water mark unless it is shrunk after each call (a
         # whole 1K image: 2.8 GB kept, 1.8 GB shrunk). Where our process keeps freed memory
         # in its heap (core/mem/allocator.py), what a shrink frees lands in the heap's holes
@@ -84,12 +107,16 @@ class OnnxBackend(Backend):
         y = self._casts[to_half].run(["y"], {"x": x.reshape(-1)}, self._run_options)[0]
         return y.reshape(x.shape)
 
-    def _session(self, net: Net, wrap: str):
-        key = (net, wrap)
+    def _session(self, net: Net, wrap: str, threads: int | None = None):
+        """The session for (net, wrap); `threads`: intra-op threads (None: onnxruntime's
+        default, every core)."""
+        key = (net, wrap, threads)
         if key not in self._sessions:
             options = ort.SessionOptions()
             options.log_severity_level = 3  # keep stderr to our own lines
             options.enable_mem_pattern = False  # tiles vary in shape: no pattern to reuse
+            if threads is not None:  # a lane's session: its share of the cores
+                options.intra_op_num_threads = threads
             model = self._model(net, wrap)
             provs = [(p, _PROVIDER_OPTIONS.get(p, {})) for p in self.providers]
             try:
@@ -119,7 +146,8 @@ class OnnxBackend(Backend):
                                  f"({expected[:12]}…); re-create it with `{onnx_models.COMMAND}`")
         return str(path)
 
-    def run(self, net: Net, x: np.ndarray, wrap: str = "none", affine=None, host=None) -> np.ndarray:
+    def run(self, net: Net, x: np.ndarray, wrap: str = "none", affine=None, host=None,
+            threads: int | None = None) -> np.ndarray:
         """(H, W, C) or (N, H, W, C) float32 in → same rank out. `affine` = (Mᵀ, v): the
         input's channels are mapped f ↦ f Mᵀ + v first (the engine's transform; the
         graphs have fixed weights, so here it is a matrix product on the host)."""
@@ -127,5 +155,16 @@ class OnnxBackend(Backend):
             x = x @ affine[0] + affine[1]
         x = as_float32(x)
         batched = x.ndim == 4
-        y = self._session(net, wrap).run(["y"], {"x": x if batched else x[None]}, self._run_options)[0]
+        y = self._session(net, wrap, threads).run(["y"], {"x": x if batched else x[None]}, self._run_options)[0]
         return y if batched else y[0]
+
+    def submit(self, net: Net, x, wrap: str = "none", affine=None, host=None, background: bool = False):
+        """`run` now, or with `background` on a CPU, on one of the `lanes` (the session
+        made here first, so that the lanes do not race to make it)."""
+        if not background or self.lanes == 1:
+            return super().submit(net, x, wrap, affine, host)
+        self._session(net, wrap, self._share)
+        if self._workers is None:
+            self._workers = ThreadPoolExecutor(self.lanes, thread_name_prefix="brushwork-tile")
+        job = self._workers.submit(self.run, net, x, wrap, affine, host, self._share)
+        return job.result
