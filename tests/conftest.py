@@ -41,3 +41,17 @@ def pytest_collection_modifyitems(config, items):
         module = item.module.__name__.rsplit(".", 1)[-1]
         if module in SLOW_MODULES or item.originalname in SLOW_TESTS or "/gui/" in str(item.path):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_learned_paintings(tmp_path_factory):
+    """Jobs use what `brushwork learn` learned for their painting (core/nets/learned.py):
+    every test starts from an empty cache of its own, not the user's."""
+    import os
+    saved = os.environ.get("BRUSHWORK_LEARNED")
+    os.environ["BRUSHWORK_LEARNED"] = str(tmp_path_factory.mktemp("learned"))
+    yield
+    if saved is None:
+        os.environ.pop("BRUSHWORK_LEARNED", None)
+    else:
+        os.environ["BRUSHWORK_LEARNED"] = saved

@@ -1,4 +1,4 @@
-"""Brushwork's command line: `brushwork stylize|frames|panorama|video|join|worker|check …`
+"""Brushwork's command line: `brushwork stylize|frames|panorama|video|join|learn|worker|check …`
 (also `python -m core …`).
 
 Exit 0 on success; 2 with one line on stderr (no traceback) for anything the user can
@@ -107,6 +107,18 @@ def _parser() -> argparse.ArgumentParser:
     j.add_argument("--fps", type=float, default=DEFAULTS["fps"])
     j.add_argument("--overwrite", action="store_true", help="replace OUTPUT if it exists")
     j.add_argument("--quiet", action="store_true")
+    n = sub.add_parser("learn", help="tune the default method (ccpl-r31) to one painting, a few minutes "
+                       "on a CPU; every later job with that painting and method uses the result")
+    n.add_argument("style", metavar="STYLE", help="the painting: an image file or a gallery id")
+    n.add_argument("--content", nargs="+", metavar="FILE|DIR",
+                   help="images (or folders of them) to learn on: your own maps or frames "
+                        "(default: a procedural set made on the spot)")
+    budget = n.add_mutually_exclusive_group()
+    budget.add_argument("--steps", type=int, help="training steps (default 150: about 4 minutes on 2 cores)")
+    budget.add_argument("--minutes", type=float, help="learn for about this long instead")
+    n.add_argument("--quiet", action="store_true", help="no progress lines")
+    n.add_argument("--crop", type=int, help=argparse.SUPPRESS)    # tests: smaller crops
+    n.add_argument("--batch", type=int, help=argparse.SUPPRESS)   # tests: fewer crops a step
     sub.add_parser("gallery", help="list the bundled paintings: an id stands wherever a style image may")
     sub.add_parser("worker", help="run one JSON job from stdin, JSON progress lines on stdout")
     sub.add_parser("check", help="print one JSON line: Python, backend (torch or onnxruntime), device, trained methods")
@@ -156,6 +168,8 @@ def _engine_options(p: argparse.ArgumentParser, *, overwrite: str) -> None:
     # missing. Hidden, so a user never sees a way to paint with untrained networks.
     p.add_argument("--allow-untrained", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--overwrite", action="store_true", help=overwrite)
+    p.add_argument("--no-learned", dest="learned", action="store_false",
+                   help="ignore what `learn` learned for this painting: the shipped model")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -237,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from ..app.progress import Bar
         _check_paths(args)
-        run = {"frames": _frames, "video": _video, "join": _join, "panorama": _panorama}.get(args.command, _stylize)
+        run = {"frames": _frames, "video": _video, "join": _join, "panorama": _panorama,
+               "learn": _learn}.get(args.command, _stylize)
         summary = run(args, None if args.quiet else Bar())
     except BrushworkError as e:
         print(f"brushwork: error: {_in_flags(e, parser.commands[args.command])}", file=sys.stderr)
@@ -281,7 +296,7 @@ def _engine(args) -> dict:
                         wrap=getattr(args, "wrap", "none"), style_weights=args.style_weights)
     return dict(styles=args.styles, method=args.method, settings=settings, preserve_color=args.preserve_color,
                 device=args.device, backend=args.backend, precision=args.precision,
-                allow_untrained=args.allow_untrained, overwrite=args.overwrite)
+                allow_untrained=args.allow_untrained, overwrite=args.overwrite, learned=args.learned)
 
 
 def _stylize(args, bar) -> str:
@@ -375,6 +390,31 @@ def _video(args, bar) -> str:
     if r.flicker is not None:
         text += f"; flicker (mean warp error, 0-255): {r.flicker:.2f} (frames alone: {r.flicker_alone:.2f})"
     return text
+
+
+def _learn(args, bar) -> str:
+    """`learn STYLE`: ccpl-r31 tuned to one painting (core/training/learn.py); Ctrl-C keeps
+    the best so far. Progress as lines (a few minutes of them), not the bar."""
+    if not __package__ or not _has_training():
+        raise BrushworkError("learning a painting needs the engine's training code (a checkout or "
+                             "pip install of Brushwork) and PyTorch")
+    from ..training import learn
+    log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    r = learn.learn(args.style, args.content, steps=args.steps, minutes=args.minutes, log=log,
+                    size=args.crop, batch=args.batch)
+    how = (f"stopped at step {r.steps} of {r.planned}; kept the best so far (step {r.best_step})" if r.stopped
+           else f"{r.steps} steps")
+    return (f"{r.output} ({how}, {r.seconds / 60:.1f} min; style {r.losses['start'].get('style', 0):.3g} → "
+            f"{r.losses['best'].get('style', 0):.3g}); jobs with this painting and ccpl-r31 now use it "
+            "(--no-learned: the shipped model)")
+
+
+def _has_training() -> bool:
+    import importlib.util
+    try:
+        return importlib.util.find_spec("..training", __package__) is not None
+    except (ImportError, ValueError):
+        return False
 
 
 def _join(args, bar) -> str:

@@ -4,7 +4,9 @@ A spec with "frames" (a folder) is a frame sequence (core/jobs/frames.py's Frame
 one with "movie" (a video file) is core/jobs/movie.py's VideoJob; one with "contents" and
 "outputs" (lists) paints several images with one look (core/jobs/image_set.py); otherwise
 one image (core/jobs/image.py's Job fields). Every job takes the engine options of
-core/jobs/spec.py's EngineOptions, "backend" included.
+core/jobs/spec.py's EngineOptions, "backend" included. One with "learn" (a painting)
+tunes ccpl-r31 to it (core/training/learn.py's LearnJob: "contents", "steps", "minutes");
+its result line names the learned file, and a cancel keeps the best so far.
 
 The add-on runs this as a child process so Blender never freezes and a crash in torch
 cannot take Blender down. Lines: {"type": "progress", "fraction", "stage"} while working,
@@ -27,7 +29,9 @@ from ..app.progress import json_line
 EXIT = {"ok": 0, "error": 2, "cancelled": 130}
 # The field that tells a spec's job type → the module that runs it and its job class;
 # each result's fields (less timings) are the result line's.
-JOBS = {"frames": ("..jobs.frames", "FramesJob"), "movie": ("..jobs.movie", "VideoJob"),
+# "learn" (a painting to learn: core/training/learn.py's LearnJob) comes first: it may carry "contents".
+JOBS = {"learn": ("..training.learn", "LearnJob"),
+        "frames": ("..jobs.frames", "FramesJob"), "movie": ("..jobs.movie", "VideoJob"),
         "contents": ("..jobs.image_set", "ImageSetJob"), "content": ("..jobs.image", "Job")}
 
 
@@ -71,7 +75,12 @@ def _run(stdin, stdout, stop: threading.Event) -> tuple[str, dict]:
             raise BrushworkError("job spec must be a JSON object")
         report = lambda f, s: json_line(stdout, type="progress", fraction=round(f, 4), stage=s)  # noqa: E731
         module, job_class = JOBS[next((key for key in JOBS if key in spec), "content")]
-        jobs = importlib.import_module(module, __package__)
+        try:
+            jobs = importlib.import_module(module, __package__)
+        except ImportError as e:
+            if module != JOBS["learn"][0]:
+                raise
+            raise BrushworkError(f"learning a painting needs the engine's training code and PyTorch ({e})") from None
         job = from_spec(getattr(jobs, job_class), spec)  # checks field names and types
         report(0.0, "loading")
         result = asdict(jobs.run(job, report, stop.is_set))

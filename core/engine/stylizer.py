@@ -134,10 +134,12 @@ class Stylizer:
     """One method's networks on one backend, with a style cache."""
 
     def __init__(self, method: str = "linear-r41", device: str = "auto",
-                 allow_untrained: bool = False, backend="auto", precision: str = "auto"):
+                 allow_untrained: bool = False, backend="auto", precision: str = "auto",
+                 learned: dict | None = None):
         """`backend`: "auto" (torch if installed, else onnxruntime), "torch", "onnx", or a
         backend object. `precision`: auto (fp16 on CUDA, fp32 elsewhere; WCT: fp32), fp32,
-        bf16 (not WCT), fp16."""
+        bf16 (not WCT), fp16. `learned`: registry key → arrays merged over the shipped
+        weights (a painting's learned weights, core/nets/learned.py)."""
         check_choices(method, device)
         self.method = METHODS[method]
         precision = method_precision(self.method, method, precision)
@@ -152,8 +154,11 @@ class Stylizer:
                                      "for tests", "allow_untrained") from None
             if not trained:
                 self.untrained.append(key)
+        for key, arrays in (learned or {}).items():   # onnxruntime: graphs built from them, as untrained ones are
+            self.weights[key] = {**self.weights[key], **arrays}
         if backend is None or isinstance(backend, str):
-            backend = backends.create(backend or "auto", self.weights, device, tuple(self.untrained), precision)
+            backend = backends.create(backend or "auto", self.weights, device,
+                                      tuple(self.untrained) + tuple(learned or ()), precision)
         self.backend = backend
         self.batch = max(1, backend.batch)
         self._styles: dict[str, StyleSide] = {}

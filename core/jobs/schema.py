@@ -72,7 +72,8 @@ RANGES = {
 DEFAULTS = {"strength": 1.0, "style_scale": 1.0, "tile": 512, "coherence": 0.75, "blend": 0.75, "start": 0.0,
             "far_scale": 1.0, "fps": 24.0, "depth_side": "both", "hdr": "auto", "precision": "auto",
             "backend": "auto", "device": "auto", "wrap": "none", "preserve_color": False, "pooled": True,
-            "force_color": False, "emission": False, "panorama": False, "poles": True, "overwrite": False}
+            "force_color": False, "emission": False, "panorama": False, "poles": True, "overwrite": False,
+            "learned": True}
 
 
 def _is_number(v) -> bool:
@@ -81,7 +82,8 @@ def _is_number(v) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool) and not (isinstance(v, int) and v.bit_length() > 1000)
 
 
-PATH_FIELDS = {"content", "output", "styles", "contents", "outputs", "frames", "vectors", "video", "movie", "depth"}
+PATH_FIELDS = {"content", "output", "styles", "contents", "outputs", "frames", "vectors", "video", "movie", "depth",
+               "learn"}
 NAME_MAX = 255     # bytes in one file or folder name (ext4, APFS, NTFS in characters)
 PATH_MAX = 4096    # bytes in a whole path (Linux)
 
@@ -126,7 +128,7 @@ SCHEMA = {  # field → (test, what the message asks for): every job's fields, s
     "style_weights": (lambda v: v is None or (isinstance(v, list) and all(map(_is_number, v))),
                       "a list of numbers"),
     **{flag: (lambda v: isinstance(v, bool), "true or false")
-       for flag in ("preserve_color", "allow_untrained", "overwrite", "force_color", "emission")},
+       for flag in ("preserve_color", "allow_untrained", "overwrite", "force_color", "emission", "learned")},
     # frame sequences (core/jobs/frames.py)
     "frames": (lambda v: isinstance(v, str), "a folder path string"),
     "vectors": (lambda v: v is None or isinstance(v, str), "a folder path string or null"),
@@ -152,6 +154,10 @@ SCHEMA = {  # field → (test, what the message asks for): every job's fields, s
     "pooled": (lambda v: isinstance(v, bool), "true or false"),
     "poles": (lambda v: isinstance(v, bool), "true or false"),
     "hdr": (lambda v: v in HDR_MODES, "auto, clip or tonemap"),
+    # learning a painting (core/training/learn.py): its file or gallery id, and the budget
+    "learn": (lambda v: isinstance(v, str), "a path string or gallery id"),
+    "steps": (lambda v: v is None or (isinstance(v, int) and not isinstance(v, bool)), "an integer or null"),
+    "minutes": (lambda v: v is None or _is_number(v), "a number or null"),
 }
 
 

@@ -20,6 +20,7 @@ from ..engine.stylizer import Settings, Stylizer, check_choices, default_method
 from ..errors import BrushworkError, Cancelled, SettingError, warn
 from .schema import HDR_MODES, PATH_FIELDS, SCHEMA, check_path_text, check_type  # noqa: F401 - the job contract
 from ..media import colour
+from ..nets import learned
 from ..media.image_io import read_image
 
 
@@ -36,6 +37,7 @@ class EngineOptions:
     precision: str = "auto"        # torch: auto (fp16 on CUDA, fp32 elsewhere; WCT fp32) | fp32 | bf16 | fp16
     allow_untrained: bool = False  # run deterministic random weights where trained ones are missing
     overwrite: bool = False        # replace existing outputs (frames: redo finished frames)
+    learned: bool = True           # a painting learned for the method (`brushwork learn`) paints with its weights
 
     def check_engine(self) -> None:
         """The options checked before anything is read or loaded."""
@@ -57,11 +59,19 @@ class EngineOptions:
         """The networks for this job, with a warning where they are untrained."""
         if backends.resolve(self.backend) == "onnx":
             _quiet_onnxruntime()
-        stylizer = Stylizer(self.method, self.device, self.allow_untrained, self.backend, self.precision)
+        stylizer = Stylizer(self.method, self.device, self.allow_untrained, self.backend, self.precision,
+                            learned=self.learned_weights())
         if stylizer.untrained:
             warn(f"{self.method} runs with deterministic RANDOM weights ({', '.join(stylizer.untrained)} "
                  "not trained yet): the output shows the plumbing, not a painting")
         return stylizer
+
+    def learned_weights(self) -> dict | None:
+        """The weights learned for this job's painting (core/nets/learned.py), where it has
+        one painting (several mixed share one transformation), asks for them and has them."""
+        if not self.learned or len(set(self.styles)) != 1:
+            return None
+        return learned.lookup(self.styles[0], self.method)
 
     def keep_colour(self, result: np.ndarray, rgb: np.ndarray) -> np.ndarray:
         """The result with the content's colours put back, where asked."""
