@@ -10,7 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from blender_env import run_in_blender, sha, wood_scene
+from blender_env import run_in_blender, sha
+from support import scene
 from core.media.image_io import read_image
 from core.engine.names import METHOD_FILES, METHOD_INFO
 from core.engine.tileable import detect_wrap
@@ -18,8 +19,6 @@ from core.engine.tileable import detect_wrap
 DATA = Path(__file__).resolve().parent / "data"
 ROOT = DATA.parent.parent
 
-def scene(tmp_path) -> str:
-    return wood_scene(tmp_path, through_hue=True)
 
 
 def test_stylize_and_revert_a_pbr_material(tmp_path):

@@ -7,7 +7,7 @@ import numpy as np
 
 from blender_env import run_in_blender
 from core.media.image_io import read_image
-from test_addon import DATA, ROOT, scene
+from support import DATA, ROOT, scene
 
 MANIFEST = json.loads((ROOT / "core" / "gallery" / "manifest.json").read_text(encoding="utf-8"))
 

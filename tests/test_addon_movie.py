@@ -5,13 +5,13 @@ import hashlib
 import imageio_ffmpeg
 
 from blender_env import run_in_blender
-from tests.test_video import audio_seconds, encode, photo_frames, streams
+from support import audio_seconds, encode, photo_frames, streams
 
 DATA_STYLE = "painting.jpg"
 
 
 def test_stylize_movie_clip_adds_a_strip_above_and_leaves_the_original(tmp_path):
-    from tests.conftest import DATA
+    from support import DATA
     frames, _ = photo_frames(24)
     src = encode(tmp_path / "footage.mp4", [f[:96, :128] for f in frames])   # 2 s at 12 fps, with a tone
     before = hashlib.sha256(src.read_bytes()).hexdigest()
@@ -54,7 +54,7 @@ report({{"result": list(result),
 
 
 def test_a_missing_movie_is_one_clear_error(tmp_path):
-    from tests.conftest import DATA
+    from support import DATA
     proc = run_in_blender(f'''
 import bpy
 bpy.ops.wm.read_homefile(use_empty=True)

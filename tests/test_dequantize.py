@@ -124,7 +124,7 @@ def test_movie_frames_are_smoothed_as_lossy(style, tmp_path, monkeypatch):
     """A movie's frames (8-bit, from a lossy codec) go through the smoothing, with the
     codec's wider tolerance, for the statistics and for every painted frame."""
     from core.jobs import movie
-    from tests.test_video import encode
+    from support import encode
 
     _, stored = _sky(96, 128)
     frames = [np.round(stored * 255).astype(np.uint8)] * 3

@@ -10,7 +10,7 @@ from core.app.cli import main as cli_main
 from core.errors import BrushworkError
 from core.media.image_io import Picture, read_image, read_render_passes, write_image, write_render_passes
 from core.training.evaluate import motion_sequence
-from tests.conftest import DATA
+from support import DATA
 
 
 def moving_square(shift=4):

@@ -11,7 +11,7 @@ from core.app.cli import main as cli_main
 from core.media.image_io import Picture, read_image, write_image
 from core.scene import poles
 from core.scene.panorama import pole_streaks, seam_ratio
-from tests.conftest import DATA
+from support import DATA
 
 
 @pytest.fixture(scope="module")

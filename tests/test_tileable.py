@@ -43,5 +43,5 @@ def test_joints_on_the_edge_still_count_as_tileable():
 @pytest.mark.parametrize("name", ["photo.jpg", "painting.jpg"])
 def test_photographs_do_not_wrap(name):
     from core.media.image_io import read_image
-    from tests.conftest import DATA
+    from support import DATA
     assert detect_wrap(read_image(str(DATA / name)).color) == "none"

@@ -3,58 +3,17 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import imageio_ffmpeg
 import numpy as np
 import pytest
 
 from core.jobs import movie as clip
-from core.media import colour
 from core.scene import flow, motion
 from core.media import video
 from core.app.cli import main as cli_main
 from core.errors import Cancelled
-from core.media.image_io import read_image
-from core.training.evaluate import motion_sequence
-from tests.conftest import DATA
-
-FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def encode(path, frames, fps="12", *, sound=True, extra=()):
-    """uint8 RGB frames → an H.264 MP4 (with a 440 Hz tone as long as the picture when `sound`)."""
-    h, w = frames[0].shape[:2]
-    cmd = [FFMPEG, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", fps,
-           "-i", "-"]
-    if sound:
-        cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-shortest", "-c:a", "aac"]
-    cmd += ["-c:v", "libx264", "-pix_fmt", "yuv444p" if w % 2 or h % 2 else "yuv420p", *extra, str(path)]
-    subprocess.run(cmd, input=b"".join(np.ascontiguousarray(f).tobytes() for f in frames), check=True)
-    return path
-
-
-def photo_frames(n, shift=(2.0, 1.0), zoom=0.01):
-    photo = colour.to_working(read_image(str(DATA / "photo.jpg")).color, False)
-    seq, maps = motion_sequence(photo, frames=n, shift=shift, zoom=zoom, margin=16)
-    return [(f * 255 + 0.5).astype(np.uint8) for f in seq], maps
-
-
-def streams(path):
-    """(video line, audio line or None, duration) from ffmpeg's header."""
-    text = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
-    lines = text.splitlines()
-    v = next(ln for ln in lines if "Video:" in ln)
-    a = next((ln for ln in lines if "Audio:" in ln), None)
-    return v, a, text
-
-
-def audio_seconds(path):
-    """Duration of the sound alone, decoded."""
-    out = subprocess.run([FFMPEG, "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "s16le", "-ac", "1",
-                          "-ar", "48000", "-"], capture_output=True, check=True).stdout
-    return len(out) / 2 / 48000
+from support import DATA, FFMPEG, ROOT, audio_seconds, encode, photo_frames, streams  # noqa: F401
 
 
 def run_cli(capfd, *args):
@@ -208,7 +167,7 @@ def test_the_worker_runs_a_movie_job(capfd, moving, style, tmp_path):
     import io
     import json
     from core.app import worker
-    from tests.test_worker import check_protocol
+    from support import check_protocol
 
     def work(spec):
         stdout = io.StringIO()

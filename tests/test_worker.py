@@ -20,6 +20,7 @@ from core.jobs import image as jobs
 from core.jobs.spec import from_spec
 from core.nets import weights
 from core.app import worker
+from support import check_protocol
 from core.engine.stylizer import default_method
 from core.engine.methods import METHODS
 from core.errors import Cancelled
@@ -49,21 +50,6 @@ def temp_left(tmpdir) -> list[str]:
     """What a job left in its temp folder, less onnxruntime's own session marker (`.ses`,
     written when the library is imported and kept on purpose across runs)."""
     return [n for n in os.listdir(tmpdir) if n != ".ses"]
-
-
-def check_protocol(lines: list[dict]) -> dict:
-    """Progress lines (fractions non-decreasing in [0, 1], a stage each), then exactly one
-    result, last; returns the result."""
-    assert lines, "no output"
-    results = [m for m in lines if m.get("type") == "result"]
-    assert len(results) == 1 and lines[-1] is results[0], lines
-    progress = lines[:-1]
-    assert all(m["type"] == "progress" for m in progress), progress
-    fractions = [m["fraction"] for m in progress]
-    assert fractions == sorted(fractions), fractions
-    assert all(0 <= f <= 1 for f in fractions), fractions
-    assert all(isinstance(m["stage"], str) and m["stage"] for m in progress), progress
-    return results[0]
 
 
 def start(spec: dict, tmpdir: Path) -> subprocess.Popen:
