@@ -5,17 +5,19 @@ wood scene. Blender itself is `blender_env.py`, pictures made on the spot `imagi
 import subprocess
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 
 from blender_env import wood_scene
-from core.media import colour
-from core.media.image_io import read_image
-from core.training.evaluate import motion_sequence
 
 DATA = Path(__file__).resolve().parent / "data"
 ROOT = DATA.parent.parent
-FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def ffmpeg() -> str:
+    """imageio-ffmpeg's binary, imported only by the tests that make movies: the torch-free
+    test run (as the extension runs) has neither it nor torch."""
+    import imageio_ffmpeg
+    return imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def scene(tmp_path) -> str:
@@ -26,7 +28,7 @@ def scene(tmp_path) -> str:
 def encode(path, frames, fps="12", *, sound=True, extra=()):
     """uint8 RGB frames → an H.264 MP4 (with a 440 Hz tone as long as the picture when `sound`)."""
     h, w = frames[0].shape[:2]
-    cmd = [FFMPEG, "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", fps,
+    cmd = [ffmpeg(), "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}", "-r", fps,
            "-i", "-"]
     if sound:
         cmd += ["-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000", "-shortest", "-c:a", "aac"]
@@ -36,6 +38,9 @@ def encode(path, frames, fps="12", *, sound=True, extra=()):
 
 
 def photo_frames(n, shift=(2.0, 1.0), zoom=0.01):
+    from core.media import colour
+    from core.media.image_io import read_image
+    from core.training.evaluate import motion_sequence   # torch
     photo = colour.to_working(read_image(str(DATA / "photo.jpg")).color, False)
     seq, maps = motion_sequence(photo, frames=n, shift=shift, zoom=zoom, margin=16)
     return [(f * 255 + 0.5).astype(np.uint8) for f in seq], maps
@@ -43,7 +48,7 @@ def photo_frames(n, shift=(2.0, 1.0), zoom=0.01):
 
 def streams(path):
     """(video line, audio line or None, duration) from ffmpeg's header."""
-    text = subprocess.run([FFMPEG, "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
+    text = subprocess.run([ffmpeg(), "-hide_banner", "-i", str(path)], capture_output=True, text=True).stderr
     lines = text.splitlines()
     v = next(ln for ln in lines if "Video:" in ln)
     a = next((ln for ln in lines if "Audio:" in ln), None)
@@ -52,7 +57,7 @@ def streams(path):
 
 def audio_seconds(path):
     """Duration of the sound alone, decoded."""
-    out = subprocess.run([FFMPEG, "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "s16le", "-ac", "1",
+    out = subprocess.run([ffmpeg(), "-v", "error", "-i", str(path), "-map", "0:a:0", "-f", "s16le", "-ac", "1",
                           "-ar", "48000", "-"], capture_output=True, check=True).stdout
     return len(out) / 2 / 48000
 

@@ -13,7 +13,9 @@ from core.scene import flow, motion
 from core.media import video
 from core.app.cli import main as cli_main
 from core.errors import Cancelled
-from support import DATA, FFMPEG, ROOT, audio_seconds, encode, photo_frames, streams  # noqa: F401
+from support import DATA, ROOT, audio_seconds, encode, photo_frames, streams  # noqa: F401
+
+FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def run_cli(capfd, *args):
