@@ -59,14 +59,20 @@ def wait_for(worker, to_fraction, label: str):
                 raise JobError(msg.get("message", "the worker failed"))
 
 
-def one_job(worker, label: str, work: Path, made_dirs: list[Path] = ()):
-    """Steps of a single worker job; its temp folder goes when it ends, however it ends,
-    and the output folders made for it (`plan.make_dirs`) when it fails."""
+def one_job(worker, label: str, work: Path, made_dirs: list[Path] = (), keep_on_cancel: bool = False):
+    """Steps of a single worker job, returning its result; its temp folder goes when it
+    ends, however it ends, and the output folders made for it (`plan.make_dirs`) when it
+    fails. `keep_on_cancel`: a cancelled worker is given time to finish what it keeps
+    (learning saves its best weights so far) before its folder goes."""
     ok = False
     try:
-        yield from wait_for(worker, lambda f: f, label)
+        result = yield from wait_for(worker, lambda f: f, label)
         ok = True
+        return result
     finally:
+        if not ok and keep_on_cancel:
+            worker.cancel()
+            worker.kill_after(120)
         _end(worker, ok, made_dirs)
         shutil.rmtree(work, ignore_errors=True)
 

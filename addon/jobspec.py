@@ -119,3 +119,14 @@ def movie(settings, movie: FilePath, output: FilePath, trim: tuple[float, float]
     kind = {"start": trim[0], "end": trim[1]} if trim else {}
     return {"movie": str(movie), "output": str(output), **kind, "coherence": settings.movie_coherence,
             **engine(settings)}
+
+
+def learn(settings, contents: list[FilePath] | None, minutes: float, steps: int | None = None) -> dict:
+    """Learn the panel's painting (core/training/learn.py) for `minutes` (or `steps`), from
+    `contents` (the maps that will be painted; None: the engine's procedural set), on the
+    panel's device."""
+    spec = {"learn": style_path(settings), "device": DEVICES[settings.device],
+            **({"steps": steps} if steps else {"minutes": minutes})}
+    if contents:
+        spec["contents"] = [str(c) for c in contents]
+    return spec

@@ -2,8 +2,9 @@
 draw for both), and a short one in the Video Sequencer's sidebar for movie strips."""
 import bpy
 
-from . import gallery, materials, plan, previews, sequencer
-from .operators import movie, preview, renders, textures
+from . import gallery, learned, materials, plan, preferences, previews, sequencer
+from .choices import style_path
+from .operators import learn, movie, preview, renders, textures
 
 
 def draw_style(col, settings) -> None:
@@ -65,11 +66,32 @@ def draw_scope(col, context, settings) -> None:
                   else "Each map its own statistics", icon="INFO")
 
 
+def draw_learn(col, settings, running: bool) -> None:
+    """Learn This Painting (the default method tuned to the painting, once), or the badge
+    saying a learned model paints this painting, and Forget."""
+    if settings.method not in ("AUTO", "CCPL_R31"):
+        return
+    meta = learned.status(style_path(settings), preferences.learned_dir())
+    box = col.box().column(align=True)
+    if meta:
+        row = box.row(align=True)
+        row.label(text=learned.describe(meta), icon="CHECKMARK")
+        row.operator(learn.BRUSHWORK_OT_forget_painting.bl_idname, text="", icon="X")
+        return
+    row = box.row(align=True)
+    row.enabled = not running
+    row.operator(learn.BRUSHWORK_OT_learn_painting.bl_idname, icon="MOD_SMOOTH",
+                 text=f"Learn This Painting (~{settings.learn_minutes:g} min)")
+    row.prop(settings, "learn_minutes", text="")
+    box.label(text="Needs PyTorch (add-on Preferences: Install)", icon="INFO")
+
+
 def draw(layout, context) -> None:
     settings = context.scene.brushwork
     state = context.window_manager.brushwork_job
     col = layout.column()
     draw_style(col, settings)
+    draw_learn(col, settings, state.running)
     col.prop(settings, "method")
     col.prop(settings, "strength", slider=True)
     col.prop(settings, "style_scale")

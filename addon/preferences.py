@@ -53,9 +53,20 @@ def python_setup(context=None) -> PythonSetup:
     """The Python the worker runs in, as the preferences say: Blender's own with the
     installed dependencies (torch, if any) and the bundled wheels, or the artist's own."""
     prefs = get(context)
+    env = {"BRUSHWORK_LEARNED": str(learned_dir())}   # the project's learned paintings, a farm's too
     if prefs and prefs.python_source == "CUSTOM" and prefs.python_path:
-        return PythonSetup(bpy.path.abspath(prefs.python_path), [])
-    return PythonSetup(sys.executable, [str(deps_dir()), str(wheels_dir())])
+        return PythonSetup(bpy.path.abspath(prefs.python_path), [], env)
+    return PythonSetup(sys.executable, [str(deps_dir()), str(wheels_dir())], env)
+
+
+def learned_dir() -> Path:
+    """Where Learn This Painting keeps what it learned and every job looks for it:
+    `stylized/learned/` beside a saved .blend (it travels with the project, to a render
+    farm too), else the per-user cache of `brushwork learn`."""
+    if bpy.data.filepath:
+        return Path(bpy.data.filepath).parent / "stylized" / "learned"
+    from ..core.nets.learned import cache_dir
+    return cache_dir()
 
 
 def pip_command(build: str, target: Path) -> list[str]:

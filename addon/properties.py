@@ -194,6 +194,10 @@ class BrushworkSettings(bpy.types.PropertyGroup):
         items=[("flow", "Optical Flow", "Carry the previous stylized frame along the motion estimated in the footage"),
                ("none", "Off", "Every frame stylized on its own")],
         description="Movies: how frames are kept from flickering")
+    learn_minutes: FloatProperty(
+        name="Minutes", default=4.0, min=0.5, max=120.0, soft_max=30.0,
+        description="Learn This Painting: how long to tune the default method to the painting "
+                    "(about 150 steps in 4 minutes on a 2-core CPU; more steps, a closer look)")
     tile: IntProperty(name="Tile Size", default=DEFAULTS["tile"], min=0, soft_min=256, soft_max=4096,
                       description=f"Largest piece processed at once (bounds memory); 0 = whole image, else at "
                                   f"least {RANGES['tile'].low}")

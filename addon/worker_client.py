@@ -25,6 +25,7 @@ class PythonSetup:
     """Which Python runs the worker, and what goes on its path before its own packages."""
     executable: str = sys.executable
     extra_paths: list[str] = field(default_factory=list)  # e.g. the per-user dependency folder
+    extra_env: dict[str, str] = field(default_factory=dict)  # e.g. BRUSHWORK_LEARNED: the project's learned paintings
 
     def command(self, *args: str) -> list[str]:
         return [self.executable, "-m", "core", *args]
@@ -36,6 +37,7 @@ class PythonSetup:
             paths.append(env["PYTHONPATH"])
         env["PYTHONPATH"] = os.pathsep.join(paths)
         env["PYTHONUNBUFFERED"] = "1"
+        env.update(self.extra_env)
         env.pop("PYTHONHOME", None)  # Blender may set it for its own Python; a custom one needs its own
         return env
 

@@ -8,7 +8,7 @@ it), so the extension's package tree is staged in a temporary folder first:
     blender_manifest.toml
     __init__.py            generated; re-exports register/unregister from .addon
     addon/                 the add-on (everything that imports bpy)
-    core/                  the engine, less core/training/ and __pycache__
+    core/                  the engine (its training code too: Learn This Painting), less __pycache__
     models/                every weight file a method runs on and every ONNX graph, plus models/MODELS.md
     wheels/                onnxruntime and Pillow for each platform and Python (3.11, 3.13)
 
@@ -53,9 +53,9 @@ ROOT_INIT = '''\
 from .addon import register, unregister
 '''
 
-# Never shipped: build/test leftovers, and training-only code.
+# Never shipped: build/test leftovers. (core/training/ ships: Learn This Painting runs it.)
 _IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo", ".*")
-_CORE_EXCLUDED_DIRS = ("training",)
+_CORE_EXCLUDED_DIRS = ()
 
 
 PLATFORMS = ("windows-x64", "linux-x64", "macos-arm64")
@@ -174,12 +174,16 @@ def _manifest_for(text: str, platforms) -> str:
 NOTICES = ("models/MODELS.md", "models/LICENSE-LinearStyleTransfer.txt")
 
 
+LEARNING_WEIGHTS = ("vgg19_relu4_1.safetensors",)   # the loss network Learn This Painting tunes against
+
+
 def runtime_weights() -> list[Path]:
-    """The weight files some method runs on (core/engine/names.py) that are present: the
-    raw VGG-19, which only judges training, stays out of the zip (14 MB)."""
+    """The weight files some method runs on (core/engine/names.py) that are present, and
+    the raw VGG-19 (14 MB) that learning a painting measures its losses with: the add-on's
+    Learn This Painting runs core/training/learn.py in the worker when its Python has torch."""
     sys.path.insert(0, str(ROOT))
     from core.engine.names import METHOD_FILES
-    names = {f for files in METHOD_FILES.values() for f in files}
+    names = {f for files in METHOD_FILES.values() for f in files} | set(LEARNING_WEIGHTS)
     return [p for p in (ROOT / "models").glob("*.safetensors") if p.name in names]
 
 

@@ -3,6 +3,10 @@
     blender -b scene.blend -P scripts/render_stylized.py -- --style S --frames 1-48 --out D
     python scripts/render_stylized.py --blend scene.blend --style S --frames 1-48 --out D
     blender -b -P scripts/render_stylized.py -- --join D --fps 24 --video D/shot.mp4
+    blender -b scene.blend -P scripts/render_stylized.py -- --learn --style S [--learn-minutes 4]
+
+`--learn` tunes the default method to the painting once, before the chunks are sent: it
+lands in `stylized/learned/` beside the .blend, where every chunk's job finds it.
 
 Each chunk is independent, so a farm (Flamenco: scripts/flamenco/) can spread a range
 over machines. Coherence is carried across a chunk's start by re-rendering `--overlap`
@@ -116,6 +120,21 @@ def chunk(args) -> int:
     return 0
 
 
+def learn(args) -> int:
+    """Learn the painting once for the whole shot (the add-on's Learn This Painting)."""
+    if args.blend:
+        bpy.ops.wm.open_mainfile(filepath=str(Path(args.blend).resolve()))
+    ensure_addon()
+    spec = {"learn": str(Path(args.style).resolve()),
+            **({"steps": args.learn_steps} if args.learn_steps else {"minutes": args.learn_minutes})}
+    if args.content:
+        spec["contents"] = [str(Path(c).resolve()) for c in args.content]
+    result = run_worker(spec)
+    print(f"render_stylized: learned {Path(args.style).name}: {result.get('steps')} steps → {result.get('output')}",
+          flush=True)
+    return 0
+
+
 def join(args) -> int:
     ensure_addon()
     prefs = _addon("preferences")
@@ -138,7 +157,15 @@ def main(argv: list[str]) -> int:
     p.add_argument("--join", help="instead: join this folder's frames into --video")
     p.add_argument("--video", help="with --join: the .mp4 to write")
     p.add_argument("--fps", type=float, default=24.0)
+    p.add_argument("--learn", action="store_true", help="instead: learn --style for this .blend's jobs")
+    p.add_argument("--learn-minutes", type=float, default=4.0, help="with --learn: how long")
+    p.add_argument("--learn-steps", type=int, help="with --learn: this many steps instead")
+    p.add_argument("--content", nargs="*", help="with --learn: maps or frames to learn from (default: a procedural set)")
     args = p.parse_args(argv)
+    if args.learn:
+        if not args.style:
+            p.error("--learn needs --style")
+        return learn(args)
     if args.join:
         if not args.video:
             p.error("--join needs --video OUT.mp4")

@@ -30,7 +30,7 @@ def out_dir(tmp_path):
 # Tests that start Blender, a GUI, many real processes or a wheel build: `slow`, so the
 # edit-test loop can leave them out (`python -m pytest -m "not slow"`); CI runs everything.
 SLOW_MODULES = {"test_addon", "test_addon_gallery", "test_addon_movie", "test_addon_render", "test_addon_sets",
-                "test_addon_scenes", "test_build_extension", "test_extension_onnx", "test_training"}
+                "test_addon_scenes", "test_addon_learn", "test_build_extension", "test_extension_onnx", "test_training"}
 SLOW_TESTS = {"test_a_wheel_installed_into_a_folder_paints_from_anywhere", "test_the_panels_limits_and_defaults_are_the_schemas",
               "test_fuzz_real_processes", "test_fuzz_sets_stopped_midway_leave_nothing", "test_fuzz_video",
               "test_fuzz_frames", "test_training_configs_that_cannot_run_are_one_line"}

@@ -61,14 +61,15 @@ def test_zip_root_holds_the_package(names):
     for ext in ("safetensors", "onnx"):
         shipped = {n for n in names if n.startswith("models/") and n.endswith(f".{ext}")}
         assert shipped == {f"models/{p.name}" for p in (ROOT / "models").glob(f"*.{ext}")
-                           if ext == "onnx" or p.name in runtime}
+                           if ext == "onnx" or p.name in runtime or p.name == "vgg19_relu4_1.safetensors"}
         assert shipped
-    assert "models/vgg19_relu4_1.safetensors" not in names  # training's judge only
+    assert "models/vgg19_relu4_1.safetensors" in names  # Learn This Painting's loss network
+    assert "core/training/learn.py" in names
 
 
-def test_zip_leaves_out_caches_training_and_tests(names):
+def test_zip_leaves_out_caches_and_tests(names):
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-    assert not [n for n in names if n.startswith(("core/training/", "tests/", "scripts/", "docs/", "."))]
+    assert not [n for n in names if n.startswith(("tests/", "scripts/", "docs/", "."))]
     assert not [n for n in names if "/." in n]
     # Only the manifest and the generated __init__.py sit at the root; no stray repo files.
     assert {n for n in names if "/" not in n} == {"blender_manifest.toml", "__init__.py"}
@@ -141,7 +142,7 @@ def test_installs_and_enables_in_blender(tmp_path):
             "package_root": str(PACKAGE_ROOT),
             "repo_dir": repo.directory,
             "core_worker": (PACKAGE_ROOT / "core" / "app" / "worker.py").is_file(),
-            "no_training": not (PACKAGE_ROOT / "core" / "training").exists(),
+            "training": (PACKAGE_ROOT / "core" / "training" / "learn.py").is_file(),
         })
     """, tmp_path)
     r = proc.result
@@ -150,7 +151,7 @@ def test_installs_and_enables_in_blender(tmp_path):
     # Installed under the redirected user profile, not the real ~/.config/blender.
     assert Path(r["package_root"]) == Path(r["repo_dir"]) / "brushwork"
     assert Path(r["package_root"]).is_relative_to(tmp_path / "blender_user")
-    assert r["core_worker"] and r["no_training"]
+    assert r["core_worker"] and r["training"]
 
 
 def test_install_from_disk_with_enable_on_install(tmp_path):
