@@ -107,6 +107,16 @@ def conv_layers(method: str) -> list[Conv]:
     return out
 
 
+def conv_parts(method: str) -> dict[str, list[Conv]]:
+    """`conv_layers` split by the stage that runs them: encode, statistics (Linear's
+    `cnet`), decode."""
+    m = METHODS[method]
+    layers = conv_layers(method)
+    n_enc = sum(1 for layer in ENCODERS[m.layer].layers if layer[0] == "conv")
+    n_dec = sum(1 for layer in MODELS[m.decoder].parts["decoder"].layers if layer[0] == "conv")
+    return {"encode": layers[:n_enc], "decode": layers[n_enc:n_enc + n_dec], "statistics": layers[n_enc + n_dec:]}
+
+
 def flop_px(method: str) -> float:
     return sum(c.flop_px for c in conv_layers(method))
 
@@ -290,6 +300,102 @@ def one(spec: dict) -> dict:
     return res
 
 
+# Stages of a whole job as `python -m core stylize` runs it, in order: (label, module, name)
+# of the function whose time is the stage's.
+STAGES = (
+    ("networks: load (torch or onnxruntime import, weights)", "core.jobs.image", "_stylizers"),
+    ("read: PNG decode", "core.jobs.image", "read_image"),
+    ("8-bit smoothing", "core.jobs.image", "smooth_file"),
+    ("style: read + encode + matrix", None, None),  # load_style + Stylizer.style
+    ("encode (VGG to relu3_1, tiles)", "core.engine.stylizer.Stylizer", "_encode"),
+    ("statistics (content matrix)", "core.engine.stylizer", "content_side"),
+    ("transform (folded into the decoder's first conv)", "core.engine.stylizer", "Transform"),
+    ("decode (tiles, feathered)", "core.engine.stylizer.Stylizer", "_decode"),
+    ("write: to 8 bits + PNG encode", "core.jobs.image", "write_image"),
+)
+
+
+def breakdown(spec: dict) -> dict:
+    """One default job, file to file, exactly as the CLI runs it (`core.app.cli.main`), with
+    each stage timed (wall and this process's CPU) by wrapping the function that does it;
+    then, in the same process, the floors of its file stages: the PNG codec alone on the
+    same files (OpenCV's decode of the input, its encode of the result at the level the
+    job writes with)."""
+    import functools
+    import importlib
+    entered = time.time()
+    times: dict = {}
+
+    def timed(owner, name, label):
+        fn = getattr(owner, name)
+
+        @functools.wraps(fn)
+        def wrapper(*a, **k):
+            t0, c0 = time.perf_counter(), _own_cpu(resource.RUSAGE_SELF)
+            try:
+                return fn(*a, **k)
+            finally:
+                w, c = times.get(label, (0.0, 0.0))
+                times[label] = (w + time.perf_counter() - t0, c + _own_cpu(resource.RUSAGE_SELF) - c0)
+        setattr(owner, name, wrapper)
+
+    def owner_of(path):
+        mod, _, cls = path.rpartition(".")
+        try:
+            return importlib.import_module(path)
+        except ImportError:
+            return getattr(importlib.import_module(mod), cls)
+
+    from core.app import cli
+    from core.jobs import image as jobs_image
+    from core.engine import stylizer as stylizer_mod
+    for label, path, name in STAGES:
+        if path:
+            timed(owner_of(path), name, label)
+    style_label = STAGES[3][0]
+    timed(jobs_image, "load_style", style_label)
+    timed(stylizer_mod.Stylizer, "style", style_label)
+    argv = ["stylize", spec["input"], spec["style"], "-o", spec["output"], "--overwrite", "--quiet",
+            "--backend", spec.get("backend", "torch"), "--precision", spec.get("precision", "auto")]
+    started = time.time()
+    t0, c0 = time.perf_counter(), _own_cpu(resource.RUSAGE_SELF)
+    code = cli.main(argv)
+    job_s, job_cpu = time.perf_counter() - t0, _own_cpu(resource.RUSAGE_SELF) - c0
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    res = {"exit": code, "entered": entered, "job_started": started, "job_seconds": job_s, "job_cpu": job_cpu,
+           "stages": {k: {"seconds": w, "cpu": c} for k, (w, c) in times.items()}, "peak_rss_bytes": peak}
+    res["codec"] = png_floor(spec["input"], spec["output"])
+    os.remove(spec["output"])
+    return res
+
+
+def png_floor(src: str, result: str) -> dict:
+    """The PNG codec alone: OpenCV decoding `src`'s bytes, and encoding `result`'s pixels
+    (8-bit) at the level the engine writes with: what a read or write could cost at best."""
+    import cv2
+    from core.media.image_io import write_image
+    import inspect
+    level = inspect.signature(write_image).parameters["png_compression"].default
+    data = np.fromfile(src, np.uint8)
+    t0 = time.perf_counter()
+    cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    decode = time.perf_counter() - t0
+    pixels = cv2.imdecode(np.fromfile(result, np.uint8), cv2.IMREAD_UNCHANGED)
+    t0 = time.perf_counter()
+    cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, level])
+    return {"decode_seconds": decode, "encode_seconds": time.perf_counter() - t0, "level": level}
+
+
+def bare_start(spec: dict) -> dict:
+    """A child that only starts: the interpreter, NumPy and the network runtime imported."""
+    t0 = time.perf_counter()
+    if spec.get("backend", "torch") == "torch":
+        import torch  # noqa: F401
+    else:
+        import onnxruntime  # noqa: F401
+    return {"import_seconds": time.perf_counter() - t0}
+
+
 PROBE = (64, 64, 3, 1)  # the dominant shape of every method: how fast the machine is right now
 
 
@@ -300,22 +406,41 @@ def probe_rate(device, precision="fp32") -> float:
     return measure_conv(PROBE, device, precision=precision)["rate"]
 
 
+MICROAST_WEIGHTS = {"content_encoder": "content_encoder_iter_160000.pth.tar",
+                    "style_encoder": "style_encoder_iter_160000.pth.tar",
+                    "modulator": "modulator_iter_160000.pth.tar", "decoder": "decoder_iter_160000.pth.tar"}
+
+
 def peer(spec: dict) -> dict:
     """MicroAST (Wang et al., AAAI 2023) from a checkout the user supplies, whole image,
-    tensor to tensor, as its own test script runs it; random weights (its checkpoints are
-    pickles, which we never load): the compute and memory are the same. In `precision`:
-    the whole network converted, as a user would run it to compare with our bf16/fp16."""
+    as its own test script runs it: its published weights where the checkout has them
+    (models/*.pth.tar, loaded tensors-only: `torch.load(weights_only=True)` runs no
+    pickled code), else random ones (the compute and memory are the same). Timed twice:
+    the network alone, tensor to tensor (`seconds`), and file to file like our jobs
+    (`file_seconds`: OpenCV decoding the same 8-bit PNG, the network, the 8-bit PNG
+    written at our level). In `precision`: the whole network converted, as a user
+    would run it to compare with our bf16/fp16."""
+    import cv2
     import torch
     sys.path.insert(0, spec["dir"])
     import net_microAST as net
     torch.manual_seed(0)
     dev = torch.device(spec["device"])
     dtype = torch_dtype(spec.get("precision", "fp32"))
-    model = net.TestNet(net.Encoder(), net.Encoder(), net.Modulator(), net.Decoder()).eval().to(dev, dtype)
+    parts = {"content_encoder": net.Encoder(), "style_encoder": net.Encoder(), "modulator": net.Modulator(),
+             "decoder": net.Decoder()}
+    trained = all((Path(spec["dir"]) / "models" / f).is_file() for f in MICROAST_WEIGHTS.values())
+    if trained:
+        for key, module in parts.items():
+            state = torch.load(Path(spec["dir"]) / "models" / MICROAST_WEIGHTS[key], map_location="cpu",
+                               weights_only=True)
+            module.load_state_dict(state)
+    model = net.TestNet(parts["content_encoder"], parts["style_encoder"], parts["modulator"],
+                        parts["decoder"]).eval().to(dev, dtype)
     tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None].to(dev, dtype)  # noqa: E731
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     style = tensor(photo(STYLE_PX, STYLE_PX, seed=1))
-    times = []
+    times, files = [], []
     with torch.inference_mode():
         model(tensor(photo(256, 256, seed=2)), style)  # warm
         content = tensor(photo(spec["size"], spec["size"]))
@@ -326,7 +451,25 @@ def peer(spec: dict) -> dict:
             sync()
             times.append(time.perf_counter() - t0)
             del out
-    return {"seconds": statistics.median(times), "times": times,
+        del content
+        if spec.get("input"):
+            dst = os.path.join(spec["folder"], f"microast-{os.getpid()}.png")
+            for _ in range(spec["repeat"]):
+                t0 = time.perf_counter()
+                bgr = cv2.imdecode(np.fromfile(spec["input"], np.uint8), cv2.IMREAD_COLOR)
+                x = torch.from_numpy(bgr[..., ::-1].transpose(2, 0, 1).copy())[None].to(dev, dtype) / 255
+                del bgr
+                y = model(x, style)
+                del x
+                rgb = (y[0].clamp(0, 1) * 255).round().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+                del y
+                ok, png = cv2.imencode(".png", np.ascontiguousarray(rgb[..., ::-1]), [cv2.IMWRITE_PNG_COMPRESSION, 3])
+                png.tofile(dst)
+                files.append(time.perf_counter() - t0)
+                del rgb, png
+            os.remove(dst)
+    return {"seconds": statistics.median(times), "times": times, "trained": trained,
+            "file_seconds": statistics.median(files) if files else None,
             "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024,
             "peak_gpu_bytes": torch.cuda.max_memory_allocated() if dev.type == "cuda" else None}
 
@@ -376,7 +519,8 @@ def spawn(spec: dict) -> dict:
     interpreter (its stderr passes through), noting how many cores other processes kept
     busy meanwhile."""
     before, c0, t0 = _cpu_seconds(), _own_cpu(resource.RUSAGE_CHILDREN), time.perf_counter()
-    proc = subprocess.run([sys.executable, os.path.abspath(__file__), "--one", json.dumps(spec)],
+    script = os.path.join(spec["tree"], "scripts", "bench.py") if spec.get("tree") else os.path.abspath(__file__)
+    proc = subprocess.run([sys.executable, script, "--one", json.dumps(spec)],
                           stdout=subprocess.PIPE, text=True)
     others = _others(before, _own_cpu(resource.RUSAGE_CHILDREN) - c0, time.perf_counter() - t0)
     for line in proc.stdout.splitlines():
@@ -592,6 +736,13 @@ def main(argv=None) -> int:
     ap.add_argument("--precision", default="auto",
                     help="comma-separated: auto (what a job picks: fp16 on CUDA, fp32 on a CPU), fp32, bf16, "
                          "fp16; each gets its own floor, rows and MicroAST rows")
+    ap.add_argument("--breakdown", action="store_true",
+                    help="the default job stage by stage (start-up, read, smoothing, style, encode, statistics, "
+                         "transform, decode, write), each against its floor, at --sizes (default 2048,4096,8192), "
+                         "with MicroAST beside it where --peer-microast is given")
+    ap.add_argument("--baseline", metavar="DIR",
+                    help="with --breakdown: also a checkout of earlier code (its core/ and this scripts/bench.py), "
+                         "run alternately with ours: before and after in one run")
     ap.add_argument("--json", metavar="PATH", help="also write every number as JSON here")
     ap.add_argument("--one", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -600,7 +751,8 @@ def main(argv=None) -> int:
 
     if args.one:  # child: one measurement, result on stdout
         spec = json.loads(args.one)
-        child = {"run": one, "frames": frames_fps, "peer": peer, "input": make_input}[spec.get("kind", "run")]
+        child = {"run": one, "frames": frames_fps, "peer": peer, "input": make_input, "breakdown": breakdown,
+                 "start": bare_start}[spec.get("kind", "run")]
         print(MARK + json.dumps(child(spec)), flush=True)
         return 0
 
@@ -652,6 +804,20 @@ def main(argv=None) -> int:
            "allocator": "freed memory kept (core/mem/allocator.py)" if allocator_kept else "the C library's default",
            "sizes": sizes, "methods": methods, "backends": backends, "caps": caps, "precisions": precisions}
     folder = tempfile.mkdtemp(prefix="brushwork-bench-")
+    if args.breakdown:
+        sizes = [int(v) for v in args.sizes.split(",")] if args.sizes else [2048, 4096, 8192]
+        res["sizes"] = sizes
+        if args.baseline:
+            res["baseline_revision"] = _revision(Path(args.baseline))
+        try:
+            measure_breakdown(res, args, device, sizes, folder)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        text = breakdown_report(res)
+        print(text)
+        if args.json:
+            Path(args.json).write_text(json.dumps(res, indent=1))
+        return 0
     try:
         measure(res, args, device, methods, sizes, backends, caps, folder)
     finally:
@@ -742,6 +908,145 @@ def measure(res: dict, args, device, methods, sizes, backends, caps, folder: str
             row.update(speed=speed, ratio_now=row["ratio"] * speed, mp_per_s_now=row["mp_per_s"] / speed)
 
 
+def measure_breakdown(res: dict, args, device, sizes: list[int], folder: str) -> None:
+    """The default job (what `python -m core stylize photo.png style.png -o out.png` runs)
+    stage by stage at each size, each stage next to its floor, and MicroAST beside it."""
+    from core.engine.stylizer import default_method
+    method, precision = default_method(), res["precisions"][0]
+    res["method"] = method
+    shapes = shapes_of([method])
+    passes = [floor_pass(shapes, device, precision)]
+    style = os.path.join(folder, "style.png")
+    spawn({"kind": "input", "size": STYLE_PX, "seed": 1, "flip": True, "path": style})
+    res["breakdown"], res["peer"] = [], []
+    for size in sizes:
+        src = os.path.join(folder, f"photo-{size}.png")
+        log(f"input: {size}² PNG")
+        spawn({"kind": "input", "size": size, "path": src})
+        starts = [spawn_timed({"kind": "start", "backend": args.backends.split(",")[0]}) for _ in range(3)]
+        runs, before = [], []
+        for i in range(args.repeat):
+            # with a baseline, its runs and ours alternate (the machine's load drifts)
+            order = ([(args.baseline, before)] if args.baseline else []) + [(None, runs)]
+            for tree, into in order if i % 2 == 0 else order[::-1]:
+                log(f"breakdown: default job ({method}, {precision}) {size}², run {i + 1} of {args.repeat}"
+                    + (f" (baseline {tree})" if tree else ""))
+                row = spawn_timed({"kind": "breakdown", "input": src, "style": style, "precision": precision,
+                                   "backend": args.backends.split(",")[0], "tree": tree,
+                                   "output": os.path.join(folder, f"out-{size}.png")})
+                if "stages" in row:
+                    row["startup_seconds"] = row["job_started"] - row["spawned"]
+                    log(f"     {row['startup_seconds'] + row['job_seconds']:.1f} s whole job, "
+                        f"peak RSS {gb(row['peak_rss_bytes'])}")
+                into.append(row)
+        res["breakdown"].append({"size": size, "runs": runs, "baseline": before,
+                                 "bare_start": min(r["wall"] for r in starts if "wall" in r)})
+        if args.peer_microast:
+            need = PEER_GB_AT_4K * (size / 4096) ** 2
+            row = {"name": "MicroAST", "size": size, "mode": "whole", "precision": precision}
+            if need > 0.8 * _ram_gb():
+                row["skipped"] = f"needs ~{need:.0f} GB whole-image"
+            else:
+                log(f"peer: MicroAST {size}² whole {precision}")
+                row.update(spawn({"kind": "peer", "dir": str(Path(args.peer_microast).resolve()), "size": size,
+                                  "repeat": args.repeat, "device": str(device), "precision": precision,
+                                  "input": src, "folder": folder}))
+            res["peer"].append(row)
+        os.remove(src)
+    passes.append(floor_pass(shapes, device, precision))
+    res["floor"] = floor([method], passes)
+
+
+def spawn_timed(spec: dict) -> dict:
+    """`spawn`, with the wall time from launch to exit and the launch's epoch time."""
+    spawned, t0 = time.time(), time.perf_counter()
+    row = spawn(spec)
+    return dict(row, wall=time.perf_counter() - t0, spawned=spawned)
+
+
+def breakdown_report(res: dict) -> str:
+    method, fl = res["method"], res["floor"]
+    rates = {(s["cin"], s["cout"], s["k"], s["scale"]): s["rate"] for s in fl["shapes"]}
+    part_s_px = {part: sum(c.flop_px / rates[c.shape] for c in layers)
+                 for part, layers in conv_parts(method).items()}
+    L = [f"## The default job, stage by stage — {res['device_name']}, torch {res['torch']}, "
+         f"{res['threads']} threads, code {res['revision']}", "",
+         f"`python -m core stylize photo.png style.png -o out.png`: {method}, {res['precisions'][0]}, "
+         f"{TILE}-px tiles, 8-bit PNG in and out; median of {res['repeat']} (each run a fresh process). "
+         "`CPU s` is the process's own CPU time in the stage (2 cores busy: about twice the wall). "
+         "Floors: the PNG codec alone on the same files (OpenCV), the stage's convolutions at the "
+         "rate each shape reaches alone (no halo, nothing else), a bare interpreter importing the "
+         "runtime. `others` is how many cores other processes kept busy during the run.", ""]
+    peers = {p["size"]: p for p in res.get("peer", [])}
+    whole = lambda r: r["startup_seconds"] + r["job_seconds"]  # noqa: E731
+    pairs = [(e["size"], [r for r in e["baseline"] if "stages" in r], [r for r in e["runs"] if "stages" in r])
+             for e in res["breakdown"] if e.get("baseline")]
+    if pairs:
+        L += [f"### Before and after, same run, alternating (baseline: {res.get('baseline_revision', '?')})", "",
+              "| size | before s | after s | after ÷ before | before peak RSS | after peak RSS | "
+              "MicroAST network alone s | MicroAST peak RSS |", "|---|---|---|---|---|---|---|---|"]
+        for size, b, a in pairs:
+            if not (a and b):
+                continue
+            mb, ma = statistics.median(map(whole, b)), statistics.median(map(whole, a))
+            p = peers.get(size, {})
+            L.append(f"| {size_label(size)} | {mb:.1f} | {ma:.1f} | {ma / mb:.2f} | "
+                     f"{gb(max(r['peak_rss_bytes'] for r in b))} | {gb(max(r['peak_rss_bytes'] for r in a))} | "
+                     + (f"{p['seconds']:.1f} | {gb(p['peak_rss_bytes'])} |" if "seconds" in p else "— | — |"))
+        L.append("")
+    for entry in res["breakdown"]:
+        size, runs = entry["size"], [r for r in entry["runs"] if "stages" in r]
+        if not runs:
+            L += [f"### {size_label(size)}: failed ({entry['runs'][0].get('error')})", ""]
+            continue
+        px = size * size
+        med = lambda f: statistics.median(f(r) for r in runs)  # noqa: E731
+        codec = lambda k: med(lambda r: r["codec"][k])  # noqa: E731
+        floors = {STAGES[1][0]: codec("decode_seconds"), STAGES[8][0]: codec("encode_seconds"),
+                  STAGES[4][0]: part_s_px["encode"] * px, STAGES[5][0]: part_s_px["statistics"] * px,
+                  STAGES[7][0]: part_s_px["decode"] * px, STAGES[6][0]: 0.0,
+                  STAGES[3][0]: part_s_px["encode"] * STYLE_PX ** 2}
+        others = [r.get("others_cores") for r in runs if r.get("others_cores") is not None]
+        L += [f"### {size_label(size)} ({size}×{size}): whole job {med(lambda r: r['startup_seconds'] + r['job_seconds']):.1f} s, "
+              f"peak RSS {gb(med(lambda r: r['peak_rss_bytes']))}"
+              + (f", others {statistics.median(others):.2f} cores" if others else ""), "",
+              "| stage | s | CPU s | floor s | × floor | share |", "|---|---|---|---|---|---|"]
+        # until the job returns: the codec floors measured after it, and the exit, are not counted
+        total = med(lambda r: r["startup_seconds"] + r["job_seconds"])
+        start = med(lambda r: r["startup_seconds"] + r["stages"].get(STAGES[0][0], {}).get("seconds", 0.0))
+        L.append(f"| process start-up (interpreter, imports, networks: runtime import, weights) | {start:.2f} | — | "
+                 f"{entry['bare_start']:.2f} (a bare interpreter importing the runtime) | "
+                 f"{start / entry['bare_start']:.2f}× | {start / total:.0%} |")
+        accounted = start
+        for label, *_ in STAGES[1:]:
+            vals = [r["stages"].get(label) for r in runs]
+            if any(v is None for v in vals):
+                continue
+            w, c = statistics.median(v["seconds"] for v in vals), statistics.median(v["cpu"] for v in vals)
+            accounted += w
+            f = floors.get(label)
+            ratio = f"{w / f:.2f}×" if f else "—"
+            L.append(f"| {label} | {w:.2f} | {c:.2f} | {'—' if f is None else f'{f:.2f}'} | {ratio} | {w / total:.0%} |")
+        L.append(f"| other (checks, result layout, between stages) | {total - accounted:.2f} | | | | "
+                 f"{(total - accounted) / total:.0%} |")
+        net_floor = sum(part_s_px.values()) * px
+        L.append(f"| **whole job**, launch to result written | **{total:.2f}** | {med(lambda r: r['job_cpu']):.2f} | "
+                 f"{net_floor:.2f} (the networks alone) | {total / net_floor:.2f}× | |")
+        p = peers.get(size)
+        if p is not None:
+            if "seconds" in p:
+                kind = "published weights" if p.get("trained") else "random weights"
+                fs = p.get("file_seconds")
+                L += ["", f"MicroAST, same run ({kind}), whole image: network alone **{p['seconds']:.1f} s**"
+                      + (f", file to file {fs:.1f} s" if fs else "") + f", peak RSS {gb(p['peak_rss_bytes'])}. "
+                      f"Our whole job ÷ its network alone: **{total / p['seconds']:.2f}**; our peak RSS ÷ its: "
+                      f"**{med(lambda r: r['peak_rss_bytes']) / p['peak_rss_bytes']:.2f}**."]
+            else:
+                L += ["", f"MicroAST: not run ({p.get('skipped') or p.get('error')})."]
+        L.append("")
+    return "\n".join(L)
+
+
 def _ram_gb() -> float:
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9
@@ -749,16 +1054,17 @@ def _ram_gb() -> float:
         return 16.0
 
 
-def _revision() -> str:
+def _revision(root: Path | None = None) -> str:
     """The git commit the numbers belong to, '+dirty' when core/ has uncommitted changes."""
-    root = Path(__file__).resolve().parent.parent
+    root = root or Path(__file__).resolve().parent.parent
     try:
         rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True,
                              text=True, check=True).stdout.strip()
         dirty = subprocess.run(["git", "status", "--porcelain", "--", "core"], cwd=root,
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        stamp = root / "REVISION"  # an exported tree (git archive) may say which commit it is
+        return stamp.read_text().strip() if stamp.is_file() else "unknown"
     return rev + ("+dirty" if dirty else "")
 
 
