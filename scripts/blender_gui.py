@@ -110,6 +110,8 @@ def build(mirror: str | None = None) -> Path:
     root = chroot()
     mirror = mirror or os.environ.get("BRUSHWORK_GUI_MIRROR", "http://deb.debian.org/debian")
     if not (root / "usr" / "bin" / "apt-get").is_file():
+        if shutil.which("debootstrap") is None and shutil.which("apt-get"):   # Debian's own package
+            subprocess.run(["apt-get", "install", "-y", "-q", "debootstrap"], stdout=subprocess.DEVNULL)
         if shutil.which("debootstrap") is None:
             raise GuiError("debootstrap is not installed (apt-get install -y debootstrap)")
         shutil.rmtree(root, ignore_errors=True)
