@@ -17,8 +17,9 @@ Four things keep an accelerator busy rather than waiting on the host:
 * `precision` fp16 (CUDA's default) or bf16 runs copies of the networks in that type
   (`precision.lower`: fp32 accumulation; the convolutions that touch the 3-channel picture at
   fp32 accuracy on split operands; a folded decoder's input centred in fp32 first). fp32
-  is a CPU's default; bf16 is the fast opt-in on CPUs with AMX (oneDNN: about 2× a whole
-  job). The differences from fp32 are measured in tests/test_engine.py and
+  is a CPU's default where bf16 is not faster; where it is (AMX, or AVX-512 BF16 that
+  measures faster: `cpu_bf16_faster`) `auto` takes bf16 (about 2× a whole job with AMX,
+  1.7× on an AMD EPYC). The differences from fp32 are measured in tests/test_engine.py and
   docs/PERFORMANCE.md.
 
 On a CPU, two tiles are in flight at once (`lanes`), each on half the cores: one on each
@@ -28,7 +29,9 @@ every descheduled thread stalled both. Results are bit-identical (tests/test_eng
 """
 from __future__ import annotations
 
+import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -60,15 +63,74 @@ def pick_device(name: str) -> torch.device:
 
 
 def pick_precision(name: str, device: torch.device) -> str:
-    """auto: fp16 on CUDA (tensor cores), fp32 elsewhere. fp16 rather than bf16: measured
-    against fp32 on the trained r31 networks over the validation split, fp16 stays within
-    0.5/255 everywhere, bf16 reaches 5/255 at its worst pixel (8-bit mantissa), so bf16
-    is never chosen for the user; VGG's activations stay far below fp16's limit."""
+    """auto: fp16 on CUDA (tensor cores); on a CPU, bf16 where it runs faster than fp32
+    (`cpu_bf16_faster`), else fp32. fp16 rather than bf16 on CUDA: over the validation
+    split fp16 stays within 0.5/255 of fp32, bf16 reaches 3-5/255 at its worst pixel (8-bit
+    mantissa). On a CPU that is the choice: bf16 moves a painting by a mean of 0.24/255
+    (ccpl-r31, 24 validation pairs), thirty times less than fp32 itself moves when the
+    photo moves by one pixel (7.0/255: the encoder's pooling grid lands elsewhere), and a
+    job runs about 1.7× faster (docs/PERFORMANCE.md). WCT keeps fp32 (`method_precision`)."""
     if name not in PRECISIONS:
         raise SettingError("precision", name, f"choose one of {', '.join(PRECISIONS)}")
     if name == "auto":
-        return "fp16" if device.type == "cuda" else "fp32"
+        if device.type == "cuda":
+            return "fp16"
+        return "bf16" if device.type == "cpu" and cpu_bf16_faster() else "fp32"
     return name
+
+
+_BF16_FASTER: list = []  # decided once per process
+
+
+def cpu_bf16_faster() -> bool:
+    """Whether this CPU runs the networks faster in bf16 than in fp32. AMX (recent Xeons)
+    multiplies bf16 tiles in hardware: faster wherever measured (a whole job about 2×), so
+    its flag decides. AVX-512 BF16 alone (AMD Zen 4, some Xeons) varies by chip, so there
+    a 64-channel convolution is timed both ways, interleaved, the fastest of each (about
+    0.2 s, once per process): bf16 must be 1.2× faster. Without either flag bf16 is
+    emulated and slower: fp32. BRUSHWORK_CPU_BF16=0/1 overrides (tests, reproducible runs)."""
+    if not _BF16_FASTER:
+        forced = os.environ.get("BRUSHWORK_CPU_BF16")
+        if forced in ("0", "1"):
+            _BF16_FASTER.append(forced == "1")
+        else:
+            flags = _cpu_flags()
+            _BF16_FASTER.append("amx_bf16" in flags or ("avx512_bf16" in flags and _bf16_speedup() > 1.2))
+    return _BF16_FASTER[0]
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def _bf16_speedup(pairs: int = 4) -> float:
+    """fp32 time ÷ bf16 time of a 64→64 3×3 convolution on a 192² map (the networks'
+    commonest shape), each precision's fastest of `pairs`, in alternating order."""
+    gen = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 64, 192, 192, generator=gen).contiguous(memory_format=torch.channels_last)
+    w = (torch.rand(64, 64, 3, 3, generator=gen) - 0.5).contiguous(memory_format=torch.channels_last)
+    b = torch.zeros(64)
+    args = {False: (x, w, b), True: (x.bfloat16(), w.bfloat16(), b.bfloat16())}
+
+    def seconds(bf16: bool) -> float:
+        t0 = time.perf_counter()
+        nets.conv_relu(*args[bf16], 1, True)
+        return time.perf_counter() - t0
+
+    times: dict = {False: [], True: []}
+    with torch.inference_mode():
+        seconds(False), seconds(True)
+        for i in range(pairs):
+            for bf16 in ((False, True) if i % 2 == 0 else (True, False)):
+                times[bf16].append(seconds(bf16))
+    return min(times[False]) / min(times[True])
 
 
 class TorchBackend(Backend):
