@@ -1,4 +1,5 @@
 """Fixtures shared by the CLI and worker tests."""
+import os
 from pathlib import Path
 
 import numpy as np
@@ -6,6 +7,11 @@ import pytest
 from PIL import Image
 
 DATA = Path(__file__).resolve().parent / "data"
+
+# Tests run fp32 on every CPU (and their child processes with them): `--precision auto`
+# takes bf16 where a CPU runs it faster (core/backends/torch/backend.py), which would make
+# their tolerances depend on the machine. tests/test_engine.py checks that choice itself.
+os.environ.setdefault("BRUSHWORK_CPU_BF16", "0")
 
 
 @pytest.fixture(scope="module")

@@ -580,3 +580,19 @@ def test_pooled_statistics_are_those_of_the_maps_side_by_side(stylizers, method)
     alone = st.run(a, [side], Settings())
     shared = st.run(a, [side], Settings(), content=pooled)
     assert np.abs(alone - shared).mean() > 1e-3  # b's statistics took part
+
+
+def test_auto_precision_takes_bf16_only_where_the_cpu_runs_it_faster(monkeypatch):
+    """`auto` on a CPU: bf16 where it measures faster (BRUSHWORK_CPU_BF16 stands in for the
+    measurement), fp32 elsewhere; fp16 on CUDA; WCT keeps fp32 whatever the CPU."""
+    import torch
+    from core.backends.torch import backend as tb
+    from core.engine.stylizer import method_precision
+    for flag, expected in (("1", "bf16"), ("0", "fp32")):
+        monkeypatch.setenv("BRUSHWORK_CPU_BF16", flag)
+        monkeypatch.setattr(tb, "_BF16_FASTER", [])
+        assert tb.pick_precision("auto", torch.device("cpu")) == expected
+        assert tb.pick_precision("fp32", torch.device("cpu")) == "fp32"
+    assert tb.pick_precision("auto", torch.device("cuda")) == "fp16"
+    from core.engine.methods import METHODS
+    assert method_precision(METHODS["wct-r31"], "wct-r31", "auto") == "fp32"

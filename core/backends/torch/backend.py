@@ -22,10 +22,11 @@ Four things keep an accelerator busy rather than waiting on the host:
   1.7× on an AMD EPYC). The differences from fp32 are measured in tests/test_engine.py and
   docs/PERFORMANCE.md.
 
-On a CPU, two tiles are in flight at once (`lanes`), each on half the cores: one on each
-of two cores, where all threads on one tile met at a barrier after every operation (a
-convolution, a pool, a copy), each small step left a core idle, and on a shared machine
-every descheduled thread stalled both. Results are bit-identical (tests/test_engine.py).
+On a CPU shared with other work, two tiles are in flight at once (`lanes`), each on half
+the cores: where all threads on one tile meet at a barrier after every operation (a
+convolution, a pool, a copy), every descheduled thread stalls the others. Idle, one tile
+on all cores is as fast or faster, so the lanes are used only while tiles get less of
+the CPU than they ask for (`_shared`). Results are bit-identical either way.
 """
 from __future__ import annotations
 
@@ -47,6 +48,13 @@ from ...nets.architecture import Net
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 RESIDENT_SHARE = 0.25  # of the device's free memory a resident array may take: the rest is for activations
 LANES = 2  # tiles a CPU computes at once (each on its share of the cores), where it has two cores or more
+SHARED = 0.75    # a tile that got less than this share of the cores it ran on: the CPU is shared
+PROBE_EVERY = 8  # tiles sent to the lanes before the CPU is looked at again
+
+
+def _cpu_seconds() -> float:
+    """This process's CPU time (all threads), user and system."""
+    return time.process_time()
 
 
 def _cast(x: np.ndarray, dtype: np.dtype) -> np.ndarray:
@@ -155,6 +163,8 @@ class TorchBackend(Backend):
         # Tiles in flight at once: on a CPU with two cores or more, `LANES`, each on its share.
         self.lanes = LANES if self.device.type == "cpu" and torch.get_num_threads() >= LANES else 1
         self._workers: ThreadPoolExecutor | None = None
+        self._lane_calls = 0      # background batches still to go to the lanes (`_shared`)
+        self._outstanding: list = []  # lane jobs handed out since the last look
 
     def cast(self, x: np.ndarray, dtype: np.dtype) -> np.ndarray:
         return _cast(x, dtype)  # float16 features: torch's conversion, not NumPy's scalar one
@@ -294,10 +304,35 @@ class TorchBackend(Backend):
         on_device = isinstance(x, torch.Tensor)
         host = not on_device if host is None else host
         module = self._module(net, wrap, affine)  # built here, once, not raced for by the lanes
-        if background and self.lanes > 1 and not on_device:
+        if background and self.lanes > 1 and not on_device and self._shared():
             job = self._lanes().submit(self._compute, module, x, x.ndim == 4, on_device, host)
+            self._outstanding.append(job)
             return lambda: job.result()()
-        return self._compute(module, x, x.ndim == 4, on_device, host)
+        t0, c0 = time.perf_counter(), _cpu_seconds()
+        out = self._compute(module, x, x.ndim == 4, on_device, host)
+        if background and self.lanes > 1 and not on_device:
+            self._note(time.perf_counter() - t0, _cpu_seconds() - c0)
+        return out
+
+    def _shared(self) -> bool:
+        """Whether the next background batch goes to the lanes: only while other work
+        shares the CPU. Idle, one tile on every core was as fast or faster (a 4K job
+        49.9 s against 54.5 s in lanes; 2K 15.0 against 15.4 s); shared, the lanes were
+        1.4-1.6× faster. So tiles run on all threads, each timed, and when one got less
+        than `SHARED` of the cores it asked for, the next `PROBE_EVERY` go to the lanes;
+        then one runs on all threads again (after the lanes drain) to look."""
+        if self._lane_calls > 0:
+            self._lane_calls -= 1
+            return True
+        while self._outstanding:  # a clean look: nothing else of ours running
+            self._outstanding.pop().result()
+        return False
+
+    def _note(self, wall: float, cpu: float) -> None:
+        """A background batch ran on all threads: if it got too little of the CPU, the
+        next ones go to the lanes."""
+        if wall > 0.05 and cpu < SHARED * torch.get_num_threads() * wall:
+            self._lane_calls = PROBE_EVERY
 
     def run(self, net: Net, x, wrap: str = "none", affine=None, host: bool | None = None):
         """(H, W, C) or (N, H, W, C) float32 in → same rank out. `affine` = (Mᵀ, v): the
