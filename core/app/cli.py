@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
 def _check_paths(args) -> None:
     """Every path the user gave, checked as text (empty, NUL, names too long) before any
     file is opened or network loaded: the job fields' own rule (core/jobs/spec.py)."""
-    from ..jobs.spec import PATH_FIELDS, check_path_text
+    from ..jobs.schema import PATH_FIELDS, check_path_text
     for name in (*PATH_FIELDS, "style", "folder"):
         value = getattr(args, name, None)
         for text in value if isinstance(value, list) else [value]:

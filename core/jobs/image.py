@@ -16,7 +16,8 @@ from ..engine.methods import ContentSide
 from ..engine.stylizer import Progress, Settings, Stylizer, check_content, check_style, part
 from ..engine.tileable import resolve_wrap
 from ..errors import BrushworkError, SettingError, warn
-from ..jobs.spec import HDR_MODES, EngineOptions, check_cancel, check_new_file, load_style
+from ..jobs.schema import HDR_MODES
+from ..jobs.spec import EngineOptions, check_cancel, check_new_file, load_style
 from ..media import colour
 from ..media.dequantize import smooth_file
 from ..media.image_io import SUPPORTED, Picture, read_image, write_image

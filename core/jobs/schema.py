@@ -167,6 +167,14 @@ def check_type(name: str, value) -> None:
         raise BrushworkError(f"job spec: '{name}' must be {wanted}, not {show(value)}")
 
 
+def check_field(name: str, value) -> None:
+    """One field's JSON type and, for a path, its text: what every reader of a spec checks first."""
+    check_type(name, value)
+    if name in PATH_FIELDS:
+        for text in value if isinstance(value, list) else [value]:
+            check_path_text(name, text)
+
+
 def check_spec(spec: dict) -> None:
     """Every field's type and path text: what the add-on checks in-process before it starts
     a worker (the worker checks the same, and the engine the ranges, as it runs)."""
@@ -174,9 +182,6 @@ def check_spec(spec: dict) -> None:
     if unknown:
         raise BrushworkError(f"job spec: unknown field(s) {', '.join(unknown)}")
     for name, value in spec.items():
-        check_type(name, value)
-        if name in PATH_FIELDS:
-            for text in value if isinstance(value, list) else [value]:
-                check_path_text(name, text)
+        check_field(name, value)
         if name in RANGES and name != "coherence" and not RANGES[name].holds(value):
             raise BrushworkError(f"{name.replace('_', ' ')} {show(value)}: {RANGES[name].words()}", name)

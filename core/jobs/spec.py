@@ -18,7 +18,7 @@ import numpy as np
 from .. import backends, gallery
 from ..engine.stylizer import Settings, Stylizer, check_choices, default_method
 from ..errors import BrushworkError, Cancelled, SettingError, warn
-from .schema import HDR_MODES, PATH_FIELDS, SCHEMA, check_path_text, check_type  # noqa: F401 - the job contract
+from .schema import check_field
 from ..media import colour
 from ..nets import learned
 from ..media.image_io import read_image
@@ -101,9 +101,7 @@ def from_spec(cls, spec: dict):
     if isinstance(spec.get("styles"), str):
         spec["styles"] = [spec["styles"]]
     for name, value in spec.items():
-        check_type(name, value)
-        for text in (value if isinstance(value, list) else [value]) if name in PATH_FIELDS else ():
-            check_path_text(name, text)
+        check_field(name, value)
     settings = Settings(**{k: spec.pop(k) for k in list(spec) if k in Settings.__dataclass_fields__})
     return cls(settings=settings, **spec)
 
