@@ -154,8 +154,8 @@ class Stylizer:
                                      "for tests", "allow_untrained") from None
             if not trained:
                 self.untrained.append(key)
-        for key, arrays in (learned or {}).items():   # onnxruntime: graphs built from them, as untrained ones are
-            self.weights[key] = {**self.weights[key], **arrays}
+        for key, tuned in (learned or {}).items():   # onnxruntime: graphs built from them, as untrained ones are
+            self.weights[key] = {**self.weights[key], **tuned}
         if backend is None or isinstance(backend, str):
             backend = backends.create(backend or "auto", self.weights, device,
                                       tuple(self.untrained) + tuple(learned or ()), precision)
