@@ -75,3 +75,14 @@ def check_protocol(lines: list[dict]) -> dict:
     assert all(0 <= f <= 1 for f in fractions), fractions
     assert all(isinstance(m["stage"], str) and m["stage"] for m in progress), progress
     return results[0]
+
+
+def run_cli(capfd, *args):
+    """core.app.cli.main in-process → (exit code, stdout, stderr); argparse's exits included."""
+    from core.app import cli
+    try:
+        rc = cli.main([str(a) for a in args])
+    except SystemExit as e:
+        rc = e.code
+    out, err = capfd.readouterr()
+    return rc, out, err

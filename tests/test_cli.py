@@ -27,6 +27,7 @@ from core.nets import weights
 from core.engine.stylizer import default_method
 from core.engine.methods import METHODS
 from core.media.image_io import read_image
+from support import run_cli
 from imaging import photo as _photo, save
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,14 +53,7 @@ def opencv_default_logging():
     cv2.setLogLevel(level)
 
 
-def run(capfd, *args):
-    """core.app.cli.main in-process → (exit code, stdout, stderr); argparse's exits included."""
-    try:
-        rc = cli.main([str(a) for a in args])
-    except SystemExit as e:
-        rc = e.code
-    out, err = capfd.readouterr()
-    return rc, out, err
+run = run_cli   # (exit code, stdout, stderr) of the CLI in-process
 
 
 def stylize(capfd, content, styles, output, *options):

@@ -12,15 +12,13 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file, save_file
 
-from core.app import cli
 from core.app import worker
 from core.errors import Cancelled
 from core.media.image_io import read_image
 from core.nets import learned, safetensors_file, weights
 from core.training import learn
+from support import DATA, ROOT, run_cli
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT / "tests" / "data"
 TINY = dict(size=64, batch=2)
 
 
@@ -53,13 +51,7 @@ def learnt(painting, cache):
         os.environ["BRUSHWORK_LEARNED"] = saved
 
 
-def run(capfd, *args):
-    try:
-        rc = cli.main([str(a) for a in args])
-    except SystemExit as e:
-        rc = e.code
-    out, err = capfd.readouterr()
-    return rc, out, err
+run = run_cli   # (exit code, stdout, stderr) of the CLI in-process
 
 
 def stylize(capfd, style, out, *flags):

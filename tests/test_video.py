@@ -11,19 +11,16 @@ import pytest
 from core.jobs import movie as clip
 from core.scene import flow, motion
 from core.media import video
-from core.app.cli import main as cli_main
 from core.errors import Cancelled
+import support
 from support import DATA, ROOT, audio_seconds, encode, photo_frames, streams  # noqa: F401
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 
 
 def run_cli(capfd, *args):
-    try:
-        rc = cli_main(["video", *map(str, args), "--quiet"])
-    except SystemExit as e:     # argparse's own refusals
-        rc = e.code
-    return rc, *capfd.readouterr()
+    """`brushwork video ARGS --quiet` in-process → (exit code, stdout, stderr)."""
+    return support.run_cli(capfd, "video", *args, "--quiet")
 
 
 @pytest.fixture(scope="module")
