@@ -10,18 +10,24 @@ from pathlib import Path
 from ..core.errors import BrushworkError
 from ..core.nets import learned as engine
 
-_sha: dict[tuple, str] = {}
+_sha: dict[tuple, str] = {}        # painting version → its sha256
+_headers: dict[tuple, dict] = {}   # learned file version → its header
+
+
+def _version(path) -> tuple | None:
+    """(path, mtime, size): a file's version, so each version is read once, not on every redraw."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return str(path), st.st_mtime_ns, st.st_size
 
 
 def _painting_sha(style: str) -> str | None:
-    try:
-        st = os.stat(style)
-    except OSError:
-        return None
-    key = (style, st.st_mtime_ns, st.st_size)
-    if key not in _sha:
+    key = _version(style)
+    if key is not None and key not in _sha:
         _sha[key] = engine.painting_sha256(style)
-    return _sha[key]
+    return _sha.get(key)
 
 
 def status(style: str, folder: Path) -> dict | None:
@@ -30,12 +36,15 @@ def status(style: str, folder: Path) -> dict | None:
     painting or the installed base model."""
     sha = _painting_sha(style) if style else None
     path = Path(folder) / f"{sha}.safetensors" if sha else None
-    if path is None or not path.is_file():
+    key = _version(path) if path is not None else None
+    if key is None:
         return None
-    try:
-        meta = engine.header(path)
-    except (BrushworkError, OSError, ValueError):
-        return None
+    if key not in _headers:
+        try:
+            _headers[key] = engine.header(path)
+        except (BrushworkError, OSError, ValueError):
+            return None
+    meta = _headers[key]
     if meta.get("painting_sha256") != sha or meta.get("base_sha256") != engine.base_sha256():
         return None
     return {**meta, "path": str(path)}
