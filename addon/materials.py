@@ -71,15 +71,6 @@ def tree_key(material, tree) -> tuple[str, str]:
     return ("MATERIAL", material.name) if tree == material.node_tree else ("GROUP", tree.name)
 
 
-def tree_of(key: tuple[str, str]):
-    """The tree a `tree_key` names (None if it is gone)."""
-    kind, name = key
-    if kind == "MATERIAL":
-        mat = bpy.data.materials.get(name)
-        return mat.node_tree if mat else None
-    return bpy.data.node_groups.get(name)
-
-
 def linked_reason(block, what: str = "material") -> str | None:
     """Why a material or node group must not be edited: it lives in another .blend."""
     if block is None:

@@ -105,9 +105,8 @@ def write_mp4(frames: list[Path], output: str, fps: float = 24.0, quality: int =
             try:
                 finish(str(tmp))
             except BrushworkError:
-                full = disk_full(output)   # ffmpeg ended "fine" on a full disk: a truncated file
-                if full:
-                    raise BrushworkError(f"{output}: cannot write the movie: {full}; nothing was written") from None
+                if disk_full(output):   # ffmpeg ended "fine" on a full disk: a truncated file
+                    raise _ffmpeg_failed(output, log) from None
                 raise
         _into_place(tmp, output, overwrite)
     except (OSError, RuntimeError) as e:
