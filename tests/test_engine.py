@@ -585,7 +585,7 @@ def test_pooled_statistics_are_those_of_the_maps_side_by_side(stylizers, method)
 def test_auto_precision_takes_bf16_only_where_the_cpu_runs_it_faster(monkeypatch):
     """`auto` on a CPU: bf16 where it measures faster (BRUSHWORK_CPU_BF16 stands in for the
     measurement), fp32 elsewhere; fp16 on CUDA; WCT keeps fp32 whatever the CPU."""
-    import torch
+    torch = pytest.importorskip("torch")
     from core.backends.torch import backend as tb
     from core.engine.stylizer import method_precision
     for flag, expected in (("1", "bf16"), ("0", "fp32")):
