@@ -411,6 +411,26 @@ MICROAST_WEIGHTS = {"content_encoder": "content_encoder_iter_160000.pth.tar",
                     "modulator": "modulator_iter_160000.pth.tar", "decoder": "decoder_iter_160000.pth.tar"}
 
 
+def microast(checkout: str, device, dtype):
+    """(MicroAST's TestNet in eval mode, whether its published weights were found) from a
+    checkout the user supplies (never shipped): random weights where models/ lacks them."""
+    import torch
+    sys.path.insert(0, str(checkout))
+    import net_microAST as net
+    torch.manual_seed(0)
+    parts = {"content_encoder": net.Encoder(), "style_encoder": net.Encoder(), "modulator": net.Modulator(),
+             "decoder": net.Decoder()}
+    trained = all((Path(checkout) / "models" / f).is_file() for f in MICROAST_WEIGHTS.values())
+    if trained:
+        for key, module in parts.items():
+            state = torch.load(Path(checkout) / "models" / MICROAST_WEIGHTS[key], map_location="cpu",
+                               weights_only=True)
+            module.load_state_dict(state)
+    model = net.TestNet(parts["content_encoder"], parts["style_encoder"], parts["modulator"],
+                        parts["decoder"]).eval().to(device, dtype)
+    return model, trained
+
+
 def peer(spec: dict) -> dict:
     """MicroAST (Wang et al., AAAI 2023) from a checkout the user supplies, whole image,
     as its own test script runs it: its published weights where the checkout has them
@@ -422,21 +442,9 @@ def peer(spec: dict) -> dict:
     would run it to compare with our bf16/fp16."""
     import cv2
     import torch
-    sys.path.insert(0, spec["dir"])
-    import net_microAST as net
-    torch.manual_seed(0)
     dev = torch.device(spec["device"])
     dtype = torch_dtype(spec.get("precision", "fp32"))
-    parts = {"content_encoder": net.Encoder(), "style_encoder": net.Encoder(), "modulator": net.Modulator(),
-             "decoder": net.Decoder()}
-    trained = all((Path(spec["dir"]) / "models" / f).is_file() for f in MICROAST_WEIGHTS.values())
-    if trained:
-        for key, module in parts.items():
-            state = torch.load(Path(spec["dir"]) / "models" / MICROAST_WEIGHTS[key], map_location="cpu",
-                               weights_only=True)
-            module.load_state_dict(state)
-    model = net.TestNet(parts["content_encoder"], parts["style_encoder"], parts["modulator"],
-                        parts["decoder"]).eval().to(dev, dtype)
+    model, trained = microast(spec["dir"], dev, dtype)
     tensor = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))[None].to(dev, dtype)  # noqa: E731
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     style = tensor(photo(STYLE_PX, STYLE_PX, seed=1))

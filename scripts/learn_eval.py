@@ -1,13 +1,21 @@
 #!/usr/bin/env python3
-"""Measure `brushwork learn` (issue 49) by ../shared/EVAL.md: one validation painting learned
-from the 12 validation photos, then the shipped ccpl-r31 and the learned one on those 12
-photos with that painting, under both judges, and the warp error on the validation
-sequence (ns_tubingen, 8 frames) with that painting.
+"""Measure `brushwork learn` (issue 49) by ../shared/EVAL.md, painting by painting.
 
-  python scripts/learn_eval.py adain_brushstrokes.jpg [--steps 150] [--json out.json]
+For each validation painting: the shipped ccpl-r31 and (with --peer-microast) MicroAST on
+the 12 validation photos with that painting, under both judges, with the warp error on
+the validation sequence (ns_tubingen, 8 frames); then the painting learned from each
+content source (`validation`: the 12 photos it is judged on, the artist's case of learning
+from what is painted; `training`: photos of the training split) and the learned model
+judged the same way at each strength (the trade between style and content/flicker).
 
-The learned file goes to a temporary cache (the user's is left alone). Progress on stderr;
-a markdown row pair on stdout.
+  python scripts/learn_eval.py [PAINTING ...] [--steps 100] [--sources validation,training]
+      [--strengths 1,0.75] [--peer-microast DIR] [--json out.json] [--keep DIR]
+
+No painting given: all 8. With --json, what the file already holds (a painting's
+baseline, each source) is not measured again: a stopped run resumes, a second run with
+another source adds to it. --keep DIR: the learned files are kept there, one folder
+per source (`scripts/evaluate.py --learned DIR/validation` reads them). Progress on
+stderr; markdown rows on stdout.
 """
 from __future__ import annotations
 
@@ -23,13 +31,65 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
+TRAINING_PHOTOS = 96   # photos of the training split learned from (evenly spaced in name order)
+COLUMNS = ("vgg19_style_ratio", "vgg19_content", "vgg16_style_ratio", "vgg16_content")
+
+
+def training_photos(data: Path, n: int) -> list[str]:
+    """`n` photos of the training split (validation photos and their near-copies left out)."""
+    from core.training.data import split
+    names = split(data, data / "VALIDATION.md")["train"]["content"]
+    step = max(1, len(names) // n)
+    return [str(data / "content" / name) for name in names[::step][:n]]
+
+
+def judge_all(run, contents: dict, style, js: dict, ref: dict, frames, maps) -> dict:
+    """EVAL.md's four means over the photos with this painting, and the warp error."""
+    import numpy as np
+    from core.training import evaluate as ev
+    m = {f"{j}_{k}": [] for j in js for k in ("style_ratio", "content")}
+    for cn, c in contents.items():
+        out = run(c)
+        for j, judge in js.items():
+            for k, v in ev.metrics(judge, out, *ref[j][cn]).items():
+                m[f"{j}_{k}"].append(v)
+    row = {k: float(np.mean(v)) for k, v in m.items()}
+    if frames is not None:
+        row["warp_error"] = ev.warp_error([run(f) for f in frames], maps)
+    return row
+
+
+def microast_run(checkout: str):
+    """MicroAST's published model, whole image, fp32 (its own test script's way)."""
+    import numpy as np
+    import torch
+    from bench import microast
+    model, trained = microast(checkout, torch.device("cpu"), torch.float32)
+    if not trained:
+        raise SystemExit(f"{checkout}: MicroAST's weights (models/*.pth.tar) are missing")
+    t = lambda a: torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1), np.float32))[None]  # noqa: E731
+
+    def make(style):
+        s = t(style)
+
+        def run(c):
+            with torch.inference_mode():
+                y = model(t(c), s)
+            return y[0].clamp(0, 1).permute(1, 2, 0).numpy()
+        return run
+    return make
+
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("painting", help="a validation style's file name (../shared/data/style/)")
-    p.add_argument("--steps", type=int, default=150)
+    p.add_argument("paintings", nargs="*", help="validation styles' file names (default: all 8)")
+    p.add_argument("--steps", type=int, default=100)
+    p.add_argument("--sources", default="validation,training")
+    p.add_argument("--strengths", default="1,0.75")
     p.add_argument("--frames", type=int, default=8)
+    p.add_argument("--peer-microast", metavar="DIR")
     p.add_argument("--json", type=Path)
+    p.add_argument("--keep", type=Path, help="keep the learned files here (one folder per source)")
     args = p.parse_args(argv)
 
     import numpy as np
@@ -42,50 +102,105 @@ def main(argv=None) -> int:
 
     data = ev.SHARED / "data"
     names = validation_names(data / "VALIDATION.md")
-    if args.painting not in names["style"]:
-        raise SystemExit(f"{args.painting}: not one of the validation paintings {names['style']}")
-    photos = [str(data / "content" / n) for n in names["content"]]
-    with tempfile.TemporaryDirectory() as cache:
-        os.environ["BRUSHWORK_LEARNED"] = cache
-        t0 = time.time()
-        r = learn.learn(str(data / "style" / args.painting), photos, steps=args.steps, log=log)
-        minutes = (time.time() - t0) / 60
-        tuned = learned.read(Path(r.output))
-        meta = learned.header(Path(r.output))
-    log(f"learned: {r.steps} steps in {minutes:.1f} min (bf16 {r.bf16})")
+    paintings = args.paintings or names["style"]
+    for name in paintings:
+        if name not in names["style"]:
+            raise SystemExit(f"{name}: not one of the validation paintings {names['style']}")
+    sources = [s for s in args.sources.split(",") if s]
+    for s in sources:
+        if s not in ("validation", "training"):
+            raise SystemExit(f"--sources: {s!r} is neither validation nor training")
+    strengths = [float(s) for s in args.strengths.split(",")]
+    report = json.loads(args.json.read_text()) if args.json and args.json.is_file() else {}
 
     contents, styles = ev.validation_split(data)
-    style = styles[args.painting]
+    photos = {"validation": [str(data / "content" / n) for n in names["content"]]}
+    if "training" in sources:
+        photos["training"] = training_photos(data, TRAINING_PHOTOS)
     js = judges()
-    ref = {j: {cn: (ev.features(judge, c), ev.features(judge, style)) for cn, c in contents.items()}
-           for j, judge in js.items()}
-    rows, warp = {}, {}
     frames, maps = ev.motion_sequence(contents[WARP_CONTENT], args.frames) if args.frames else (None, None)
-    for name, weights_ in (("shipped", None), ("learned", tuned)):
-        st = Stylizer("ccpl-r31", "cpu", learned=weights_)
-        side = st.style(style)
+    peer = microast_run(args.peer_microast) if args.peer_microast else None
+    shipped = Stylizer("ccpl-r31", "cpu", learned={})
 
-        def run(c):
-            return np.clip(st.run(c, [side], Settings(tile=0)), 0, 1)
-        m = {f"{j}_{k}": [] for j in js for k in ("style_ratio", "content")}
-        for cn, c in contents.items():
-            out = run(c)
-            for j, judge in js.items():
-                for k, v in ev.metrics(judge, out, *ref[j][cn]).items():
-                    m[f"{j}_{k}"].append(v)
-        rows[name] = {k: float(np.mean(v)) for k, v in m.items()}
-        if frames is not None:
-            warp[name] = ev.warp_error([run(f) for f in frames], maps)
-        log(f"{name}: {rows[name]} warp {warp.get(name)}")
-    report = {"painting": args.painting, "steps": r.steps, "minutes": round(minutes, 2), "bf16": r.bf16,
-              "losses": meta["losses"], "means": rows, "warp_error": warp}
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=1) + "\n")
-    for name in ("shipped", "learned"):
-        v = rows[name]
-        print(f"| {args.painting} | {name} | {v['vgg19_style_ratio']:.3f} | {v['vgg19_content']:.3f} | "
-              f"{v['vgg16_style_ratio']:.3f} | {v['vgg16_content']:.3f} | {warp.get(name, float('nan')):.2f} |")
+    def stylizer_run(st, style, strength):
+        side = st.style(style)
+        return lambda c: np.clip(st.run(c, [side], Settings(tile=0, strength=strength)), 0, 1)
+
+    for painting in paintings:
+        entry: dict = report.get(painting, {})
+        todo = [s for s in sources if s not in entry]
+        if not todo and (peer is None or "microast" in entry):
+            log(f"{painting}: measured already ({args.json})")
+            continue
+        t_painting = time.time()
+        style = styles[painting]
+        ref = {j: {cn: (ev.features(judge, c), ev.features(judge, style)) for cn, c in contents.items()}
+               for j, judge in js.items()}
+        if "shipped" not in entry:
+            entry["shipped"] = judge_all(stylizer_run(shipped, style, 1.0), contents, style, js, ref, frames, maps)
+            log(f"{painting} shipped: {entry['shipped']}")
+        if peer is not None and "microast" not in entry:
+            entry["microast"] = judge_all(peer(style), contents, style, js, ref, frames, maps)
+            log(f"{painting} microast: {entry['microast']}")
+        for source in todo:
+            with tempfile.TemporaryDirectory() as cache:
+                os.environ["BRUSHWORK_LEARNED"] = str(args.keep / source) if args.keep else cache
+                t0 = time.time()
+                r = learn.learn(str(data / "style" / painting), photos[source], steps=args.steps, log=log)
+                minutes = (time.time() - t0) / 60
+                tuned = learned.read(Path(r.output))
+                meta = learned.header(Path(r.output))
+            st = Stylizer("ccpl-r31", "cpu", learned=tuned)
+            entry[source] = {"steps": r.steps, "minutes": round(minutes, 2), "bf16": r.bf16,
+                             "losses": json.loads(meta["losses"]) if isinstance(meta.get("losses"), str)
+                             else meta.get("losses"), "strength": {}}
+            for s in strengths:
+                row = judge_all(stylizer_run(st, style, s), contents, style, js, ref, frames, maps)
+                entry[source]["strength"][f"{s:g}"] = row
+                log(f"{painting} learned from {source}, strength {s:g}: {row}")
+        entry["minutes_measuring"] = round(entry.get("minutes_measuring", 0) + (time.time() - t_painting) / 60, 1)
+        report[painting] = entry
+        if args.json:
+            tmp = args.json.with_suffix(".tmp")
+            tmp.write_text(json.dumps(report, indent=1) + "\n")
+            tmp.replace(args.json)
+    print(table(report, paintings))
     return 0
+
+
+def table(report: dict, paintings: list[str]) -> str:
+    """One row per painting and model: the four means and the warp error, the learned
+    rows with their change against the shipped model."""
+    lines = ["| painting | model | style ratio VGG-19 | content VGG-19 | style ratio VGG-16 | content VGG-16 | warp error |",
+             "|---|---|---|---|---|---|---|"]
+    for painting in paintings:
+        e = report.get(painting)
+        if not e:
+            continue
+        base = e["shipped"]
+
+        def cells(row, rel):
+            out = []
+            for k in COLUMNS + ("warp_error",):
+                v = row.get(k)
+                if v is None:
+                    out.append("—")
+                elif rel:
+                    out.append(f"{v:.3f} ({(v / base[k] - 1) * 100:+.0f} %)" if k != "warp_error"
+                               else f"{v:.2f} ({(v / base[k] - 1) * 100:+.0f} %)")
+                else:
+                    out.append(f"{v:.3f}" if k != "warp_error" else f"{v:.2f}")
+            return " | ".join(out)
+        lines.append(f"| {painting} | shipped ccpl-r31 | {cells(base, False)} |")
+        if "microast" in e:
+            lines.append(f"| {painting} | MicroAST | {cells(e['microast'], False)} |")
+        for source in ("validation", "training"):
+            if source not in e:
+                continue
+            for s, row in e[source]["strength"].items():
+                lines.append(f"| {painting} | learned from {source} photos, {e[source]['steps']} steps "
+                             f"({e[source]['minutes']:.1f} min), strength {s} | {cells(row, True)} |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -220,3 +220,25 @@ def test_the_procedural_contents_are_fixed_and_varied():
     a, b = learn.procedural_contents(6), learn.procedural_contents(6)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))
     assert all(x.shape == (256, 320, 3) and x.dtype == np.uint8 and x.std() > 10 for x in a)
+
+
+def test_the_evaluations_learned_runner_uses_each_paintings_file_and_refuses_a_missing_one(
+        learnt, painting, cache, tmp_path):
+    """scripts/evaluate.py --learned: the learned model for the painting that was learned,
+    the shipped one nowhere (a painting without a file is an error naming it)."""
+    from core.engine.stylizer import Settings, Stylizer
+    from core.errors import BrushworkError
+    from core.training import evaluate as ev
+    from core.training.evaluate import learned_runner
+    photo = ev.load_image(DATA / "photo.jpg", 96)
+    styles = {painting.name: ev.load_image(painting, 96),
+              "monet_pourville.jpg": ev.load_image(DATA / "monet_pourville.jpg", 96)}
+    files = {painting.name: painting, "monet_pourville.jpg": DATA / "monet_pourville.jpg"}
+    runner = learned_runner(cache, styles, files)
+    out = runner.fn(photo, styles[painting.name])
+    shipped = Stylizer("ccpl-r31", device="cpu", learned={})
+    base = np.clip(shipped.run(photo, [shipped.style(styles[painting.name])], Settings(tile=0)), 0, 1)
+    assert out.shape == base.shape and np.abs(out - base).mean() > 1e-4
+    with pytest.raises(BrushworkError, match="monet_pourville.jpg"):
+        runner.fn(photo, styles["monet_pourville.jpg"])
+

@@ -173,6 +173,46 @@ def stylizer_runner(name: str, allow_untrained: bool = False) -> Runner:
     return Runner(name, run, bool(st.untrained))
 
 
+LEARNED = "ccpl-r31-learned"
+
+
+def learned_runner(folder: Path, styles: dict[str, np.ndarray], files: dict[str, Path] | None = None) -> Runner:
+    """ccpl-r31 with each painting's learned weights from `folder` (a `brushwork learn`
+    cache, core/nets/learned.py; stale or missing files are an error here, not a silent
+    fall-back): what an artist runs after learning the painting. `styles`: the split's
+    paintings by name, to know which painting a style array is; `files`: their files
+    (default: the split's, ../shared/data/style/)."""
+    import os
+    from ..engine.stylizer import Settings, Stylizer
+    from ..nets import learned
+
+    names = {hash(a.tobytes()): n for n, a in styles.items()}
+    stylizers: dict[str, Stylizer] = {}
+
+    def stylizer(name: str) -> Stylizer:
+        if name not in stylizers:
+            before = os.environ.get("BRUSHWORK_LEARNED")
+            os.environ["BRUSHWORK_LEARNED"] = str(folder)
+            try:
+                file = (files or {}).get(name, SHARED / "data" / "style" / name)
+                tuned = learned.lookup(str(file), learned.METHOD)
+            finally:
+                if before is None:
+                    os.environ.pop("BRUSHWORK_LEARNED")
+                else:
+                    os.environ["BRUSHWORK_LEARNED"] = before
+            if tuned is None:
+                raise BrushworkError(f"{folder}: no learned ccpl-r31 weights for {name} that fit the "
+                                     f"installed model (brushwork learn {name})")
+            stylizers[name] = Stylizer(learned.METHOD, device="cpu", learned=tuned)
+        return stylizers[name]
+
+    def run(content, style):
+        st = stylizer(names[hash(style.tobytes())])
+        return np.clip(st.run(content, [st.style(style)], Settings(tile=0)), 0, 1)
+    return Runner(LEARNED, run)
+
+
 def adain(fc: np.ndarray, fs: np.ndarray) -> np.ndarray:
     """Huang & Belongie's AdaIN: content features with the style's channel mean and std."""
     mc, sc = channel_moments(fc)
