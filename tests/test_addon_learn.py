@@ -43,3 +43,50 @@ report(info)
     assert np.abs(tuned - general).mean() > 1e-3          # the learned model painted it
     assert np.array_equal(again, general)                 # forgotten: the general model again
     assert r["forget"] == ["FINISHED"] and r["after_status"] is None
+
+
+def test_a_cancelled_learn_leaves_no_worker_no_temp_files_and_at_most_the_best_so_far(tmp_path):
+    """Cancel from another thread (as the panel's button and Esc do) once learning has begun:
+    the worker is gone, its temp folder too, and `stylized/learned/` holds nothing or one
+    complete file (the best weights so far, as the operator reports), never a partial one."""
+    proc = run_in_blender(scene(tmp_path) + '''
+import os, sys, tempfile, threading, time
+from pathlib import Path
+driving = sys.modules[ADDON_MODULE + ".addon.driving"]
+learned = sys.modules[ADDON_MODULE + ".addon.learned"]
+prefs = sys.modules[ADDON_MODULE + ".addon.preferences"]
+temp = Path(tempfile.mkdtemp(dir=str(Path(bpy.data.filepath).parent)))
+tempfile.tempdir = str(temp)
+def children():
+    me = str(os.getpid())
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if stat.read_text().rsplit(")", 1)[1].split()[1] == me:
+                out.append(stat.parent.name)
+        except (OSError, IndexError):
+            pass
+    return out
+def cancel_when_learning():
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and bpy.context.window_manager.brushwork_job.progress <= 0:
+        time.sleep(0.05)
+    driving.request_cancel()
+settings.method = "CCPL_R31"
+threading.Thread(target=cancel_when_learning, daemon=True).start()
+result = list(bpy.ops.brushwork.learn_painting(steps=400))
+time.sleep(1)
+folder = prefs.learned_dir()
+meta = learned.status(STYLE, folder)
+report({"result": result, "running": driving.is_running(), "children": children(),
+        "temp": sorted(p.name for p in temp.iterdir()),
+        "files": sorted(p.name for p in folder.iterdir()) if folder.is_dir() else [],
+        "steps": meta["steps"] if meta else None})
+''', tmp_path, timeout=900)
+    r = proc.result
+    assert r["result"] == ["CANCELLED"] and not r["running"], proc.stdout[-2000:]
+    assert r["children"] == [] and r["temp"] == []
+    if r["files"]:   # the best so far, whole: the engine saves it atomically
+        assert len(r["files"]) == 1 and r["files"][0].endswith(".safetensors")
+        assert r["steps"] is not None and 0 < int(r["steps"]) < 400
+    assert "the best weights learned so far were kept" in proc.stdout + proc.stderr
