@@ -91,6 +91,9 @@ def main(argv=None) -> int:
     p.add_argument("--peer-microast", metavar="DIR")
     p.add_argument("--json", type=Path)
     p.add_argument("--keep", type=Path, help="keep the learned files here (one folder per source)")
+    p.add_argument("--content-weight", type=float, metavar="W",
+                   help="learn with this content weight instead of the recipe's (recorded as its own "
+                        "variant, e.g. validation+cw2)")
     args = p.parse_args(argv)
 
     import numpy as np
@@ -112,6 +115,9 @@ def main(argv=None) -> int:
         if s not in ("validation", "training"):
             raise SystemExit(f"--sources: {s!r} is neither validation nor training")
     strengths = [float(s) for s in args.strengths.split(",")]
+    if args.content_weight is not None:
+        learn.RECIPE["content_weight"] = args.content_weight
+    variant = {s: s if args.content_weight is None else f"{s}+cw{args.content_weight:g}" for s in sources}
     report = json.loads(args.json.read_text()) if args.json and args.json.is_file() else {}
 
     contents, styles = ev.validation_split(data)
@@ -140,7 +146,7 @@ def main(argv=None) -> int:
 
     for painting in paintings:
         entry: dict = report.get(painting, {})
-        todo = [s for s in sources if s not in entry or (missing(entry, s) and kept(s, painting))]
+        todo = [v for v in variant.values() if v not in entry or (missing(entry, v) and kept(v, painting))]
         if not todo and (peer is None or "microast" in entry):
             log(f"{painting}: measured already ({args.json})")
             continue
@@ -165,12 +171,14 @@ def main(argv=None) -> int:
             with tempfile.TemporaryDirectory() as cache:
                 os.environ["BRUSHWORK_LEARNED"] = str(args.keep / source) if args.keep else cache
                 t0 = time.time()
-                r = learn.learn(str(data / "style" / painting), photos[source], steps=args.steps, log=log)
+                r = learn.learn(str(data / "style" / painting), photos[source.split("+")[0]], steps=args.steps,
+                                log=log)
                 minutes = (time.time() - t0) / 60
                 tuned = learned.read(Path(r.output))
                 meta = learned.header(Path(r.output))
             st = Stylizer("ccpl-r31", "cpu", learned=tuned)
             entry[source] = {"steps": r.steps, "minutes": round(minutes, 2), "bf16": r.bf16,
+                             "content_weight": learn.RECIPE["content_weight"],
                              "losses": json.loads(meta["losses"]) if isinstance(meta.get("losses"), str)
                              else meta.get("losses"), "strength": {}}
             for s in strengths:
@@ -215,11 +223,12 @@ def table(report: dict, paintings: list[str]) -> str:
         lines.append(f"| {painting} | shipped ccpl-r31 | {cells(base, False)} | {short(base, base, peer)} |")
         if peer:
             lines.append(f"| {painting} | MicroAST | {cells(peer, False)} | |")
-        for source in ("validation", "training"):
-            if source not in e:
-                continue
+        for source in sorted((k for k in e if isinstance(e[k], dict) and "strength" in e[k]),
+                             key=lambda k: (k.startswith("training"), k)):
+            base_source, _, cw = source.partition("+cw")
+            label = f"{base_source} photos" + (f", content weight {cw}" if cw else "")
             for s, row in sorted(e[source]["strength"].items(), key=lambda kv: -float(kv[0])):
-                lines.append(f"| {painting} | learned from {source} photos, {e[source]['steps']} steps "
+                lines.append(f"| {painting} | learned from {label}, {e[source]['steps']} steps "
                              f"({e[source]['minutes']:.1f} min), strength {s} | {cells(row, True)} "
                              f"| {short(row, base, peer)} |")
     return "\n".join(lines)
