@@ -163,25 +163,21 @@ def main(argv=None) -> int:
         for source in todo:
             if source in entry:   # learned already: only the strengths not yet judged, from --keep
                 st = Stylizer("ccpl-r31", "cpu", learned=learned.read(kept(source, painting)))
-                for s in missing(entry, source):
-                    row = judge_all(stylizer_run(st, style, s), contents, style, js, ref, frames, maps)
-                    entry[source]["strength"][f"{s:g}"] = row
-                    log(f"{painting} learned from {source}, strength {s:g}: {row}")
-                continue
-            with tempfile.TemporaryDirectory() as cache:
-                os.environ["BRUSHWORK_LEARNED"] = str(args.keep / source) if args.keep else cache
-                t0 = time.time()
-                r = learn.learn(str(data / "style" / painting), photos[source.split("+")[0]], steps=args.steps,
-                                log=log)
-                minutes = (time.time() - t0) / 60
-                tuned = learned.read(Path(r.output))
-                meta = learned.header(Path(r.output))
-            st = Stylizer("ccpl-r31", "cpu", learned=tuned)
-            entry[source] = {"steps": r.steps, "minutes": round(minutes, 2), "bf16": r.bf16,
-                             "content_weight": learn.RECIPE["content_weight"],
-                             "losses": json.loads(meta["losses"]) if isinstance(meta.get("losses"), str)
-                             else meta.get("losses"), "strength": {}}
-            for s in strengths:
+            else:
+                with tempfile.TemporaryDirectory() as cache:
+                    os.environ["BRUSHWORK_LEARNED"] = str(args.keep / source) if args.keep else cache
+                    t0 = time.time()
+                    r = learn.learn(str(data / "style" / painting), photos[source.split("+")[0]],
+                                    steps=args.steps, log=log)
+                    minutes = (time.time() - t0) / 60
+                    tuned = learned.read(Path(r.output))
+                    meta = learned.header(Path(r.output))
+                st = Stylizer("ccpl-r31", "cpu", learned=tuned)
+                entry[source] = {"steps": r.steps, "minutes": round(minutes, 2), "bf16": r.bf16,
+                                 "content_weight": learn.RECIPE["content_weight"],
+                                 "losses": json.loads(meta["losses"]) if isinstance(meta.get("losses"), str)
+                                 else meta.get("losses"), "strength": {}}
+            for s in missing(entry, source):
                 row = judge_all(stylizer_run(st, style, s), contents, style, js, ref, frames, maps)
                 entry[source]["strength"][f"{s:g}"] = row
                 log(f"{painting} learned from {source}, strength {s:g}: {row}")
