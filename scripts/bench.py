@@ -310,7 +310,7 @@ STAGES = (
     ("encode (VGG to relu3_1, tiles)", "core.engine.stylizer.Stylizer", "_encode"),
     ("statistics (content matrix)", "core.engine.stylizer", "content_side"),
     ("transform (folded into the decoder's first conv)", "core.engine.stylizer", "Transform"),
-    ("decode (tiles, feathered)", "core.engine.stylizer.Stylizer", "_decode"),
+    ("decode (tiles; feathered below fp32)", "core.engine.stylizer.Stylizer", "_decode"),
     ("write: to 8 bits + PNG encode", "core.jobs.image", "write_image"),
 )
 

@@ -7,12 +7,14 @@ pointing the add-on at a Python that has it; onnxruntime is what the extension b
 """
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import threading
 
 from ..backends.base import BACKENDS, PRECISIONS, Backend
 from ..errors import SettingError
 
-__all__ = ["BACKENDS", "PRECISIONS", "Backend", "create", "has", "resolve"]
+__all__ = ["BACKENDS", "PRECISIONS", "Backend", "create", "has", "preload", "resolve"]
 
 
 def has(module: str) -> bool:
@@ -43,3 +45,22 @@ def create(name: str, weights: dict, device: str, untrained: tuple[str, ...] = (
         return TorchBackend(weights, device, precision)
     from ..backends.onnx.backend import OnnxBackend
     return OnnxBackend(weights, device, untrained)
+
+
+def preload(name: str) -> None:
+    """Import the backend's runtime on a thread of its own, now, so that a job reading and
+    smoothing its picture meanwhile (NumPy and OpenCV let go of the GIL) does not wait for
+    it afterwards: importing torch is about a second on one core. Errors are left for
+    `create` to raise, where the job expects them."""
+    try:
+        name = resolve(name)
+    except SettingError:
+        return
+    module = {"torch": ".torch.backend", "onnx": ".onnx.backend"}[name]
+
+    def load():
+        try:
+            importlib.import_module(module, __name__)
+        except Exception:  # noqa: BLE001 -- raised again, with its message, by `create`
+            pass
+    threading.Thread(target=load, name="brushwork-preload", daemon=True).start()

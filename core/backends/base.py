@@ -23,6 +23,7 @@ class Backend:
     name = ""
     batch = 1  # tiles per call: a CPU is filled by one, a GPU is fed several
     lanes = 1  # batches computed at once (`submit(background=True)`); the engine keeps one more queued
+    precision = "fp32"  # the arithmetic the networks run in (PRECISIONS, resolved)
 
     def run(self, net: Net, x, wrap: str = "none", affine=None, host: bool | None = None):
         """(H, W, C) or (N, H, W, C) float32 in → same rank out. `affine` = (Mᵀ, v): the

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..engine import tiling
-from ..mem.arrays import float32, float64_rows, like, to_host
+from ..mem.arrays import channel_sums, float32, float64_rows, like, to_host
 from ..mem.buffers import bands, release
 from ..nets.architecture import ENCODER_WEIGHTS, ENCODERS, MATRIX, WRAPS, Net
 
@@ -115,17 +115,27 @@ def _row_bands(feats: np.ndarray):
     return bands(h, w * c * 8)
 
 
-def _sums(maps: list) -> tuple[int, np.ndarray, np.ndarray]:
-    """(positions, Σf, Σf²) per channel over (H, W, C) maps, read in row bands: sums add
-    up exactly across tiles, and across images as well."""
+def _sums(maps: list, squares: bool = True) -> tuple[int, np.ndarray, np.ndarray | None]:
+    """(positions, Σf, Σf² or None) per channel over (H, W, C) maps, read in row bands:
+    sums add up exactly across tiles, and across images as well."""
     n, s1, s2 = 0, None, None
     for feats in maps:
         for a, b in _row_bands(feats):
-            band = float64_rows(feats[a:b])
-            s1, s2 = _add(s1, band.sum(0)), _add(s2, (band * band).sum(0))
+            if squares:
+                band = float64_rows(feats[a:b])
+                s1, s2 = _add(s1, band.sum(0)), _add(s2, (band * band).sum(0))
+            else:
+                s1 = _add(s1, channel_sums(feats[a:b]))
             release(feats)
         n += feats.shape[0] * feats.shape[1]
-    return n, to_host(s1), to_host(s2)
+    return n, to_host(s1), None if s2 is None else to_host(s2)
+
+
+def channel_mean(feats) -> np.ndarray:
+    """Per-channel mean of an (H, W, C) array or of a list of them, side by side: what
+    the transforms centre on (a quarter of the time of `channel_moments`)."""
+    n, s1, _ = _sums(feats if isinstance(feats, list) else [feats], squares=False)
+    return s1 / n
 
 
 def channel_moments(feats) -> tuple[np.ndarray, np.ndarray]:
@@ -162,7 +172,6 @@ def _matrix_power(cov: np.ndarray, p: float) -> np.ndarray:
 @dataclass
 class ContentSide:
     mean: np.ndarray
-    std: np.ndarray
     matrix: np.ndarray  # Linear: its content matrix; WCT: the whitening matrix
 
 
@@ -170,8 +179,7 @@ def average_content(sides: list[ContentSide]) -> ContentSide:
     """One set of content statistics for several frames (each part is a mean over positions,
     so their average is close to the statistics of the frames side by side)."""
     mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
-    return ContentSide(mean([c.mean for c in sides]), mean([c.std for c in sides]),
-                       mean([c.matrix for c in sides]))
+    return ContentSide(mean([c.mean for c in sides]), mean([c.matrix for c in sides]))
 
 
 def content_side(method: Method, backend, weights: dict, feats: np.ndarray,
@@ -186,9 +194,9 @@ def pooled_content_side(method: Method, backend, weights: dict, maps: list[tuple
     lay side by side: the sums of every map, one mean, one transformation for all. The
     tiles of one image pool the same way, which is why they cannot shift colour."""
     feats = [f for f, _ in maps]
-    mean, std = channel_moments(feats)
+    mean = channel_mean(feats)
     if method.kind == "wct":
-        return ContentSide(mean, std, _matrix_power(channel_covariance(feats, mean), -0.5))
+        return ContentSide(mean, _matrix_power(channel_covariance(feats, mean), -0.5))
     net = Net.of(method.transform, "cnet")
     part = net.part
     gram, n = None, 0
@@ -198,7 +206,9 @@ def pooled_content_side(method: Method, backend, weights: dict, maps: list[tuple
     ahead, pending = max(1, getattr(backend, "lanes", 1)), deque()
     lanes = {"background": True} if ahead > 1 else {}
     for f, wrap in maps:
-        for win in tiling.windows(f.shape[:2], tile, part.halo(), WRAPS[wrap]):
+        # Tiles of twice the side asked for (the decoder's, in feature pixels): a halo's
+        # share halves, and at 256 channels they hold about the bytes of an encoder tile.
+        for win in tiling.windows(f.shape[:2], 2 * tile, part.halo(), WRAPS[wrap]):
             src = win.read(f)
             x = float32(src)
             x = x - like(mean, x)  # not in place: a read may be a view
@@ -213,7 +223,7 @@ def pooled_content_side(method: Method, backend, weights: dict, maps: list[tuple
         gram = _add(gram, _gram(done.core(result())))
     gram = to_host(gram) / n
     matrix = _dense(weights[method.transform], "cnet.fc", gram.reshape(-1)).reshape(MATRIX, MATRIX)
-    return ContentSide(mean, std, matrix)
+    return ContentSide(mean, matrix)
 
 
 class Transform:

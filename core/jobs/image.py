@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import backends
 from ..engine.methods import ContentSide
 from ..engine.stylizer import Progress, Settings, Stylizer, check_content, check_style, part
 from ..engine.tileable import resolve_wrap
@@ -78,6 +79,8 @@ def run(job: Job, progress: Progress | None = None, cancel=None,
     depth.check_settings(job.focus, job.falloff, job.far_scale, job.depth_side)  # before anything is read
     out_path = check_paths(job)
     timings, t = {}, time.perf_counter()
+    if stylizer is None:
+        backends.preload(job.backend)  # imported while the picture is read and smoothed
     rgb, keep, wrap = read_content(job, out_path)
     h, w = rgb.shape[:2]
     styles_rgb = [load_style(p) for p in job.styles]

@@ -1,10 +1,11 @@
 """Reading and writing images without losing what the file holds.
 
-Pillow silently drops 16-bit PNG colour to 8 bits, so pixels go through OpenCV
-(PNG, JPEG, TIFF) and the OpenEXR bindings (EXR); Pillow only reads headers
-(and decodes 8-bit gray+alpha TIFF, whose alpha OpenCV drops). Both are optional:
-where they are missing (the Blender extension ships neither) 8-bit PNG and JPEG go
-through Pillow, and any other file is an error naming it and the package it needs.
+Pillow silently drops 16-bit PNG colour to 8 bits, so pixels are decoded by OpenCV
+(PNG, JPEG, TIFF) and the OpenEXR bindings (EXR), and PNG is encoded by our own
+`png` module; Pillow only reads headers (and decodes 8-bit gray+alpha TIFF, whose
+alpha OpenCV drops). Both are optional: where they are missing (the Blender extension
+ships neither) 8-bit PNG and JPEG are read and JPEG written through Pillow, and any
+other file is an error naming it and the package it needs.
 Every image comes back as float32 in RGB order with its storage type remembered,
 so it can be written back the way it came.
 
@@ -16,8 +17,10 @@ Choices worth knowing:
 * Gray+alpha files come back with 2 channels (gray, alpha). OpenCV expands a
   gray+alpha PNG to 4 equal-gray channels; we fold it back. OpenCV drops the alpha
   of a gray+alpha TIFF, so 8-bit ones are decoded by Pillow and deeper ones are
-  refused. OpenCV cannot encode 2 channels, so a 2-channel picture written to PNG or
-  TIFF becomes RGBA with gray in R, G and B: same look, same alpha.
+  refused. OpenCV cannot encode 2 channels, so a 2-channel picture written to TIFF
+  becomes RGBA with gray in R, G and B: same look, same alpha.
+* PNG is written by ``core/media/png.py`` (8 and 16 bits, gray+alpha as it is), which
+  deflates on every core: libpng takes one, the last second or two of a 4K job.
 * Palette PNGs are expanded to RGB(A) and written back as plain 8-bit RGB(A).
 * JPEG EXIF orientation is ignored (the pixels are taken as stored, as Blender does).
 * TIFF is written with Deflate: OpenCV's default for float RGB is SGILOG, which is
@@ -43,7 +46,7 @@ from PIL import Image
 
 from ..mem.buffers import bands, release
 from ..errors import BrushworkError, warn
-from ..media import chatter
+from ..media import chatter, png
 
 try:  # optional: without them (the Blender extension) 8-bit PNG/JPEG go through Pillow
     import cv2
@@ -546,7 +549,12 @@ def write_image(path, picture: Picture, *, png_compression: int = 3, jpeg_qualit
     elif ext == ".png":
         if dtype.kind == "f":
             raise BrushworkError(f"{label}: PNG cannot hold float data; save as EXR or TIFF")
-        params = ["IMWRITE_PNG_COMPRESSION", int(png_compression)]
+        if xmp is not None:
+            raise BrushworkError(f"{label}: XMP metadata is written into JPEG only")
+        # Our encoder (core/media/png.py): every core, 16 bits and gray+alpha as they are
+        encoded = png.encode(pixels, int(png_compression), dtype=dtype, convert=lambda band: _to_storage(band, dtype))
+        _atomic_write(path, label, lambda f: f.writelines(encoded), overwrite)
+        return
     else:  # TIFF
         if dtype == np.float16:
             dtype = np.dtype(np.float32)  # OpenCV would turn half into 8-bit; float32 keeps every value
@@ -554,8 +562,7 @@ def write_image(path, picture: Picture, *, png_compression: int = 3, jpeg_qualit
         params = ["IMWRITE_TIFF_COMPRESSION", "IMWRITE_TIFF_COMPRESSION_ADOBE_DEFLATE"]
 
     if cv2 is None:
-        _write_with_pillow(path, label, ext, _to_storage(pixels, dtype), dtype, xmp, png_compression, jpeg_quality,
-                           overwrite)
+        _write_with_pillow(path, label, ext, _to_storage(pixels, dtype), dtype, xmp, jpeg_quality, overwrite)
         return
     order = None
     if channels == 2:  # OpenCV cannot encode gray+alpha: store gray in R, G and B
@@ -581,26 +588,14 @@ def write_image(path, picture: Picture, *, png_compression: int = 3, jpeg_qualit
 _XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 
 
-def _write_with_pillow(path, label, ext, data, dtype, xmp, png_compression, jpeg_quality, overwrite) -> None:
-    """8-bit PNG/JPEG without OpenCV (gray+alpha as RGBA, as the OpenCV path writes it)."""
-    if ext == ".png" and dtype == np.uint16:  # Pillow cannot write 16-bit colour PNG
-        warn(f"{label}: written as 8-bit PNG (opencv-python-headless writes 16-bit)")
-        data, dtype = (data >> 8).astype(np.uint8), np.dtype(np.uint8)
-    if ext not in (".png", ".jpg", ".jpeg") or dtype != np.uint8:
+def _write_with_pillow(path, label, ext, data, dtype, xmp, jpeg_quality, overwrite) -> None:
+    """8-bit JPEG without OpenCV."""
+    if ext not in (".jpg", ".jpeg") or dtype != np.uint8:
         _need(None, "cv2", label, f"writing {dtype} {ext[1:].upper()}")
-    if data.shape[2] == 2:
-        data = data[..., [0, 0, 0, 1]]
     im = Image.fromarray(np.ascontiguousarray(data[..., 0] if data.shape[2] == 1 else data))
     buf = io.BytesIO()
-    if ext == ".png":
-        im.save(buf, "PNG", compress_level=int(png_compression))
-    else:
-        im.save(buf, "JPEG", quality=int(jpeg_quality))
-    encoded = buf.getvalue()
-    if xmp is not None:
-        if ext not in (".jpg", ".jpeg"):
-            raise BrushworkError(f"{label}: XMP metadata is written into JPEG only")
-        encoded = _with_xmp(encoded, xmp)
+    im.save(buf, "JPEG", quality=int(jpeg_quality))
+    encoded = buf.getvalue() if xmp is None else _with_xmp(buf.getvalue(), xmp)
     _atomic_write(path, label, lambda f: f.write(encoded), overwrite)
 
 

@@ -46,6 +46,15 @@ def float64_rows(x):
     return x.reshape(-1, c).double()
 
 
+def channel_sums(x):
+    """Per-channel sums over every position, accumulated in float64 (what a mean over a
+    map is taken in: band and tile sums add up exactly), without a float64 copy."""
+    c = x.shape[-1]
+    if on_host(x):
+        return as_float32(x).reshape(-1, c).sum(0, dtype=np.float64)
+    return x.reshape(-1, c).sum(0, dtype=x.new_zeros(()).double().dtype)
+
+
 def concat(parts: list, axis: int):
     if len(parts) == 1:
         return parts[0]

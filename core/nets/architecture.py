@@ -81,22 +81,22 @@ class Part:
         return s
 
     @property
-    def radius(self) -> float:
-        """Receptive-field radius, in input pixels: how far a change can travel.
-
-        A padded border or a tile edge contaminates at most this far, so a halo at
-        least this wide makes a tile's core exact.
-        """
-        r, jump = 0.0, 1.0
+    def reach(self) -> float:
+        """How far, in input pixels, a window's edge spoils the output: the padding a
+        convolution applies at the edge spoils its first row, each later convolution one
+        row more, an aligned 2×2 pool halves the count (rounding up), an upsampling
+        doubles it. Outputs further in than this are exactly what the whole image gives,
+        so it is the halo a tile needs (`halo`); tests/test_engine.py checks that it is
+        enough and that one output row less is not."""
+        rows, jump = 0, 1.0  # spoiled rows at the current layer's resolution; input px per row
         for layer in self.layers:
             if layer[0] == "conv":
-                r += (layer[4] // 2) * jump
+                rows += layer[4] // 2
             elif layer[0] == "pool":
-                r += jump
-                jump *= 2
+                rows, jump = -(-rows // 2), jump * 2
             elif layer[0] == "up":
-                jump /= 2
-        return r
+                rows, jump = rows * 2, jump / 2
+        return rows * jump
 
     @property
     def channels(self) -> int:
@@ -104,8 +104,9 @@ class Part:
         return [layer for layer in self.layers if layer[0] == "conv"][-1][3]
 
     def halo(self, multiple: int = 1) -> int:
-        """Halo in input pixels: radius plus one, rounded up to `multiple`."""
-        return int(ceil((self.radius + 1) / multiple) * multiple)
+        """Halo in input pixels: the reach, rounded up to `multiple` (an encoder's stride,
+        so that its pools see the same 2×2 cells as the whole image's)."""
+        return int(ceil(self.reach / multiple) * multiple)
 
     def convs(self) -> list[str]:
         """The convolutions' names, in network order."""

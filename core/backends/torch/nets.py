@@ -16,6 +16,7 @@ from ...nets.architecture import WRAPS
 
 _FUSED = getattr(getattr(torch.ops, "mkldnn", None), "_convolution_pointwise", None)
 _FUSED_DTYPES = (torch.float32, torch.bfloat16)
+THIN = 4  # a float32 CPU convolution with at most this many outputs runs as `PadConv._thin`
 
 
 def conv_relu(x, weight, bias, padding: int, relu: bool):
@@ -76,10 +77,37 @@ class PadConv(nn.Module):
         y = self.conv(strip)
         return y.relu_() if self.relu else y
 
+    def _thin(self, x):
+        """The convolution for a few output channels (the decoder's last, to RGB), where
+        oneDNN's direct kernel runs at a sixth of its rate: one 1×1 convolution gives every
+        pixel's product with each of the 9 taps (a matrix product with 9·C_out columns),
+        and the output is the sum of 9 shifted views of it. Inside the one-pixel frame
+        only; the frame comes from `_edge` as for every convolution here."""
+        w, (n, _, h, wd) = self.conv.weight.detach(), x.shape
+        c = w.shape[0]
+        taps = w.permute(2, 3, 0, 1).reshape(9 * c, w.shape[1], 1, 1)  # (tap row, tap col, out)
+        p = F.conv2d(x, taps.contiguous(memory_format=torch.channels_last)).permute(0, 2, 3, 1)  # NHWC view
+        out = torch.empty((n, h, wd, c), dtype=x.dtype, device=x.device)
+        inner = out[:, 1:-1, 1:-1]
+        for k in range(9):
+            i, j = divmod(k, 3)
+            view = p[:, i:i + h - 2, j:j + wd - 2, k * c:(k + 1) * c]
+            if k == 0:
+                torch.add(view, self.conv.bias.detach(), out=inner)
+            else:
+                inner += view
+        y = out.permute(0, 3, 1, 2)  # NCHW view, channels_last strides
+        return y.relu_() if self.relu else y
+
     def forward(self, x):
-        y = conv_relu(x, self.conv.weight, self.conv.bias, 1, self.relu)
-        if self.mode_x == self.mode_y == "constant":
-            return y
+        thin = (self.conv.weight.shape[0] <= THIN and x.dtype == torch.float32 and x.device.type == "cpu"
+                and min(x.shape[2:]) > 2 and x.is_contiguous(memory_format=torch.channels_last))
+        if thin:
+            y = self._thin(x)
+        else:
+            y = conv_relu(x, self.conv.weight, self.conv.bias, 1, self.relu)
+            if self.mode_x == self.mode_y == "constant":
+                return y
         y[:, :, :1] = self._edge(x, 2, True)
         y[:, :, -1:] = self._edge(x, 2, False)
         y[:, :, :, :1] = self._edge(x, 3, True)
