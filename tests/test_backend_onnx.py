@@ -69,8 +69,8 @@ def test_each_net_matches_torch_in_every_wrap_mode(net):
 
 @pytest.mark.parametrize("pad", ["image", "zero"])
 def test_the_fused_upsampling_graph_equals_the_published_resize_then_conv(pad):
-    """Each nearest ×2 + padded 3×3 conv runs as one 2×2 conv at the low resolution and a
-    DepthToSpace: the same numbers as the Resize, Pad and Conv it replaced (odd and even
+    """Each nearest ×2 + padded 3×3 conv runs as one 2×2 conv at the low resolution and its
+    phases interleaved (two transposes): the same numbers as the Resize, Pad and Conv it replaced (odd and even
     sizes, every wrap; zero padding too, though the shipped decoders reflect)."""
     import onnxruntime as ort
 
@@ -82,7 +82,7 @@ def test_the_fused_upsampling_graph_equals_the_published_resize_then_conv(pad):
     w = {n: rng.standard_normal(shape).astype(np.float32) for n, shape in part.params().items()}
     for wrap in WRAPS:
         fused, published = model_bytes(part, wrap, w), model_bytes(part, wrap, w, fuse_up=False)
-        assert b"DepthToSpace" in fused and b"Resize" not in fused and b"Resize" in published
+        assert b"Transpose" in fused and b"Resize" not in fused and b"Resize" in published
         runs = [ort.InferenceSession(m, providers=["CPUExecutionProvider"]) for m in (fused, published)]
         for h, wd in ((7, 10), (6, 9), (2, 3)):
             x = rng.random((2, h, wd, 5), dtype=np.float32)

@@ -204,11 +204,13 @@ def pooled_content_side(method: Method, backend, weights: dict, maps: list[tuple
     # computes `lanes` of them at once); the sums are taken in the tiles' order, so they
     # are the same to the last bit however many run at once.
     ahead, pending = max(1, getattr(backend, "lanes", 1)), deque()
-    lanes = {"background": True} if ahead > 1 else {}
     for f, wrap in maps:
         # Tiles of twice the side asked for (the decoder's, in feature pixels): a halo's
         # share halves, and at 256 channels they hold about the bytes of an encoder tile.
-        for win in tiling.windows(f.shape[:2], 2 * tile, part.halo(), WRAPS[wrap]):
+        wins = tiling.windows(f.shape[:2], 2 * tile, part.halo(), WRAPS[wrap])
+        # A lone tile goes on every core, not to one lane while the others wait
+        lanes = {"background": True} if ahead > 1 and (len(wins) > 1 or len(maps) > 1) else {}
+        for win in wins:
             src = win.read(f)
             x = float32(src)
             x = x - like(mean, x)  # not in place: a read may be a view

@@ -307,7 +307,8 @@ class Stylizer:
         arrays of the input's kind (host or device) unless `host=True` is among the
         options; they come in the windows' order whatever finishes first."""
         ahead = max(1, getattr(self.backend, "lanes", 1))
-        lanes = {"background": True} if ahead > 1 else {}
+        # A lone tile goes on every core, not to one lane while the others wait
+        lanes = {"background": True} if ahead > 1 and len(wins) > 1 else {}
         pending: collections.deque = collections.deque()
         for done, group in self._batches(wins):
             stage(done)
