@@ -26,6 +26,7 @@ import numpy as np
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels → PNG colour type (grey, grey+alpha, RGB, RGBA)
 PIECE_BYTES = 1 << 20  # of filtered rows per deflate piece: small against the image, big against the window
+THREADS = min(8, os.cpu_count() or 1)  # pieces at once: each holds about 35 MB of temporaries while filtered
 
 
 def encode(pixels: np.ndarray, level: int = 3, threads: int | None = None, dtype=None,
@@ -59,7 +60,7 @@ def encode(pixels: np.ndarray, level: int = 3, threads: int | None = None, dtype
         out = z.compress(data) + z.flush(zlib.Z_FINISH if i == last else zlib.Z_SYNC_FLUSH)
         return out, zlib.adler32(data), len(data)
 
-    workers = threads or os.cpu_count() or 1
+    workers = threads or THREADS
     if workers > 1 and len(pieces) > 1:
         with ThreadPoolExecutor(min(workers, len(pieces)), thread_name_prefix="brushwork-png") as pool:
             done = list(pool.map(piece, range(len(pieces))))
