@@ -180,13 +180,9 @@ def _thin_conv(g: _Graph, x: str, w: str, b: str, cout: int, modes: tuple[str, s
     are the padded products), and the output is the sum of 9 shifted crops of it."""
     taps = g.op("Reshape", [g.op("Transpose", [w], perm=[2, 3, 0, 1]), g.const(_i64(9 * cout, -1, 1, 1))])
     p = g.op("Conv", [x, taps], kernel_shape=[1, 1])
-    mode_y, mode_x = modes
-    if mode_y == mode_x == "constant":
-        p = g.op("Pad", [p, g.const(_i64(0, 0, 1, 1, 0, 0, 1, 1))], mode="constant")
-    else:
-        p, pads = _pad(g, p, modes)
-        if pads is not None:  # a zero-padded axis beside a wrapped one
-            p = g.op("Pad", [p, g.const(_i64(0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]))], mode="constant")
+    p, pads = _pad(g, p, modes)
+    if pads is not None:  # the zero borders `_pad` leaves to a convolution: here a Pad of their own
+        p = g.op("Pad", [p, g.const(_i64(0, 0, pads[0], pads[1], 0, 0, pads[2], pads[3]))], mode="constant")
     crops = []
     for ky in range(3):
         for kx in range(3):
